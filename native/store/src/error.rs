@@ -1,0 +1,83 @@
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Every failure the store reports. `code()` is the stable string that crosses
+/// the N-API boundary; the TypeScript layer maps it to a Kafka-named error class.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("record batch is {size} bytes, larger than max.message.bytes ({limit} bytes)")]
+    RecordTooLarge { size: u64, limit: u64 },
+
+    #[error("append of {size} bytes is larger than segment.bytes ({limit} bytes)")]
+    RecordListTooLarge { size: u64, limit: u64 },
+
+    #[error("corrupt record batch at byte {position} of the input: {reason}")]
+    CorruptRecord { position: u64, reason: String },
+
+    #[error("invalid record batch at byte {position} of the input: {reason}")]
+    InvalidRecord { position: u64, reason: String },
+
+    #[error("offset {offset} is out of range: the log holds [{start}, {end})")]
+    OffsetOutOfRange { offset: i64, start: i64, end: i64 },
+
+    #[error("log directory {dir} is locked by {holder}")]
+    Locked { dir: PathBuf, holder: String },
+
+    #[error("invalid log config: {0}")]
+    InvalidConfig(String),
+
+    #[error("log {0} is closed")]
+    Closed(PathBuf),
+
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::RecordTooLarge { .. } => "ERR_RECORD_TOO_LARGE",
+            StoreError::RecordListTooLarge { .. } => "ERR_RECORD_LIST_TOO_LARGE",
+            StoreError::CorruptRecord { .. } => "ERR_CORRUPT_RECORD",
+            StoreError::InvalidRecord { .. } => "ERR_INVALID_RECORD",
+            StoreError::OffsetOutOfRange { .. } => "ERR_OFFSET_OUT_OF_RANGE",
+            StoreError::Locked { .. } => "ERR_LOG_DIR_LOCKED",
+            StoreError::InvalidConfig(_) => "ERR_INVALID_CONFIG",
+            StoreError::Closed(_) => "ERR_LOG_CLOSED",
+            StoreError::Io { source, .. } => match source.raw_os_error() {
+                Some(code) if code == rustix::io::Errno::NOSPC.raw_os_error() => "ERR_DISK_FULL",
+                Some(code) if code == rustix::io::Errno::DQUOT.raw_os_error() => "ERR_DISK_FULL",
+                Some(code) if code == rustix::io::Errno::FBIG.raw_os_error() => "ERR_FILE_TOO_LARGE",
+                _ => "ERR_STORAGE",
+            },
+        }
+    }
+
+    pub(crate) fn io(op: &'static str, path: &Path, source: io::Error) -> Self {
+        StoreError::Io { op, path: path.to_path_buf(), source }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Attaches the operation and path to an `io::Result`.
+pub(crate) trait IoContext<T> {
+    fn ctx(self, op: &'static str, path: &Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn ctx(self, op: &'static str, path: &Path) -> Result<T> {
+        self.map_err(|e| StoreError::io(op, path, e))
+    }
+}
+
+impl<T> IoContext<T> for std::result::Result<T, rustix::io::Errno> {
+    fn ctx(self, op: &'static str, path: &Path) -> Result<T> {
+        self.map_err(|e| StoreError::io(op, path, e.into()))
+    }
+}

@@ -1,0 +1,225 @@
+//! Sparse `.index` (offset → position) and `.timeindex` (timestamp → offset)
+//! files: memory-mapped, preallocated while their segment is active, trimmed
+//! to their entries when it rolls or the log closes.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use memmap2::{MmapOptions, MmapRaw};
+
+use crate::error::{IoContext, Result};
+
+/// The fixed-size-entry file both indexes are built on.
+struct IndexFile<const ENTRY: usize> {
+    path: PathBuf,
+    file: Arc<File>,
+    map: Option<MmapRaw>,
+    entries: usize,
+    max_entries: usize,
+}
+
+impl<const ENTRY: usize> IndexFile<ENTRY> {
+    /// Opens for appending: existing entries are those the file length holds
+    /// (a cleanly closed index is trimmed), unless `reset`.
+    fn open(path: &Path, capacity_bytes: usize, writable: bool, reset: bool) -> Result<Self> {
+        let file = OpenOptions::new().read(true).write(true).create(true).open(path).ctx("open", path)?;
+        let len = file.metadata().ctx("stat", path)?.len() as usize;
+        let entries = if reset { 0 } else { len / ENTRY };
+        let max_entries = if writable { (capacity_bytes / ENTRY).max(entries) } else { entries };
+        let mut index = IndexFile { path: path.to_path_buf(), file: Arc::new(file), map: None, entries, max_entries };
+        let want = max_entries * ENTRY;
+        if want != len {
+            index.resize(want)?;
+        }
+        index.remap()?;
+        Ok(index)
+    }
+
+    fn resize(&mut self, len: usize) -> Result<()> {
+        self.map = None;
+        if len > self.file.metadata().ctx("stat", &self.path)?.len() as usize {
+            match rustix::fs::fallocate(&*self.file, rustix::fs::FallocateFlags::empty(), 0, len as u64) {
+                Ok(()) => return Ok(()),
+                Err(e) if e == rustix::io::Errno::OPNOTSUPP => {}
+                Err(e) => return Err(crate::error::StoreError::io("fallocate", &self.path, e.into())),
+            }
+        }
+        self.file.set_len(len as u64).ctx("truncate", &self.path)
+    }
+
+    fn remap(&mut self) -> Result<()> {
+        let len = self.max_entries * ENTRY;
+        self.map = if len == 0 { None } else { Some(MmapOptions::new().len(len).map_raw(&*self.file).ctx("mmap", &self.path)?) };
+        Ok(())
+    }
+
+    fn entry(&self, i: usize) -> &[u8; ENTRY] {
+        assert!(i < self.entries);
+        let map = self.map.as_ref().expect("index with entries is mapped");
+        // SAFETY: i < entries <= max_entries, all within the mapping.
+        unsafe { &*(map.as_ptr().add(i * ENTRY) as *const [u8; ENTRY]) }
+    }
+
+    fn push(&mut self, bytes: [u8; ENTRY]) {
+        assert!(self.entries < self.max_entries, "index {} is full", self.path.display());
+        let map = self.map.as_ref().expect("writable index is mapped");
+        // SAFETY: the slot is inside the mapping and the file is preallocated to it.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), map.as_mut_ptr().add(self.entries * ENTRY), ENTRY) };
+        self.entries += 1;
+    }
+
+    /// Index of the last entry whose key is <= `target`, by binary search.
+    fn floor_by<K: Ord>(&self, target: K, key: impl Fn(&[u8; ENTRY]) -> K) -> Option<usize> {
+        let (mut lo, mut hi) = (0usize, self.entries);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if key(self.entry(mid)) <= target {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo.checked_sub(1)
+    }
+
+    /// Shrinks the file to its entries; the index becomes read-only.
+    fn trim(&mut self) -> Result<()> {
+        self.max_entries = self.entries;
+        self.resize(self.entries * ENTRY)?;
+        self.remap()
+    }
+
+}
+
+fn i32_at(b: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// Offset index: (offset − base) as i32 → file position as i32.
+pub(crate) struct OffsetIndex(IndexFile<8>);
+
+impl OffsetIndex {
+    pub fn open(path: &Path, capacity_bytes: usize, writable: bool, reset: bool) -> Result<Self> {
+        Ok(OffsetIndex(IndexFile::open(path, capacity_bytes, writable, reset)?))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.entries
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.0.entries >= self.0.max_entries
+    }
+
+    pub fn file(&self) -> &Arc<File> {
+        &self.0.file
+    }
+
+    pub fn entry(&self, i: usize) -> (i32, u32) {
+        let e = self.0.entry(i);
+        (i32_at(e, 0), i32_at(e, 4) as u32)
+    }
+
+    pub fn last(&self) -> Option<(i32, u32)> {
+        self.len().checked_sub(1).map(|i| self.entry(i))
+    }
+
+    pub fn push(&mut self, relative_offset: i32, position: u32) {
+        let mut e = [0u8; 8];
+        e[..4].copy_from_slice(&relative_offset.to_be_bytes());
+        e[4..].copy_from_slice(&(position as i32).to_be_bytes());
+        self.0.push(e);
+    }
+
+    /// Position to start scanning for `relative_offset`: the largest entry at
+    /// or below it, else the segment's start.
+    pub fn lookup(&self, relative_offset: i64) -> u32 {
+        self.0.floor_by(relative_offset, |e| i32_at(e, 0) as i64).map_or(0, |i| self.entry(i).1)
+    }
+
+    pub fn trim(&mut self) -> Result<()> {
+        self.0.trim()
+    }
+
+    /// Checks the cheap invariants of Kafka's sanity check: relative offsets
+    /// and positions strictly increase and point inside the log.
+    pub fn is_consistent(&self, log_size: usize) -> bool {
+        let mut prev: Option<(i32, u32)> = None;
+        for i in 0..self.len() {
+            let (off, pos) = self.entry(i);
+            if off < 0 || pos as usize >= log_size.max(1) || prev.is_some_and(|(po, pp)| off <= po || pos <= pp) {
+                return false;
+            }
+            prev = Some((off, pos));
+        }
+        true
+    }
+}
+
+/// Time index: max timestamp so far as i64 → (offset − base) as i32.
+pub(crate) struct TimeIndex(IndexFile<12>);
+
+impl TimeIndex {
+    pub fn open(path: &Path, capacity_bytes: usize, writable: bool, reset: bool) -> Result<Self> {
+        Ok(TimeIndex(IndexFile::open(path, capacity_bytes, writable, reset)?))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.entries
+    }
+
+    /// Full one entry early: the last slot is kept for the entry written on roll.
+    pub fn is_full(&self) -> bool {
+        self.0.entries + 1 >= self.0.max_entries
+    }
+
+    pub fn file(&self) -> &Arc<File> {
+        &self.0.file
+    }
+
+    pub fn entry(&self, i: usize) -> (i64, i32) {
+        let e = self.0.entry(i);
+        (i64::from_be_bytes(e[..8].try_into().unwrap()), i32_at(e, 8))
+    }
+
+    pub fn last(&self) -> Option<(i64, i32)> {
+        self.len().checked_sub(1).map(|i| self.entry(i))
+    }
+
+    /// Appends when `timestamp` is newer than the last entry (timestamps in the
+    /// index never decrease). `final_entry` may use the reserved last slot.
+    pub fn maybe_push(&mut self, timestamp: i64, relative_offset: i32, final_entry: bool) {
+        if self.last().is_some_and(|(ts, _)| ts >= timestamp) {
+            return;
+        }
+        if self.0.entries >= self.0.max_entries || (!final_entry && self.is_full()) {
+            return;
+        }
+        let mut e = [0u8; 12];
+        e[..8].copy_from_slice(&timestamp.to_be_bytes());
+        e[8..].copy_from_slice(&relative_offset.to_be_bytes());
+        self.0.push(e);
+    }
+
+    /// Relative offset of the largest entry whose timestamp is <= `timestamp`.
+    pub fn lookup(&self, timestamp: i64) -> Option<i32> {
+        self.0.floor_by(timestamp, |e| i64::from_be_bytes(e[..8].try_into().unwrap())).map(|i| self.entry(i).1)
+    }
+
+    pub fn trim(&mut self) -> Result<()> {
+        self.0.trim()
+    }
+
+    pub fn is_consistent(&self, max_relative_offset: i64) -> bool {
+        let mut prev: Option<(i64, i32)> = None;
+        for i in 0..self.len() {
+            let (ts, off) = self.entry(i);
+            if off < 0 || off as i64 > max_relative_offset || prev.is_some_and(|(pt, po)| ts < pt || off < po) {
+                return false;
+            }
+            prev = Some((ts, off));
+        }
+        true
+    }
+}

@@ -1,0 +1,19 @@
+//! Fjord's segment store: one Kafka partition directory, byte for byte in
+//! Apache Kafka's on-disk format (RecordBatch v2 `.log` segments with sparse
+//! `.index` and `.timeindex` files), with crash recovery and zero-copy reads.
+//! It knows nothing about Node; `fjord-napi` binds it.
+
+pub mod batch;
+mod checkpoint;
+pub mod error;
+mod index;
+mod lock;
+mod log;
+mod log_file;
+mod segment;
+pub mod varint;
+
+pub use crate::batch::{BatchHeader, Record, RecordBatchBuilder};
+pub use crate::error::{Result, StoreError};
+pub use crate::log::{AppendInfo, Log, LogConfig, ReadSlice, RecoveryReport, SegmentInfo, TimestampType};
+pub use crate::log_file::{live_read_maps, ReadMap};
