@@ -1,8 +1,341 @@
+//! The N-API surface of the segment store: a thin class over `fjord_store::Log`.
+//! Arguments are validated in TypeScript; errors cross as messages prefixed
+//! with a stable code (`ERR_...: ...`) that `src/errors.ts` maps to classes,
+//! the same way on sync and async paths.
+
+use std::sync::Arc;
+
+use fjord_store::{Log, LogConfig, ReadMap, StoreError, TimestampType};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+
+fn js_error(e: StoreError) -> Error {
+    Error::new(Status::GenericFailure, format!("{}: {}", e.code(), e))
+}
+
+/// Log settings in camelCase, as the TypeScript layer passes them.
+#[napi(object)]
+#[derive(Default)]
+pub struct LogOptions {
+    pub segment_bytes: Option<f64>,
+    pub segment_ms: Option<f64>,
+    pub segment_index_bytes: Option<f64>,
+    pub index_interval_bytes: Option<f64>,
+    pub max_message_bytes: Option<f64>,
+    /// `CreateTime` or `LogAppendTime`.
+    pub message_timestamp_type: Option<String>,
+}
+
+impl LogOptions {
+    fn to_config(&self) -> Result<LogConfig> {
+        let d = LogConfig::default();
+        let timestamp_type = match self.message_timestamp_type.as_deref() {
+            None | Some("CreateTime") => TimestampType::CreateTime,
+            Some("LogAppendTime") => TimestampType::LogAppendTime,
+            Some(other) => {
+                return Err(js_error(StoreError::InvalidConfig(format!(
+                    "message.timestamp.type must be CreateTime or LogAppendTime, got {other}"
+                ))))
+            }
+        };
+        Ok(LogConfig {
+            segment_bytes: self.segment_bytes.map_or(d.segment_bytes, |v| v as u64),
+            segment_ms: self.segment_ms.map_or(d.segment_ms, |v| v as i64),
+            segment_index_bytes: self.segment_index_bytes.map_or(d.segment_index_bytes, |v| v as u64),
+            index_interval_bytes: self.index_interval_bytes.map_or(d.index_interval_bytes, |v| v as u64),
+            max_message_bytes: self.max_message_bytes.map_or(d.max_message_bytes, |v| v as u64),
+            timestamp_type,
+        })
+    }
+
+    fn from_config(c: &LogConfig) -> LogOptions {
+        LogOptions {
+            segment_bytes: Some(c.segment_bytes as f64),
+            segment_ms: Some(c.segment_ms as f64),
+            segment_index_bytes: Some(c.segment_index_bytes as f64),
+            index_interval_bytes: Some(c.index_interval_bytes as f64),
+            max_message_bytes: Some(c.max_message_bytes as f64),
+            message_timestamp_type: Some(
+                match c.timestamp_type {
+                    TimestampType::CreateTime => "CreateTime",
+                    TimestampType::LogAppendTime => "LogAppendTime",
+                }
+                .into(),
+            ),
+        }
+    }
+}
+
+#[napi(object)]
+pub struct SegmentInfo {
+    pub base_offset: f64,
+    pub next_offset: f64,
+    pub size: f64,
+    pub max_timestamp: f64,
+}
+
+#[napi(object)]
+pub struct RecoveryReport {
+    pub clean_shutdown: bool,
+    pub segments_recovered: u32,
+    pub bytes_truncated: f64,
+    pub segments_deleted: u32,
+    pub notes: Vec<String>,
+}
+
+/// One open partition log, as seen from one JavaScript environment.
+#[napi]
+pub struct NativeLog {
+    log: Arc<Log>,
+    /// The mapping of the last read, for `lastReadBuffer`.
+    last_map: Option<Arc<ReadMap>>,
+}
+
+impl NativeLog {
+    fn new(log: Log) -> NativeLog {
+        NativeLog { log: Arc::new(log), last_map: None }
+    }
+}
+
+#[napi]
+impl NativeLog {
+    /// Opens (and if needed recovers) on the calling thread.
+    #[napi(factory)]
+    pub fn open_sync(dir: String, options: LogOptions, now: f64) -> Result<NativeLog> {
+        let config = options.to_config()?;
+        Log::open_at(dir.as_ref(), config, now as i64).map(NativeLog::new).map_err(js_error)
+    }
+
+    /// Appends concatenated batches; writes [baseOffset, lastOffset, position,
+    /// logAppendTime] into `out`.
+    #[napi]
+    pub fn append(&self, batches: &[u8], now: f64, mut out: Float64ArraySlice) -> Result<()> {
+        // SAFETY: the scratch array is not touched by JavaScript during the call.
+        let out = unsafe { out.as_mut() };
+        let info = self.log.append(batches, now as i64).map_err(js_error)?;
+        out[0] = info.base_offset as f64;
+        out[1] = info.last_offset as f64;
+        out[2] = info.position as f64;
+        out[3] = info.log_append_time as f64;
+        Ok(())
+    }
+
+    /// Reads whole batches from `offset`. Returns false at the log end;
+    /// otherwise writes [mapId, start, length, nextOffset, generation] into
+    /// `out`, and `lastReadBuffer()` gives the mapping the bytes live in.
+    #[napi]
+    pub fn read(&mut self, offset: f64, max_bytes: f64, mut out: Float64ArraySlice) -> Result<bool> {
+        // SAFETY: as in `append`.
+        let out = unsafe { out.as_mut() };
+        let generation = self.log.generation();
+        match self.log.read(offset as i64, max_bytes as usize).map_err(js_error)? {
+            None => {
+                self.last_map = None;
+                out[4] = generation as f64;
+                Ok(false)
+            }
+            Some(slice) => {
+                out[0] = slice.map.id() as f64;
+                out[1] = slice.start as f64;
+                out[2] = slice.len as f64;
+                out[3] = slice.next_offset as f64;
+                out[4] = generation as f64;
+                self.last_map = Some(slice.map);
+                Ok(true)
+            }
+        }
+    }
+
+    /// An external ArrayBuffer over the whole mapping of the last read. It
+    /// owns a reference to the mapping: the mapping (and the file's pages)
+    /// live until the buffer is garbage-collected. Call once per mapping id
+    /// and cache the result: V8 must never see two buffers at one address.
+    #[napi]
+    pub fn last_read_buffer<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        let map = self.last_map.clone().ok_or_else(|| Error::new(Status::InvalidArg, "ERR_STATE: no read to map"))?;
+        let ptr = map.as_ptr() as *mut u8;
+        let len = map.len();
+        // SAFETY: the mapping stays valid while `map` (moved into the
+        // finalizer hint) lives; V8 drops it when the buffer is collected.
+        unsafe { ArrayBuffer::from_external(env, ptr, len, map, |_, map| drop(map)) }
+    }
+
+    /// Ids of mappings the log still holds; a cached buffer of any other id is stale.
+    #[napi]
+    pub fn live_map_ids(&self) -> Result<Vec<f64>> {
+        Ok(self.log.live_map_ids().map_err(js_error)?.into_iter().map(|id| id as f64).collect())
+    }
+
+    #[napi(getter)]
+    pub fn generation(&self) -> f64 {
+        self.log.generation() as f64
+    }
+
+    #[napi]
+    pub fn offset_for_timestamp(&self, timestamp: f64) -> Result<f64> {
+        Ok(self.log.offset_for_timestamp(timestamp as i64).map_err(js_error)?.map_or(-1.0, |o| o as f64))
+    }
+
+    #[napi]
+    pub fn log_start_offset(&self) -> Result<f64> {
+        self.log.log_start_offset().map(|o| o as f64).map_err(js_error)
+    }
+
+    #[napi]
+    pub fn log_end_offset(&self) -> Result<f64> {
+        self.log.log_end_offset().map(|o| o as f64).map_err(js_error)
+    }
+
+    #[napi]
+    pub fn size(&self) -> Result<f64> {
+        self.log.size().map(|s| s as f64).map_err(js_error)
+    }
+
+    #[napi]
+    pub fn segments(&self) -> Result<Vec<SegmentInfo>> {
+        Ok(self
+            .log
+            .segments()
+            .map_err(js_error)?
+            .into_iter()
+            .map(|s| SegmentInfo {
+                base_offset: s.base_offset as f64,
+                next_offset: s.next_offset as f64,
+                size: s.size as f64,
+                max_timestamp: s.max_timestamp as f64,
+            })
+            .collect())
+    }
+
+    #[napi]
+    pub fn truncate_to(&self, offset: f64) -> Result<f64> {
+        self.log.truncate_to(offset as i64).map(|o| o as f64).map_err(js_error)
+    }
+
+    #[napi]
+    pub fn delete_segments_before(&self, offset: f64) -> Result<u32> {
+        self.log.delete_segments_before(offset as i64).map(|n| n as u32).map_err(js_error)
+    }
+
+    #[napi]
+    pub fn delete_oldest_segment(&self) -> Result<bool> {
+        self.log.delete_oldest_segment().map_err(js_error)
+    }
+
+    #[napi]
+    pub fn config(&self) -> Result<LogOptions> {
+        Ok(LogOptions::from_config(&self.log.config().map_err(js_error)?))
+    }
+
+    #[napi]
+    pub fn set_config(&self, options: LogOptions) -> Result<()> {
+        self.log.set_config(options.to_config()?).map_err(js_error)
+    }
+
+    #[napi]
+    pub fn recovery_report(&self) -> RecoveryReport {
+        let r = self.log.recovery_report();
+        RecoveryReport {
+            clean_shutdown: r.clean_shutdown,
+            segments_recovered: r.segments_recovered,
+            bytes_truncated: r.bytes_truncated as f64,
+            segments_deleted: r.segments_deleted,
+            notes: r.notes.clone(),
+        }
+    }
+
+    #[napi]
+    pub fn flush_sync(&self) -> Result<()> {
+        self.log.flush().map_err(js_error)
+    }
+
+    /// fsync off the main thread.
+    #[napi]
+    pub fn flush(&self) -> AsyncTask<LogTask> {
+        AsyncTask::new(LogTask { log: self.log.clone(), op: LogOp::Flush })
+    }
+
+    #[napi]
+    pub fn close_sync(&mut self) -> Result<()> {
+        self.last_map = None;
+        self.log.close().map_err(js_error)
+    }
+
+    /// Close off the main thread (it flushes and trims files).
+    #[napi]
+    pub fn close(&mut self) -> AsyncTask<LogTask> {
+        self.last_map = None;
+        AsyncTask::new(LogTask { log: self.log.clone(), op: LogOp::Close })
+    }
+
+    /// Drops the log as a killed process would (no flush, no clean marker). Tests only.
+    #[napi]
+    pub fn simulate_crash(&mut self) {
+        self.last_map = None;
+        self.log.simulate_crash();
+    }
+}
+
+pub enum LogOp {
+    Flush,
+    Close,
+}
+
+pub struct LogTask {
+    log: Arc<Log>,
+    op: LogOp,
+}
+
+impl Task for LogTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> Result<()> {
+        match self.op {
+            LogOp::Flush => self.log.flush(),
+            LogOp::Close => self.log.close(),
+        }
+        .map_err(js_error)
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+pub struct OpenTask {
+    dir: String,
+    config: LogConfig,
+    now: i64,
+}
+
+impl Task for OpenTask {
+    type Output = Log;
+    type JsValue = NativeLog;
+
+    fn compute(&mut self) -> Result<Log> {
+        Log::open_at(self.dir.as_ref(), self.config, self.now).map_err(js_error)
+    }
+
+    fn resolve(&mut self, _env: Env, log: Log) -> Result<NativeLog> {
+        Ok(NativeLog::new(log))
+    }
+}
+
+/// Opens (and if needed recovers) a log on the libuv thread pool.
+#[napi(ts_return_type = "Promise<NativeLog>")]
+pub fn open_log(dir: String, options: LogOptions, now: f64) -> Result<AsyncTask<OpenTask>> {
+    Ok(AsyncTask::new(OpenTask { dir, config: options.to_config()?, now: now as i64 }))
+}
 
 /// CRC-32C (Castagnoli) of `data`, as RecordBatch v2 uses it.
 #[napi(js_name = "crc32c")]
 pub fn crc32c(data: &[u8]) -> u32 {
     crc32c::crc32c(data)
+}
+
+/// Read-only segment mappings alive in the process (held by logs or by Buffers).
+#[napi]
+pub fn live_read_maps() -> u32 {
+    fjord_store::live_read_maps() as u32
 }

@@ -528,8 +528,10 @@ impl Log {
     /// Drops the log as a killed process would: no flush, no trimming, no
     /// clean-shutdown marker; the lock is released. For crash tests.
     #[doc(hidden)]
-    pub fn simulate_crash(self) {
-        self.closed.store(true, Ordering::Release);
+    pub fn simulate_crash(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let mut st = self.shared.state.write();
         st.closed = true;
         st.segments.clear();

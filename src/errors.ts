@@ -1,0 +1,120 @@
+// Typed errors. Each has a stable `code` (what the native layer sends), and
+// where Apache Kafka has a matching error, its name (`type`) and numeric code.
+
+export class FjordError extends Error {
+  /** Stable machine-readable code, e.g. `ERR_OFFSET_OUT_OF_RANGE`. */
+  readonly code: string;
+  /** Kafka's error name (e.g. `OFFSET_OUT_OF_RANGE`), when one fits. */
+  readonly type: string | undefined;
+  /** Kafka's numeric error code, when one fits. */
+  readonly kafkaErrorCode: number | undefined;
+  readonly retriable: boolean;
+
+  constructor(message: string, code: string, kafka?: { type: string; code: number; retriable?: boolean }) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.type = kafka?.type;
+    this.kafkaErrorCode = kafka?.code;
+    this.retriable = kafka?.retriable ?? false;
+  }
+}
+
+/** A batch (or record) is larger than `max.message.bytes` or another size limit. */
+export class RecordTooLargeError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_RECORD_TOO_LARGE', { type: 'MESSAGE_TOO_LARGE', code: 10 });
+  }
+}
+
+/** One append carries more bytes than a segment can hold. */
+export class RecordListTooLargeError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_RECORD_LIST_TOO_LARGE', { type: 'RECORD_LIST_TOO_LARGE', code: 18 });
+  }
+}
+
+/** Bytes fail their CRC-32C or cannot be framed: never appended, never served. */
+export class CorruptRecordError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_CORRUPT_RECORD', { type: 'CORRUPT_MESSAGE', code: 2, retriable: true });
+  }
+}
+
+/** A batch is well-formed on the wire but breaks a RecordBatch v2 rule. */
+export class InvalidRecordError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_INVALID_RECORD', { type: 'INVALID_RECORD', code: 87 });
+  }
+}
+
+export class OffsetOutOfRangeError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_OFFSET_OUT_OF_RANGE', { type: 'OFFSET_OUT_OF_RANGE', code: 1 });
+  }
+}
+
+export class InvalidConfigError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_INVALID_CONFIG', { type: 'INVALID_CONFIG', code: 40 });
+  }
+}
+
+/** A call's arguments have the wrong type or shape. */
+export class InvalidArgumentError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_INVALID_ARGUMENT');
+  }
+}
+
+/** Another process holds the data directory. */
+export class LogDirectoryLockedError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_LOG_DIR_LOCKED');
+  }
+}
+
+export class LogClosedError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_LOG_CLOSED');
+  }
+}
+
+/** The disk refused a write or sync: full (`ERR_DISK_FULL`), over the file size limit (`ERR_FILE_TOO_LARGE`), or another I/O failure (`ERR_STORAGE`). */
+export class KafkaStorageError extends FjordError {
+  constructor(message: string, code: string) {
+    super(message, code, { type: 'KAFKA_STORAGE_ERROR', code: 56, retriable: true });
+  }
+}
+
+export class UnsupportedCompressionError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_UNSUPPORTED_COMPRESSION', { type: 'UNSUPPORTED_COMPRESSION_TYPE', code: 76 });
+  }
+}
+
+const byCode: Record<string, (message: string, code: string) => FjordError> = {
+  ERR_RECORD_TOO_LARGE: (m) => new RecordTooLargeError(m),
+  ERR_RECORD_LIST_TOO_LARGE: (m) => new RecordListTooLargeError(m),
+  ERR_CORRUPT_RECORD: (m) => new CorruptRecordError(m),
+  ERR_INVALID_RECORD: (m) => new InvalidRecordError(m),
+  ERR_OFFSET_OUT_OF_RANGE: (m) => new OffsetOutOfRangeError(m),
+  ERR_INVALID_CONFIG: (m) => new InvalidConfigError(m),
+  ERR_LOG_DIR_LOCKED: (m) => new LogDirectoryLockedError(m),
+  ERR_LOG_CLOSED: (m) => new LogClosedError(m),
+  ERR_DISK_FULL: (m, c) => new KafkaStorageError(m, c),
+  ERR_FILE_TOO_LARGE: (m, c) => new KafkaStorageError(m, c),
+  ERR_STORAGE: (m, c) => new KafkaStorageError(m, c),
+};
+
+/** Turns an error thrown by the addon (`ERR_CODE: message`) into its class. */
+export function fromNative(error: unknown): Error {
+  if (!(error instanceof Error)) return new FjordError(String(error), 'ERR_UNKNOWN');
+  const match = /^(ERR_[A-Z_]+): ([\s\S]*)$/.exec(error.message);
+  if (!match) return error;
+  const [, code, message] = match as unknown as [string, string, string];
+  const make = byCode[code];
+  const typed = make ? make(message, code) : new FjordError(message, code);
+  typed.stack = `${typed.name}: ${message}\n${error.stack?.split('\n').slice(1).join('\n') ?? ''}`;
+  return typed;
+}

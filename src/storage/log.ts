@@ -1,0 +1,387 @@
+// The partition log: a typed TypeScript face on the native segment store.
+// Arguments are checked here, before they cross into Rust.
+import { mkdirSync, realpathSync } from 'node:fs';
+import { mkdir, realpath } from 'node:fs/promises';
+import { resolve } from 'node:path';
+
+import { fromNative, InvalidArgumentError, InvalidConfigError, LogClosedError, OffsetOutOfRangeError } from '../errors.js';
+import { native } from './native.js';
+import type { NativeLog } from '../../native/binding.js';
+
+export interface LogOptions {
+  /** Roll to a new segment past this many bytes (Kafka `segment.bytes`, default 1 GiB). */
+  segmentBytes?: number;
+  /** Roll a segment this old, in message time (Kafka `segment.ms`, default 7 days). */
+  segmentMs?: number;
+  /** Preallocated size of each index file (Kafka `segment.index.bytes`, default 10 MiB). */
+  segmentIndexBytes?: number;
+  /** Bytes between sparse index entries (Kafka `index.interval.bytes`, default 4096). */
+  indexIntervalBytes?: number;
+  /** Largest batch accepted (Kafka `max.message.bytes`, default 1048588). */
+  maxMessageBytes?: number;
+  /** `CreateTime` keeps producer timestamps; `LogAppendTime` stamps the append time. */
+  messageTimestampType?: 'CreateTime' | 'LogAppendTime';
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  /** Byte position of the first appended batch in its segment file. */
+  position: number;
+  /** The time stamped under LogAppendTime, else -1. */
+  logAppendTime: number;
+}
+
+export interface LogSlice {
+  /** Whole RecordBatch v2 batches, a view of the mapped segment file. */
+  bytes: Buffer;
+  /** One past the last offset in `bytes`: where the next read starts. */
+  nextOffset: number;
+}
+
+export interface SegmentInfo {
+  baseOffset: number;
+  /** One past the last offset the segment holds. */
+  nextOffset: number;
+  size: number;
+  /** Largest batch timestamp in the segment; -1 when empty. */
+  maxTimestamp: number;
+}
+
+export interface RecoveryReport {
+  cleanShutdown: boolean;
+  segmentsRecovered: number;
+  bytesTruncated: number;
+  segmentsDeleted: number;
+  notes: string[];
+}
+
+export type Offset = number | bigint | string;
+
+const optionLimits: Record<keyof LogOptions, [number, number] | null> = {
+  segmentBytes: [61, 2 ** 31 - 1],
+  segmentMs: [1, Number.MAX_SAFE_INTEGER],
+  segmentIndexBytes: [24, 2 ** 31 - 1],
+  indexIntervalBytes: [0, 2 ** 31 - 1],
+  maxMessageBytes: [0, 2 ** 31 - 1],
+  messageTimestampType: null,
+};
+
+function checkOptions(options: unknown): LogOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidConfigError(`log options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  for (const [key, value] of Object.entries(options)) {
+    if (!(key in optionLimits)) {
+      throw new InvalidConfigError(`unknown log option '${key}'; known options: ${Object.keys(optionLimits).join(', ')}`);
+    }
+    if (value === undefined) continue;
+    const limits = optionLimits[key as keyof LogOptions];
+    if (limits === null) {
+      if (value !== 'CreateTime' && value !== 'LogAppendTime') {
+        throw new InvalidConfigError(`messageTimestampType must be 'CreateTime' or 'LogAppendTime', got ${JSON.stringify(value)}`);
+      }
+    } else if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < limits[0] || value > limits[1]) {
+      throw new InvalidConfigError(`${key} must be an integer in [${limits[0]}, ${limits[1]}], got ${JSON.stringify(value)}`);
+    }
+  }
+  return options as LogOptions;
+}
+
+/** Accepts offsets as numbers, bigints or decimal strings (KafkaJS's shape). */
+export function toOffset(offset: Offset, what = 'offset'): number {
+  let n: number;
+  if (typeof offset === 'number') n = offset;
+  else if (typeof offset === 'bigint') n = Number(offset);
+  else if (typeof offset === 'string' && /^-?\d+$/.test(offset.trim())) n = Number(offset.trim());
+  else throw new InvalidArgumentError(`${what} must be an integer (number, bigint or decimal string), got ${describe(offset)}`);
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`${what} must be a safe integer, got ${describe(offset)}`);
+  return n;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value === null || typeof value !== 'object') return String(value);
+  return Object.prototype.toString.call(value);
+}
+
+function call<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    throw fromNative(error);
+  }
+}
+
+/**
+ * One native handle per directory per JavaScript environment: the cache of
+ * external ArrayBuffers (one per mapped segment) lives here, so one mapping is
+ * never wrapped twice in this environment.
+ */
+class OpenLog {
+  refs = 1;
+  generation = -1;
+  readonly buffers = new Map<number, ArrayBuffer>();
+  constructor(
+    readonly dir: string,
+    readonly handle: NativeLog,
+  ) {}
+
+  bufferFor(mapId: number, generation: number): ArrayBuffer {
+    if (generation !== this.generation) {
+      this.generation = generation;
+      const live = new Set(this.handle.liveMapIds());
+      for (const id of this.buffers.keys()) if (!live.has(id)) this.buffers.delete(id);
+    }
+    let buffer = this.buffers.get(mapId);
+    if (buffer === undefined) {
+      buffer = this.handle.lastReadBuffer();
+      this.buffers.set(mapId, buffer);
+    }
+    return buffer;
+  }
+}
+
+const openLogs = new Map<string, OpenLog | Promise<OpenLog>>();
+const scratch = new Float64Array(5);
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * One partition directory in Apache Kafka's on-disk format. Opening a
+ * directory this process already has open shares the same log; it closes
+ * when every `Log` opened on it has closed. Another process gets
+ * `LogDirectoryLockedError`.
+ */
+export class Log {
+  #open: OpenLog | null;
+
+  private constructor(open: OpenLog) {
+    this.#open = open;
+  }
+
+  /** Opens (creating if needed) a log directory; recovery runs off the main thread. */
+  static async open(dir: string, options?: LogOptions): Promise<Log> {
+    const opts = checkOptions(options);
+    if (typeof dir !== 'string' || dir === '') throw new InvalidArgumentError(`dir must be a non-empty string, got ${describe(dir)}`);
+    await mkdir(dir, { recursive: true });
+    const key = await realpath(dir);
+    const existing = openLogs.get(key);
+    if (existing !== undefined) {
+      const open = await existing;
+      open.refs++;
+      return new Log(open);
+    }
+    const pending = native.openLog(key, opts, Date.now()).then(
+      (handle) => new OpenLog(key, handle),
+      (error: unknown) => {
+        openLogs.delete(key);
+        throw fromNative(error);
+      },
+    );
+    openLogs.set(key, pending);
+    const open = await pending;
+    openLogs.set(key, open);
+    return new Log(open);
+  }
+
+  /** `open` on the calling thread. */
+  static openSync(dir: string, options?: LogOptions): Log {
+    const opts = checkOptions(options);
+    if (typeof dir !== 'string' || dir === '') throw new InvalidArgumentError(`dir must be a non-empty string, got ${describe(dir)}`);
+    mkdirSync(dir, { recursive: true });
+    const key = realpathSync(resolve(dir));
+    const existing = openLogs.get(key);
+    if (existing instanceof OpenLog) {
+      existing.refs++;
+      return new Log(existing);
+    }
+    if (existing !== undefined) throw new InvalidArgumentError(`log ${key} is being opened asynchronously; await Log.open instead`);
+    const open = new OpenLog(key, call(() => native.NativeLog.openSync(key, opts, Date.now())));
+    openLogs.set(key, open);
+    return new Log(open);
+  }
+
+  get dir(): string {
+    return this.#state().dir;
+  }
+
+  #state(): OpenLog {
+    if (this.#open === null) throw new LogClosedError('this log handle is closed');
+    return this.#open;
+  }
+
+  get #handle(): NativeLog {
+    return this.#state().handle;
+  }
+
+  /**
+   * Validates and appends one or more concatenated RecordBatch v2 batches,
+   * assigning offsets. Nothing is written if any batch is invalid or too large.
+   * `now` overrides the clock (LogAppendTime, segment.ms).
+   */
+  append(batches: Uint8Array, options?: { now?: number }): AppendResult {
+    if (!(batches instanceof Uint8Array)) {
+      throw new InvalidArgumentError(`batches must be a Buffer or Uint8Array of RecordBatch v2 bytes, got ${describe(batches)}`);
+    }
+    const now = options?.now ?? Date.now();
+    if (!Number.isSafeInteger(now)) throw new InvalidArgumentError(`now must be an integer timestamp, got ${describe(now)}`);
+    const handle = this.#handle;
+    call(() => handle.append(batches, now, scratch));
+    return { baseOffset: scratch[0]!, lastOffset: scratch[1]!, position: scratch[2]!, logAppendTime: scratch[3]! };
+  }
+
+  /**
+   * Whole batches from the one holding `offset`, up to `maxBytes` but never
+   * less than one batch, as a Buffer viewing the mapped file (no copy). At the
+   * log end it returns an empty Buffer.
+   */
+  read(offset: Offset, maxBytes = 1048576): Buffer {
+    return this.readSlice(offset, maxBytes)?.bytes ?? EMPTY;
+  }
+
+  /** `read`, plus the offset the next read starts at; `null` at the log end. */
+  readSlice(offset: Offset, maxBytes = 1048576): LogSlice | null {
+    const at = toOffset(offset);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
+      throw new InvalidArgumentError(`maxBytes must be a non-negative integer, got ${describe(maxBytes)}`);
+    }
+    if (at < 0) {
+      throw new OffsetOutOfRangeError(`offset ${at} is out of range: offsets are never negative`);
+    }
+    const open = this.#state();
+    const found = call(() => open.handle.read(at, maxBytes, scratch));
+    if (!found) return null;
+    const buffer = open.bufferFor(scratch[0]!, scratch[4]!);
+    return { bytes: Buffer.from(buffer, scratch[1]!, scratch[2]!), nextOffset: scratch[3]! };
+  }
+
+  /** The first offset whose record timestamp is >= `timestamp`; `null` if every record is older. */
+  offsetForTimestamp(timestamp: number): number | null {
+    if (!Number.isSafeInteger(timestamp)) throw new InvalidArgumentError(`timestamp must be an integer, got ${describe(timestamp)}`);
+    const handle = this.#handle;
+    const offset = call(() => handle.offsetForTimestamp(timestamp));
+    return offset < 0 ? null : offset;
+  }
+
+  get logStartOffset(): number {
+    const handle = this.#handle;
+    return call(() => handle.logStartOffset());
+  }
+
+  get logEndOffset(): number {
+    const handle = this.#handle;
+    return call(() => handle.logEndOffset());
+  }
+
+  /** Bytes of data in all segments. */
+  get size(): number {
+    const handle = this.#handle;
+    return call(() => handle.size());
+  }
+
+  segments(): SegmentInfo[] {
+    const handle = this.#handle;
+    return call(() => handle.segments());
+  }
+
+  get recoveryReport(): RecoveryReport {
+    return this.#handle.recoveryReport();
+  }
+
+  get config(): Required<LogOptions> {
+    const handle = this.#handle;
+    return call(() => handle.config()) as Required<LogOptions>;
+  }
+
+  /** Changes settings of the open log; segment and index sizes apply from the next segment. */
+  setConfig(options: LogOptions): void {
+    const merged = { ...this.config, ...checkOptions(options) };
+    const handle = this.#handle;
+    call(() => handle.setConfig(merged));
+  }
+
+  /**
+   * Drops every batch holding an offset >= `offset` (a batch is never split,
+   * so the log may end below `offset`). Returns the new log end offset.
+   */
+  truncateTo(offset: Offset): number {
+    const at = toOffset(offset);
+    const handle = this.#handle;
+    return call(() => handle.truncateTo(at));
+  }
+
+  /**
+   * Deletes whole segments below `offset` (never the active one) and moves
+   * the log start offset to `offset`. Returns how many segments went.
+   */
+  deleteSegmentsBefore(offset: Offset): number {
+    const at = toOffset(offset);
+    const handle = this.#handle;
+    return call(() => handle.deleteSegmentsBefore(at));
+  }
+
+  /** Deletes the oldest segment unless it is the active one. */
+  deleteOldestSegment(): boolean {
+    const handle = this.#handle;
+    return call(() => handle.deleteOldestSegment());
+  }
+
+  /** fsyncs data and indexes off the main thread. */
+  async flush(): Promise<void> {
+    await this.#handle.flush().catch((error: unknown) => {
+      throw fromNative(error);
+    });
+  }
+
+  flushSync(): void {
+    const handle = this.#handle;
+    call(() => handle.flushSync());
+  }
+
+  /** Closes this handle; the last one closes the log (flush, trim, clean-shutdown marker). */
+  async close(): Promise<void> {
+    const open = this.#release();
+    if (open) {
+      await open.handle.close().catch((error: unknown) => {
+        throw fromNative(error);
+      });
+    }
+  }
+
+  closeSync(): void {
+    const open = this.#release();
+    if (open) call(() => open.handle.closeSync());
+  }
+
+  get closed(): boolean {
+    return this.#open === null;
+  }
+
+  /** Returns the shared state if this was its last handle. */
+  #release(): OpenLog | null {
+    const open = this.#open;
+    if (open === null) return null;
+    this.#open = null;
+    if (--open.refs > 0) return null;
+    openLogs.delete(open.dir);
+    open.buffers.clear();
+    return open;
+  }
+
+  /** Drops the log as a killed process would: no flush, no clean-shutdown marker. For crash tests. */
+  simulateCrash(): void {
+    const open = this.#open;
+    if (open === null) return;
+    this.#open = null;
+    openLogs.delete(open.dir);
+    open.buffers.clear();
+    open.handle.simulateCrash();
+  }
+}
+
+/** Read-only segment mappings alive in this process (held by logs or by Buffers). */
+export function liveReadMaps(): number {
+  return native.liveReadMaps();
+}
