@@ -152,6 +152,9 @@ struct Shared {
     generation: AtomicU64,
     report: RecoveryReport,
     syncs: Mutex<Vec<JoinHandle<()>>>,
+    /// One flush at a time: a flush that finds nothing dirty must not return
+    /// while another is still syncing what it cleared.
+    flushing: Mutex<()>,
     lock: Mutex<Option<DirLock>>,
 }
 
@@ -193,6 +196,7 @@ impl Log {
             generation: AtomicU64::new(1),
             report,
             syncs: Mutex::new(Vec::new()),
+            flushing: Mutex::new(()),
             lock: Mutex::new(Some(lock)),
         });
         open.retain(|_, w| w.strong_count() > 0);
@@ -483,6 +487,7 @@ impl Log {
     /// fsyncs every changed segment's log and index files. Appends go on
     /// meanwhile; the lock is held only to collect the files.
     pub fn flush(&self) -> Result<()> {
+        let _one_at_a_time = self.shared.flushing.lock().unwrap();
         let (files, end, end_base) = {
             let st = self.read_state()?;
             let mut files = Vec::new();

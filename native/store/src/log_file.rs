@@ -102,7 +102,9 @@ pub(crate) struct LogFile {
     read: OnceLock<Arc<ReadMap>>,
 }
 
-const ALLOCATION_STEP: usize = 8 << 20;
+/// Disk reservation grows with the file, between these steps.
+const MIN_ALLOCATION_STEP: usize = 8 << 20;
+const MAX_ALLOCATION_STEP: usize = 64 << 20;
 
 impl LogFile {
     /// Opens (creating if asked) a file for appending, mapping `capacity` bytes.
@@ -160,7 +162,8 @@ impl LogFile {
         if end <= self.allocated {
             return Ok(());
         }
-        let target = (end.max(self.allocated + ALLOCATION_STEP).max(self.allocated * 2)).min(self.capacity).max(end);
+        let step = self.allocated.clamp(MIN_ALLOCATION_STEP, MAX_ALLOCATION_STEP);
+        let target = (self.allocated + step).min(self.capacity).max(end);
         match rustix::fs::fallocate(&*self.file, rustix::fs::FallocateFlags::empty(), 0, target as u64) {
             Ok(()) => {}
             Err(e) if e == rustix::io::Errno::OPNOTSUPP => {
