@@ -36,8 +36,11 @@ export class RecordListTooLargeError extends FjordError {
 
 /** Bytes fail their CRC-32C or cannot be framed: never appended, never served. */
 export class CorruptRecordError extends FjordError {
-  constructor(message: string) {
+  /** Byte position of the bad batch in the bytes being decoded, when known. */
+  readonly position: number | undefined;
+  constructor(message: string, details?: { position?: number }) {
     super(message, 'ERR_CORRUPT_RECORD', { type: 'CORRUPT_MESSAGE', code: 2, retriable: true });
+    this.position = details?.position;
   }
 }
 
@@ -88,8 +91,11 @@ export class KafkaStorageError extends FjordError {
 }
 
 export class UnsupportedCompressionError extends FjordError {
-  constructor(message: string) {
+  /** The codec number from the batch attributes (2 snappy, 3 lz4, 4 zstd). */
+  readonly codec: number | undefined;
+  constructor(message: string, details?: { codec?: number }) {
     super(message, 'ERR_UNSUPPORTED_COMPRESSION', { type: 'UNSUPPORTED_COMPRESSION_TYPE', code: 76 });
+    this.codec = details?.codec;
   }
 }
 

@@ -3,12 +3,11 @@ import { createRequire } from 'node:module';
 import { gunzipSync } from 'node:zlib';
 import { describe, it, expect } from 'vitest';
 import { native } from '../src/storage/native.js';
+import { CorruptRecordError, InvalidArgumentError, UnsupportedCompressionError } from '../src/errors.js';
 import {
   type DecodedRecord,
   type EncodeOptions,
   type RecordInput,
-  CorruptBatchError,
-  UnsupportedCompressionError,
   batchInfos,
   decodeBatches,
   encodeBatch,
@@ -435,26 +434,27 @@ describe('errors', () => {
   const encodeError = (records: unknown, options?: EncodeOptions) => () => encodeBatch(records as RecordInput[], options);
 
   it('rejects an empty record list', () => {
-    expect(encodeError([])).toThrow(new TypeError('encodeBatch: records must be a non-empty array'));
-    expect(encodeError(undefined)).toThrow(TypeError);
+    expect(encodeError([])).toThrow(new InvalidArgumentError('encodeBatch: records must be a non-empty array'));
+    expect(encodeError(undefined)).toThrow(InvalidArgumentError);
   });
 
   it('rejects values that are not a Buffer, a string or null', () => {
-    expect(encodeError([{ value: 42 }])).toThrow(new TypeError('encodeBatch: records[0].value must be a Buffer, a string or null, got number 42'));
+    expect(encodeError([{ value: 42 }])).toThrow(new InvalidArgumentError('encodeBatch: records[0].value must be a Buffer, a string or null, got number 42'));
     expect(encodeError([{ value: 'ok' }, { value: new Uint8Array(2) }])).toThrow(
       'encodeBatch: records[1].value must be a Buffer, a string or null, got a Uint8Array (not a Buffer)',
     );
     expect(encodeError([{ value: {} }])).toThrow('got an instance of Object');
-    expect(encodeError([{}])).toThrow(new TypeError('encodeBatch: records[0].value is missing (use null for a tombstone)'));
-    expect(encodeError([null])).toThrow(new TypeError('encodeBatch: records[0] must be an object, got null'));
+    expect(encodeError([{}])).toThrow(new InvalidArgumentError('encodeBatch: records[0].value is missing (use null for a tombstone)'));
+    expect(encodeError([null])).toThrow(new InvalidArgumentError('encodeBatch: records[0] must be an object, got null'));
   });
 
   it('rejects keys and header values of the wrong type', () => {
-    expect(encodeError([{ key: 1, value: 'v' }])).toThrow(new TypeError('encodeBatch: records[0].key must be a Buffer, a string or null, got number 1'));
+    expect(encodeError([{ key: 1, value: 'v' }])).toThrow(new InvalidArgumentError('encodeBatch: records[0].key must be a Buffer, a string or null, got number 1'));
     expect(encodeError([{ value: 'v', headers: { h: ['a', 5] } }])).toThrow(
-      new TypeError('encodeBatch: records[0].headers["h"] must be a Buffer, a string or null, got number 5'),
+      new InvalidArgumentError('encodeBatch: records[0].headers["h"] must be a Buffer, a string or null, got number 5'),
     );
-    expect(encodeError([{ value: 'v', headers: 'h' }])).toThrow(TypeError);
+    expect(encodeError([{ value: 'v', headers: 'h' }])).toThrow(new InvalidArgumentError('encodeBatch: records[0].headers must be an object, got "h"'));
+    expect(encodeError([{ value: 'v', headers: ['h'] }])).toThrow(new InvalidArgumentError('encodeBatch: records[0].headers must be an object, got an array'));
   });
 
   it('rejects timestamps that are not integers between -1 and the largest Date', () => {
@@ -466,7 +466,7 @@ describe('errors', () => {
   it('rejects invalid options', () => {
     const one = [{ value: 'v' }];
     expect(encodeError(one, { baseOffset: -1 })).toThrow(/options\.baseOffset must be an integer between 0 and/);
-    expect(encodeError(one, { baseOffset: 1.5 })).toThrow(TypeError);
+    expect(encodeError(one, { baseOffset: 1.5 })).toThrow(InvalidArgumentError);
     expect(encodeError(one, { producerEpoch: 40000 })).toThrow(/options\.producerEpoch/);
     expect(encodeError(one, { now: NaN })).toThrow(/options\.now/);
     expect(encodeError(one, { compression: 'snappy' as 'gzip' })).toThrow(`encodeBatch: compression must be 'none' or 'gzip', got "snappy"`);
@@ -480,7 +480,7 @@ describe('errors', () => {
     bytes[bytes.length - 3] ^= 0x20; // "hello" → "helLo"
     expect(decodeAll(bytes).map((r) => r.value!.toString())).toEqual(['a', 'helLo']);
     const error = captureError(() => decodeAll(bytes, { verifyCrc: true }));
-    expect(error).toBeInstanceOf(CorruptBatchError);
+    expect(error).toBeInstanceOf(CorruptRecordError);
     expect(error).toMatchObject({ code: 'ERR_CORRUPT_RECORD', position: bytes.length - 73, message: `record batch at byte ${bytes.length - 73}: CRC-32C mismatch (stored 0xe641a44b)` });
   });
 
@@ -498,7 +498,7 @@ describe('errors', () => {
     expect(captureError(() => decodeAll(withAttributes(Buffer.from(REFERENCE_BATCH, 'hex'), 5)))).toMatchObject({ code: 'ERR_CORRUPT_RECORD' });
   });
 
-  it('throws CorruptBatchError for malformed bytes inside a whole batch', () => {
+  it('throws CorruptRecordError for malformed bytes inside a whole batch', () => {
     const corrupt = (edit: (b: Buffer) => void): unknown => {
       const bytes = Buffer.from(REFERENCE_BATCH, 'hex');
       edit(bytes);
@@ -514,7 +514,7 @@ describe('errors', () => {
     ];
     for (const [edit, message] of cases) {
       const error = corrupt(edit);
-      expect(error).toBeInstanceOf(CorruptBatchError);
+      expect(error).toBeInstanceOf(CorruptRecordError);
       expect(error).toMatchObject({ code: 'ERR_CORRUPT_RECORD', position: 0, message });
     }
     // a record whose fields end before its declared length
@@ -524,10 +524,10 @@ describe('errors', () => {
     expect(captureError(() => decodeAll(padded))).toMatchObject({ message: 'record batch at byte 0: record declares 12 bytes but its fields take 11' });
   });
 
-  it('throws CorruptBatchError when gzip records do not decompress', () => {
+  it('throws CorruptRecordError when gzip records do not decompress', () => {
     const bytes = withAttributes(Buffer.from(REFERENCE_BATCH, 'hex'), 1);
     const error = captureError(() => decodeAll(bytes));
-    expect(error).toBeInstanceOf(CorruptBatchError);
+    expect(error).toBeInstanceOf(CorruptRecordError);
     expect((error as Error).message).toMatch(/^record batch at byte 0: gzip records do not decompress: /);
   });
 });
