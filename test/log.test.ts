@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
@@ -189,16 +189,19 @@ describe('Log', () => {
     await again.close();
   });
 
-  it('recovers after a crash and cuts the preallocated tail', async () => {
+  it('recovers after a crash and cuts a torn batch and zeroed space at the tail', async () => {
     const dir = tempDir();
     const log = Log.openSync(dir);
     for (let i = 0; i < 30; i++) log.append(batchOf(`c${i}`, 2));
     log.flushSync();
     log.simulateCrash();
+    const file = join(dir, '00000000000000000000.log');
+    const torn = batchOf('torn', 3).subarray(0, 40);
+    appendFileSync(file, Buffer.concat([torn, Buffer.alloc(8192)]));
     const again = await Log.open(dir);
     expect(again.recoveryReport.cleanShutdown).toBe(false);
     expect(again.recoveryReport.segmentsRecovered).toBe(1);
-    expect(again.recoveryReport.bytesTruncated).toBeGreaterThan(0);
+    expect(again.recoveryReport.bytesTruncated).toBe(40 + 8192);
     expect(again.recoveryReport.notes[0]).toMatch(/^segment 00000000000000000000\.log: cut \d+ bytes after the last valid batch/);
     expect(again.logEndOffset).toBe(60);
     expect(values(again.read(58))).toEqual(['c29-0', 'c29-1']);

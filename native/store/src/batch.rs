@@ -243,14 +243,15 @@ pub fn record_timestamps(batch: &[u8], header: &BatchHeader) -> Option<Vec<i64>>
     Some(out)
 }
 
-/// Sets the batch's timestamp type to LogAppendTime with `now` as its max
-/// timestamp, and restamps the CRC (Kafka's broker does the same).
-pub(crate) fn stamp_log_append_time(batch: &mut [u8], now: i64) {
-    let attributes = be_i16(batch, ATTRIBUTES_AT) | TIMESTAMP_TYPE_LOG_APPEND;
-    batch[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
-    batch[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&now.to_be_bytes());
-    let crc = compute_crc(batch);
-    batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+/// Sets a batch header's timestamp type to LogAppendTime with `now` as its
+/// max timestamp, and restamps the CRC over the header and `records` (the
+/// rest of the batch), as Kafka's broker does.
+pub(crate) fn stamp_log_append_time(header: &mut [u8; HEADER_SIZE], records: &[u8], now: i64) {
+    let attributes = be_i16(header, ATTRIBUTES_AT) | TIMESTAMP_TYPE_LOG_APPEND;
+    header[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    header[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&now.to_be_bytes());
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[ATTRIBUTES_AT..]), records);
+    header[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
 /// One record for `RecordBatchBuilder`.
@@ -427,7 +428,9 @@ mod tests {
         let mut bytes = b.build();
         let h = BatchHeader::parse(&bytes).unwrap();
         assert_eq!(record_timestamps(&bytes, &h).unwrap(), vec![100, 105, 103]);
-        stamp_log_append_time(&mut bytes, 999);
+        let mut header: [u8; HEADER_SIZE] = bytes[..HEADER_SIZE].try_into().unwrap();
+        stamp_log_append_time(&mut header, &bytes[HEADER_SIZE..], 999);
+        bytes[..HEADER_SIZE].copy_from_slice(&header);
         let h = BatchHeader::parse(&bytes).unwrap();
         assert!(h.is_log_append_time());
         assert!(crc_is_valid(&bytes, &h));
