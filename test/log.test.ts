@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
@@ -77,6 +77,20 @@ describe('Log', () => {
     const record = decodeBatches(b).next().value!;
     expect(record.value!.buffer).toBe(a.buffer);
     await log.close();
+  });
+
+  it('never faults on bytes of a mapping past the data, active or sealed', async () => {
+    const log = await Log.open(tempDir(), { segmentBytes: 1 << 20 });
+    log.append(batchOf('a', 1));
+    const active = new Uint8Array(log.read(0).buffer);
+    expect(active[active.length - 1]).toBe(0);
+    expect(active[(1 << 20) - 4096]).toBe(0);
+    log.append(encodeBatch([{ value: Buffer.alloc((1 << 20) - 200, 1) }])); // rolls: the first segment is trimmed
+    expect(log.segments().length).toBe(2);
+    expect(active[active.length - 1]).toBe(0);
+    expect(active[8192]).toBe(0);
+    await log.close();
+    expect(active[active.length - 1]).toBe(0);
   });
 
   it('keeps a Buffer readable after its segment is deleted or truncated', async () => {
@@ -194,14 +208,20 @@ describe('Log', () => {
     const log = Log.openSync(dir);
     for (let i = 0; i < 30; i++) log.append(batchOf(`c${i}`, 2));
     log.flushSync();
+    const dataEnd = log.size;
     log.simulateCrash();
+    // The active file is kept sparse to segment.bytes; write a torn batch and
+    // zeros where the next batch would have gone.
     const file = join(dir, '00000000000000000000.log');
-    const torn = batchOf('torn', 3).subarray(0, 40);
-    appendFileSync(file, Buffer.concat([torn, Buffer.alloc(8192)]));
+    expect(statSync(file).size).toBe(1 << 30);
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.concat([batchOf('torn', 3).subarray(0, 40), Buffer.alloc(8192)]), 0, 40 + 8192, dataEnd);
+    closeSync(fd);
     const again = await Log.open(dir);
     expect(again.recoveryReport.cleanShutdown).toBe(false);
     expect(again.recoveryReport.segmentsRecovered).toBe(1);
-    expect(again.recoveryReport.bytesTruncated).toBe(40 + 8192);
+    // Written bytes count up to the hole after them, in whole file system blocks.
+    expect(again.recoveryReport.bytesTruncated).toBe(Math.ceil((dataEnd + 40 + 8192) / 4096) * 4096 - dataEnd);
     expect(again.recoveryReport.notes[0]).toMatch(/^segment 00000000000000000000\.log: cut \d+ bytes after the last valid batch/);
     expect(again.logEndOffset).toBe(60);
     expect(values(again.read(58))).toEqual(['c29-0', 'c29-1']);

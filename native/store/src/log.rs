@@ -697,6 +697,8 @@ fn load(dir: &Path, config: LogConfig, now: i64) -> Result<(State, RecoveryRepor
             } else if !last {
                 seg.seal()?;
             }
+        } else if last {
+            seg.log.preallocate()?;
         }
         prev_end = seg.next_offset;
         segments.insert(base, seg);

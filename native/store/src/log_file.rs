@@ -102,6 +102,10 @@ pub(crate) struct LogFile {
     pub file: Arc<File>,
     /// Bytes the read mapping spans; appends never go past it.
     pub capacity: usize,
+    /// An active file is kept (sparsely) `capacity` long, so no page of the
+    /// read mapping lies past the end of the file: touching any byte of it
+    /// reads data or zeros, never SIGBUS. Sealing trims it to its data.
+    active: bool,
     read: OnceLock<Arc<ReadMap>>,
 }
 
@@ -113,14 +117,30 @@ impl LogFile {
     pub fn open_active(path: &Path, capacity: usize, create: bool) -> Result<LogFile> {
         let file = OpenOptions::new().read(true).write(true).create(create).open(path).ctx("open", path)?;
         let len = file.metadata().ctx("stat", path)?.len() as usize;
-        Ok(LogFile { path: path.to_path_buf(), file: Arc::new(file), capacity: capacity.max(len), read: OnceLock::new() })
+        Ok(LogFile { path: path.to_path_buf(), file: Arc::new(file), capacity: capacity.max(len), active: true, read: OnceLock::new() })
     }
 
     /// Opens a sealed file for reading only; it is mapped on first read.
     pub fn open_sealed(path: &Path) -> Result<LogFile> {
         let file = OpenOptions::new().read(true).write(true).open(path).ctx("open", path)?;
         let len = file.metadata().ctx("stat", path)?.len() as usize;
-        Ok(LogFile { path: path.to_path_buf(), file: Arc::new(file), capacity: len, read: OnceLock::new() })
+        Ok(LogFile { path: path.to_path_buf(), file: Arc::new(file), capacity: len, active: false, read: OnceLock::new() })
+    }
+
+    /// Extends an active file to its capacity with a hole (no disk used).
+    pub fn preallocate(&self) -> Result<()> {
+        if self.active && self.file_len()? < self.capacity {
+            self.file.set_len(self.capacity as u64).ctx("extend", &self.path)?;
+        }
+        Ok(())
+    }
+
+    /// Where the data after `from` ends: the next hole, or the end of the file.
+    pub fn data_end(&self, from: usize) -> Result<usize> {
+        match rustix::fs::seek(&*self.file, rustix::fs::SeekFrom::Hole(from as u64)) {
+            Ok(end) => Ok(end as usize),
+            Err(_) => self.file_len(),
+        }
     }
 
     /// The shared read-only mapping, created on first use.
@@ -163,13 +183,14 @@ impl LogFile {
     }
 
     fn undo(&self, position: usize, error: StoreError) -> Result<()> {
-        let _ = self.file.set_len(position as u64);
+        let _ = self.file.set_len(position as u64).and_then(|_| self.file.set_len(self.capacity as u64));
         Err(error)
     }
 
     /// Makes the file end at `size` bytes. A read mapping that readers may
     /// hold is first covered past `size`, so they can never fault there.
     pub fn seal(&mut self, size: usize) -> Result<()> {
+        self.active = false;
         if let Some(map) = self.read.get() {
             map.cover_tail(size)?;
         }

@@ -70,6 +70,7 @@ impl Segment {
             }
         }
         let log = LogFile::open_active(&log_path, sizes.capacity, true)?;
+        log.preallocate()?;
         let offset_index = OffsetIndex::open(&offset_path, sizes.index_bytes, true, true)?;
         let time_index = TimeIndex::open(&time_path, sizes.index_bytes, true, true)?;
         Ok(Self::assemble(base, log, offset_index, time_index, sizes.index_interval, now))
@@ -96,6 +97,8 @@ impl Segment {
     /// Opens an existing segment. A sealed one trusts its indexes when they
     /// pass the sanity check; an active one, or one that fails it, is
     /// rebuilt by `recover`. Returns the segment and whether it needs recovery.
+    /// An active segment is preallocated by `recover` or by the caller once it
+    /// knows no recovery is due (a hole must not hide where the data ended).
     pub fn open(dir: &Path, base: i64, sizes: SegmentSizes, active: bool, now: i64) -> Result<(Segment, bool)> {
         let (log_path, offset_path, time_path) = Self::paths(dir, base);
         let log = if active { LogFile::open_active(&log_path, sizes.capacity, false)? } else { LogFile::open_sealed(&log_path)? };
@@ -110,7 +113,7 @@ impl Segment {
         let mut needs_recovery = !indexes_sane || !seg.offset_index.is_consistent(size);
         if !needs_recovery {
             let last_rel = seg.offset_index.last().map_or(0, |e| e.0 as i64);
-            needs_recovery = !seg.time_index.is_consistent(last_rel.max(i32::MAX as i64));
+            needs_recovery = !seg.time_index.is_consistent(last_rel.max(0) + i32::MAX as i64);
         }
         if let Some((ts, rel)) = seg.time_index.last() {
             seg.max_timestamp = ts;
@@ -204,12 +207,16 @@ impl Segment {
             }
         }
         self.size = valid;
+        // Bytes up to the next hole were written and are lost; a hole is only
+        // preallocated space (ours, or a file system's) and is not counted.
+        let data_end = if file_len > valid { self.log.data_end(valid)?.clamp(valid, file_len) } else { valid };
         if file_len != valid {
             // No reader can hold this file yet: recovery runs before the log is handed out.
             self.log.file.set_len(valid as u64).ctx("truncate", &self.log.path)?;
         }
+        self.log.preallocate()?;
         self.dirty.store(true, Ordering::Relaxed);
-        Ok(ScanOutcome { valid_bytes: valid, truncated_bytes: file_len - valid, batches })
+        Ok(ScanOutcome { valid_bytes: valid, truncated_bytes: data_end - valid, batches })
     }
 
     /// Records a batch that now sits at `position` in the index state.
