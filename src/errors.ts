@@ -22,6 +22,8 @@ export class FjordError extends Error {
 
 /** A batch (or record) is larger than `max.message.bytes` or another size limit. */
 export class RecordTooLargeError extends FjordError {
+  /** For a producer send: what was written of the rest of the request. */
+  recordMetadata?: unknown[];
   constructor(message: string) {
     super(message, 'ERR_RECORD_TOO_LARGE', { type: 'MESSAGE_TOO_LARGE', code: 10 });
   }
@@ -87,6 +89,39 @@ export class LogClosedError extends FjordError {
 export class KafkaStorageError extends FjordError {
   constructor(message: string, code: string) {
     super(message, code, { type: 'KAFKA_STORAGE_ERROR', code: 56, retriable: true });
+  }
+}
+
+export class UnknownTopicOrPartitionError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_UNKNOWN_TOPIC_OR_PARTITION', { type: 'UNKNOWN_TOPIC_OR_PARTITION', code: 3 });
+  }
+}
+
+/** A topic name breaks Kafka's rules (1 to 249 of `[a-zA-Z0-9._-]`, not `.` or `..`). */
+export class InvalidTopicError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_INVALID_TOPIC', { type: 'INVALID_TOPIC_EXCEPTION', code: 17 });
+  }
+}
+
+export class TopicAlreadyExistsError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_TOPIC_ALREADY_EXISTS', { type: 'TOPIC_ALREADY_EXISTS', code: 36 });
+  }
+}
+
+/** A partition count that is not a positive integer, or one that would shrink a topic. */
+export class InvalidPartitionsError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_INVALID_PARTITIONS', { type: 'INVALID_PARTITIONS', code: 37 });
+  }
+}
+
+/** A producer, consumer or admin used before `connect()` or after `disconnect()`, or a closed Fjord. */
+export class NotConnectedError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_NOT_CONNECTED');
   }
 }
 

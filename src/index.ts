@@ -1,5 +1,15 @@
+export { Fjord } from './fjord.js';
+export type { FjordConfig } from './fjord.js';
+export { Admin, ConfigResourceTypes, ConfigSource } from './admin/admin.js';
+export type { AdminConfig, ConfigEntry, ITopicConfig, PartitionMetadata, ResourceConfigQuery, SeekEntry } from './admin/admin.js';
+export { CompressionTypes, Producer } from './producer/producer.js';
+export type { Message, ProducerBatch, ProducerConfig, ProducerRecord, RecordMetadata } from './producer/producer.js';
+export { Partitioners } from './producer/partitioners.js';
+export type { Partitioner, PartitionerArgs, PartitionerFactory } from './producer/partitioners.js';
+export { murmur2, partitionForKey, toPositive } from './producer/murmur2.js';
 export { Log, liveReadMaps, toOffset } from './storage/log.js';
 export type { AppendResult, LogOptions, LogSlice, Offset, RecoveryReport, SegmentInfo } from './storage/log.js';
 export { batchInfos, decodeBatches, encodeBatch } from './storage/record-batch.js';
 export type { BatchInfo, DecodedRecord, EncodeOptions, RecordInput } from './storage/record-batch.js';
+export type { RetentionResult } from './topics/retention.js';
 export * from './errors.js';

@@ -328,6 +328,27 @@ pub fn open_log(dir: String, options: LogOptions, now: f64) -> Result<AsyncTask<
     Ok(AsyncTask::new(OpenTask { dir, config: options.to_config()?, now: now as i64 }))
 }
 
+/// A lock on a data directory as a whole (each partition log also locks its
+/// own): shared within the process, exclusive against other processes.
+#[napi]
+pub struct DirectoryLock {
+    lock: Option<fjord_store::SharedDirLock>,
+}
+
+#[napi]
+impl DirectoryLock {
+    #[napi(factory)]
+    pub fn acquire(dir: String) -> Result<DirectoryLock> {
+        let lock = fjord_store::SharedDirLock::acquire(std::path::Path::new(&dir)).map_err(js_error)?;
+        Ok(DirectoryLock { lock: Some(lock) })
+    }
+
+    #[napi]
+    pub fn release(&mut self) {
+        self.lock = None;
+    }
+}
+
 /// CRC-32C (Castagnoli) of `data`, as RecordBatch v2 uses it.
 #[napi(js_name = "crc32c")]
 pub fn crc32c(data: &[u8]) -> u32 {

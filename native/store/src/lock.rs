@@ -9,7 +9,8 @@ use rustix::fs::FlockOperation;
 
 use crate::error::{IoContext, Result, StoreError};
 
-pub(crate) struct DirLock {
+/// Held while the directory is in use; dropping it releases the lock.
+pub struct DirLock {
     _file: File,
 }
 
@@ -32,5 +33,29 @@ impl DirLock {
         file.rewind().ctx("seek", &path)?;
         write!(file, "pid {} ({})", std::process::id(), comm.trim()).ctx("write", &path)?;
         Ok(DirLock { _file: file })
+    }
+}
+
+/// A directory lock shared by every holder in this process: the first
+/// acquire takes the `flock`, the last drop releases it. Other processes
+/// still get `StoreError::Locked`.
+#[derive(Clone)]
+pub struct SharedDirLock(#[allow(dead_code)] std::sync::Arc<DirLock>);
+
+static SHARED_LOCKS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, std::sync::Weak<DirLock>>>> =
+    std::sync::LazyLock::new(Default::default);
+
+impl SharedDirLock {
+    pub fn acquire(dir: &Path) -> Result<SharedDirLock> {
+        std::fs::create_dir_all(dir).ctx("create directory", dir)?;
+        let dir = dir.canonicalize().ctx("resolve", dir)?;
+        let mut locks = SHARED_LOCKS.lock().unwrap();
+        if let Some(lock) = locks.get(&dir).and_then(std::sync::Weak::upgrade) {
+            return Ok(SharedDirLock(lock));
+        }
+        let lock = std::sync::Arc::new(DirLock::acquire(&dir)?);
+        locks.retain(|_, w| w.strong_count() > 0);
+        locks.insert(dir, std::sync::Arc::downgrade(&lock));
+        Ok(SharedDirLock(lock))
     }
 }

@@ -1,0 +1,284 @@
+// KafkaJS's admin client, on the embedded store: same method names, argument
+// objects and result shapes; offsets as decimal strings.
+import { EventEmitter } from 'node:events';
+
+import { InvalidArgumentError, NotConnectedError, UnknownTopicOrPartitionError } from '../errors.js';
+import type { Fjord } from '../fjord.js';
+import { toOffset } from '../storage/log.js';
+import { configDefault, topicConfigNames, validateTopicConfigs, type TopicConfigs } from '../topics/topic-config.js';
+import type { Topic, TopicRegistry } from '../topics/topic-registry.js';
+import { validateTopicName } from '../topics/topic-name.js';
+
+export interface AdminConfig {
+  /** Accepted for KafkaJS compatibility; nothing to retry against a local store. */
+  retry?: unknown;
+}
+
+/** KafkaJS's `ConfigResourceTypes`. */
+export const ConfigResourceTypes = { UNKNOWN: 0, TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8 } as const;
+/** KafkaJS's `ConfigSource`. */
+export const ConfigSource = { UNKNOWN: 0, TOPIC_CONFIG: 1, DEFAULT_CONFIG: 5 } as const;
+
+export interface ITopicConfig {
+  topic: string;
+  numPartitions?: number;
+  /** Single node: any value is accepted and recorded as 1. */
+  replicationFactor?: number;
+  replicaAssignment?: unknown[];
+  configEntries?: { name: string; value: string }[];
+}
+
+export interface PartitionMetadata {
+  partitionErrorCode: number;
+  partitionId: number;
+  leader: number;
+  replicas: number[];
+  isr: number[];
+  offlineReplicas: number[];
+}
+
+export interface ResourceConfigQuery {
+  type: number;
+  name: string;
+  configNames?: string[];
+}
+
+export interface ConfigEntry {
+  configName: string;
+  configValue: string;
+  isDefault: boolean;
+  configSource: number;
+  isSensitive: boolean;
+  readOnly: boolean;
+  configSynonyms: { configName: string; configValue: string; configSource: number }[];
+}
+
+export interface SeekEntry {
+  partition: number;
+  offset: string;
+}
+
+const NODE_ID = 0;
+
+export class Admin {
+  readonly events = { CONNECT: 'admin.connect', DISCONNECT: 'admin.disconnect' } as const;
+  readonly #emitter = new EventEmitter();
+  #connected = false;
+
+  constructor(
+    private readonly fjord: Fjord,
+    _config?: AdminConfig,
+  ) {}
+
+  async connect(): Promise<void> {
+    await this.fjord.topics();
+    this.#connected = true;
+    this.#emitter.emit(this.events.CONNECT, { id: 0, type: this.events.CONNECT, timestamp: Date.now(), payload: null });
+  }
+
+  async disconnect(): Promise<void> {
+    if (!this.#connected) return;
+    this.#connected = false;
+    this.#emitter.emit(this.events.DISCONNECT, { id: 0, type: this.events.DISCONNECT, timestamp: Date.now(), payload: null });
+  }
+
+  /** KafkaJS instrumentation events; returns a function that removes the listener. */
+  on(event: string, listener: (event: unknown) => void): () => void {
+    this.#emitter.on(event, listener);
+    return () => this.#emitter.off(event, listener);
+  }
+
+  #topics(): TopicRegistry {
+    if (!this.#connected) throw new NotConnectedError('admin is not connected: call admin.connect() first');
+    return this.fjord.openedTopics();
+  }
+
+  async listTopics(): Promise<string[]> {
+    return this.#topics()
+      .list()
+      .map((t) => t.name);
+  }
+
+  /** Creates topics; resolves false when any of them existed already (as KafkaJS does). */
+  async createTopics(options: { topics: ITopicConfig[]; validateOnly?: boolean; waitForLeaders?: boolean; timeout?: number }): Promise<boolean> {
+    const registry = this.#topics();
+    if (!Array.isArray(options?.topics)) throw new InvalidArgumentError('createTopics: options.topics must be an array');
+    const planned = options.topics.map((t) => {
+      const name = validateTopicName(t?.topic);
+      const partitions = t.numPartitions === undefined || t.numPartitions === -1 ? this.fjord.numPartitions : t.numPartitions;
+      const configs = validateTopicConfigs(t.configEntries ?? []);
+      return { name, partitions, configs };
+    });
+    const names = new Set<string>();
+    for (const { name } of planned) {
+      if (names.has(name)) throw new InvalidArgumentError(`createTopics: topic ${name} is listed twice`);
+      names.add(name);
+    }
+    if (options.validateOnly) return planned.every(({ name }) => !registry.has(name));
+    let allCreated = true;
+    for (const { name, partitions, configs } of planned) {
+      if (!(await registry.create(name, partitions, configs))) allCreated = false;
+    }
+    return allCreated;
+  }
+
+  async deleteTopics(options: { topics: string[]; timeout?: number }): Promise<void> {
+    const registry = this.#topics();
+    if (!Array.isArray(options?.topics)) throw new InvalidArgumentError('deleteTopics: options.topics must be an array');
+    for (const name of options.topics) registry.get(name);
+    for (const name of options.topics) await registry.delete(name);
+  }
+
+  /** Grows topics; a count that is not larger than the current one is `InvalidPartitionsError`, as in Kafka. */
+  async createPartitions(options: { topicPartitions: { topic: string; count: number }[]; validateOnly?: boolean; timeout?: number }): Promise<boolean> {
+    const registry = this.#topics();
+    if (!Array.isArray(options?.topicPartitions)) throw new InvalidArgumentError('createPartitions: options.topicPartitions must be an array');
+    for (const { topic, count } of options.topicPartitions) {
+      if (options.validateOnly) {
+        registry.get(topic);
+        continue;
+      }
+      await registry.addPartitions(topic, count);
+    }
+    return true;
+  }
+
+  async fetchTopicMetadata(options?: { topics?: string[] }): Promise<{ topics: { name: string; partitions: PartitionMetadata[] }[] }> {
+    const registry = this.#topics();
+    const topics = options?.topics?.length ? options.topics.map((name) => registry.get(name)) : registry.list();
+    return {
+      topics: topics.map((topic) => ({
+        name: topic.name,
+        partitions: topic.partitions.map((p) => ({
+          partitionErrorCode: 0,
+          partitionId: p.id,
+          leader: NODE_ID,
+          replicas: [NODE_ID],
+          isr: [NODE_ID],
+          offlineReplicas: [],
+        })),
+      })),
+    };
+  }
+
+  /** Per partition: `offset` and `high` are the log end offset, `low` the log start offset. */
+  async fetchTopicOffsets(topic: string): Promise<(SeekEntry & { high: string; low: string })[]> {
+    return this.#topics()
+      .get(topic)
+      .partitions.map((p) => {
+        const high = String(p.log.logEndOffset);
+        return { partition: p.id, offset: high, high, low: String(p.log.logStartOffset) };
+      });
+  }
+
+  /**
+   * Per partition, the first offset whose timestamp is >= `timestamp`; the log
+   * end offset when every record is older (where a consumer would start).
+   * Without a timestamp, the log end offset.
+   */
+  async fetchTopicOffsetsByTimestamp(topic: string, timestamp?: number): Promise<SeekEntry[]> {
+    if (timestamp !== undefined && !Number.isSafeInteger(timestamp)) {
+      throw new InvalidArgumentError(`fetchTopicOffsetsByTimestamp: timestamp must be an integer, got ${JSON.stringify(timestamp)}`);
+    }
+    return this.#topics()
+      .get(topic)
+      .partitions.map((p) => {
+        const found = timestamp === undefined ? null : p.log.offsetForTimestamp(timestamp);
+        return { partition: p.id, offset: String(found ?? p.log.logEndOffset) };
+      });
+  }
+
+  async describeCluster(): Promise<{ brokers: { nodeId: number; host: string; port: number }[]; controller: number; clusterId: string }> {
+    this.#topics();
+    return { brokers: [{ nodeId: NODE_ID, host: 'localhost', port: 0 }], controller: NODE_ID, clusterId: `fjord:${this.fjord.dir}` };
+  }
+
+  async describeConfigs(options: { resources: ResourceConfigQuery[]; includeSynonyms?: boolean }): Promise<{
+    resources: { configEntries: ConfigEntry[]; errorCode: number; errorMessage: string | null; resourceName: string; resourceType: number }[];
+    throttleTime: number;
+  }> {
+    const registry = this.#topics();
+    if (!Array.isArray(options?.resources)) throw new InvalidArgumentError('describeConfigs: options.resources must be an array');
+    return {
+      resources: options.resources.map((resource) => {
+        const topic = this.#topicResource(registry, resource);
+        const names = resource.configNames?.length ? resource.configNames : topicConfigNames;
+        return {
+          configEntries: names.map((name) => describeEntry(topic.configs, name, options.includeSynonyms === true)),
+          errorCode: 0,
+          errorMessage: null,
+          resourceName: topic.name,
+          resourceType: ConfigResourceTypes.TOPIC,
+        };
+      }),
+      throttleTime: 0,
+    };
+  }
+
+  /**
+   * Kafka's AlterConfigs, as KafkaJS sends it: the entries given replace the
+   * topic's overrides; configs not named return to their defaults.
+   */
+  async alterConfigs(options: { validateOnly?: boolean; resources: { type: number; name: string; configEntries: { name: string; value: string }[] }[] }): Promise<{
+    resources: { errorCode: number; errorMessage: string | null; resourceName: string; resourceType: number }[];
+    throttleTime: number;
+  }> {
+    const registry = this.#topics();
+    if (!Array.isArray(options?.resources)) throw new InvalidArgumentError('alterConfigs: options.resources must be an array');
+    const planned = options.resources.map((resource) => ({
+      topic: this.#topicResource(registry, resource),
+      configs: validateTopicConfigs(resource.configEntries ?? []),
+    }));
+    if (!options.validateOnly) {
+      for (const { topic, configs } of planned) await registry.setConfigs(topic.name, configs);
+    }
+    return {
+      resources: planned.map(({ topic }) => ({ errorCode: 0, errorMessage: null, resourceName: topic.name, resourceType: ConfigResourceTypes.TOPIC })),
+      throttleTime: 0,
+    };
+  }
+
+  /**
+   * Moves each partition's log start offset to `offset` (`-1`: the log end),
+   * deleting whole segments below it. KafkaJS calls this `deleteTopicRecords`.
+   */
+  async deleteTopicRecords(options: { topic: string; partitions: SeekEntry[] }): Promise<void> {
+    const topic = this.#topics().get(options?.topic);
+    if (!Array.isArray(options.partitions)) throw new InvalidArgumentError('deleteTopicRecords: options.partitions must be an array');
+    const cuts = options.partitions.map(({ partition, offset }) => {
+      const p = topic.partition(partition);
+      const at = toOffset(offset);
+      return { p, at: at === -1 ? p.log.logEndOffset : at };
+    });
+    for (const { p, at } of cuts) p.log.deleteSegmentsBefore(at);
+  }
+
+  /** The same as `deleteTopicRecords`. */
+  deleteRecords(options: { topic: string; partitions: SeekEntry[] }): Promise<void> {
+    return this.deleteTopicRecords(options);
+  }
+
+  #topicResource(registry: TopicRegistry, resource: ResourceConfigQuery): Topic {
+    if (resource?.type !== ConfigResourceTypes.TOPIC) {
+      throw new InvalidArgumentError(`only topic resources (type ${ConfigResourceTypes.TOPIC}) have configs in Fjord, got type ${JSON.stringify(resource?.type)}`);
+    }
+    const topic = registry.get(resource.name);
+    if (topic === undefined) throw new UnknownTopicOrPartitionError(`unknown topic ${JSON.stringify(resource.name)}`);
+    return topic;
+  }
+}
+
+function describeEntry(configs: TopicConfigs, name: string, includeSynonyms: boolean): ConfigEntry {
+  const override = configs[name];
+  const value = override ?? configDefault(name);
+  const source = override === undefined ? ConfigSource.DEFAULT_CONFIG : ConfigSource.TOPIC_CONFIG;
+  return {
+    configName: name,
+    configValue: value,
+    isDefault: override === undefined,
+    configSource: source,
+    isSensitive: false,
+    readOnly: false,
+    configSynonyms: includeSynonyms ? [{ configName: name, configValue: value, configSource: source }] : [],
+  };
+}

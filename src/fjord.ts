@@ -1,0 +1,128 @@
+// The entry point: one data directory, its topics, and KafkaJS-shaped clients.
+import { resolve } from 'node:path';
+
+import { InvalidArgumentError, NotConnectedError, fromNative } from './errors.js';
+import { Admin, type AdminConfig } from './admin/admin.js';
+import { Producer, type ProducerConfig } from './producer/producer.js';
+import { native } from './storage/native.js';
+import { RetentionCleaner, type RetentionResult } from './topics/retention.js';
+import { TopicRegistry, validatePartitionCount } from './topics/topic-registry.js';
+import type { DirectoryLock } from '../native/binding.js';
+
+export interface FjordConfig {
+  /** The data directory; created if missing. One process at a time. */
+  dir: string;
+  clientId?: string;
+  /** Create a topic on first produce to it (KafkaJS and Kafka default: true). */
+  allowAutoTopicCreation?: boolean;
+  /** Partitions of an auto-created topic (Kafka's `num.partitions`, default 1). */
+  numPartitions?: number;
+  /** How often retention runs (Kafka's `log.retention.check.interval.ms`, default 300000). */
+  retentionCheckIntervalMs?: number;
+  /** Milliseconds since the epoch; replace for tests with a fake clock. */
+  clock?: () => number;
+}
+
+/**
+ * An embedded Kafka: `new Fjord({ dir })` stands where `new Kafka({ brokers })`
+ * stood, and `producer()`, `admin()` return KafkaJS-shaped clients.
+ */
+export class Fjord {
+  readonly dir: string;
+  readonly clientId: string;
+  readonly allowAutoTopicCreation: boolean;
+  readonly numPartitions: number;
+  readonly retentionCheckIntervalMs: number;
+  readonly clock: () => number;
+  #registry: TopicRegistry | null = null;
+  #opening: Promise<TopicRegistry> | null = null;
+  #lock: DirectoryLock | null = null;
+  #retention: RetentionCleaner | null = null;
+  #closed = false;
+
+  constructor(config: FjordConfig) {
+    if (config === null || typeof config !== 'object') throw new InvalidArgumentError('new Fjord(config): config must be an object with a dir');
+    if (typeof config.dir !== 'string' || config.dir === '') throw new InvalidArgumentError(`config.dir must be a non-empty path, got ${JSON.stringify(config.dir)}`);
+    this.dir = resolve(config.dir);
+    this.clientId = config.clientId ?? 'fjord';
+    this.allowAutoTopicCreation = config.allowAutoTopicCreation ?? true;
+    this.numPartitions = validatePartitionCount(config.numPartitions ?? 1, 'numPartitions');
+    const interval = config.retentionCheckIntervalMs ?? 300_000;
+    if (!Number.isSafeInteger(interval) || interval < 1) {
+      throw new InvalidArgumentError(`retentionCheckIntervalMs must be a positive integer, got ${JSON.stringify(interval)}`);
+    }
+    this.retentionCheckIntervalMs = interval;
+    this.clock = config.clock ?? Date.now;
+  }
+
+  /** `new Fjord(config)` and open its data directory (recovering logs off the main thread). */
+  static async open(config: FjordConfig): Promise<Fjord> {
+    const fjord = new Fjord(config);
+    await fjord.topics();
+    return fjord;
+  }
+
+  /** The opened topic registry; opens the data directory on first use. */
+  topics(): Promise<TopicRegistry> {
+    if (this.#closed) return Promise.reject(new NotConnectedError(`Fjord on ${this.dir} is closed`));
+    if (this.#registry !== null) return Promise.resolve(this.#registry);
+    this.#opening ??= this.#open();
+    return this.#opening;
+  }
+
+  /** The registry once open; for synchronous paths that run after connect(). */
+  openedTopics(): TopicRegistry {
+    if (this.#registry === null || this.#closed) throw new NotConnectedError(`Fjord on ${this.dir} is not open: call connect() first`);
+    return this.#registry;
+  }
+
+  async #open(): Promise<TopicRegistry> {
+    try {
+      this.#lock = native.DirectoryLock.acquire(this.dir);
+    } catch (error) {
+      this.#opening = null;
+      throw fromNative(error);
+    }
+    try {
+      const registry = await TopicRegistry.open(this.dir);
+      this.#registry = registry;
+      this.#retention = new RetentionCleaner(registry, this.clock);
+      this.#retention.start(this.retentionCheckIntervalMs);
+      return registry;
+    } catch (error) {
+      this.#lock.release();
+      this.#lock = null;
+      this.#opening = null;
+      throw error;
+    }
+  }
+
+  producer(config?: ProducerConfig): Producer {
+    return new Producer(this, config);
+  }
+
+  admin(config?: AdminConfig): Admin {
+    return new Admin(this, config);
+  }
+
+  /** Runs the retention check now (it also runs every `retentionCheckIntervalMs`). */
+  async runRetention(): Promise<RetentionResult[]> {
+    await this.topics();
+    return this.#retention!.runOnce();
+  }
+
+  /** Flushes and closes every log and releases the data directory. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#retention?.stop();
+    const registry = this.#registry ?? (await this.#opening?.catch(() => null)) ?? null;
+    this.#registry = null;
+    try {
+      await registry?.close();
+    } finally {
+      this.#lock?.release();
+      this.#lock = null;
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import type { AppendResult, Log } from '../storage/log.js';
+import { GroupCommit } from './group-commit.js';
+import { numericConfig, type TopicConfigs } from './topic-config.js';
+
+/** One partition of a topic: its log, shared fsyncs, and the topic's flush policy. */
+export class Partition {
+  readonly durability: GroupCommit;
+  #unflushedMessages = 0;
+  #flushTimer: NodeJS.Timeout | null = null;
+  #flushMessages = Infinity;
+  #flushMs = Infinity;
+
+  constructor(
+    readonly topic: string,
+    readonly id: number,
+    readonly log: Log,
+    configs: TopicConfigs,
+  ) {
+    this.durability = new GroupCommit(() => {
+      this.#unflushedMessages = 0;
+      return this.log.flush();
+    });
+    this.applyConfigs(configs);
+  }
+
+  applyConfigs(configs: TopicConfigs): void {
+    this.#flushMessages = numericConfig(configs, 'flush.messages');
+    this.#flushMs = numericConfig(configs, 'flush.ms');
+  }
+
+  /** Appends encoded batches; applies `flush.messages` / `flush.ms` without waiting for them. */
+  append(batch: Uint8Array, now: number, records: number): AppendResult {
+    const result = this.log.append(batch, { now });
+    this.#unflushedMessages += records;
+    if (this.#unflushedMessages >= this.#flushMessages) {
+      this.durability.sync().catch(() => undefined); // a failed background flush surfaces on the next sync
+    } else if (this.#flushMs !== Infinity && this.#flushTimer === null) {
+      this.#flushTimer = setTimeout(() => {
+        this.#flushTimer = null;
+        this.durability.sync().catch(() => undefined);
+      }, this.#flushMs);
+      this.#flushTimer.unref();
+    }
+    return result;
+  }
+
+  async close(): Promise<void> {
+    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
+    await this.log.close();
+  }
+}

@@ -1,0 +1,236 @@
+// Topics of a data directory: their metadata (persisted with msgpackr) and
+// the partition logs, one directory each, named `<topic>-<partition>` as in a
+// Kafka broker's log directory.
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { Packr } from 'msgpackr';
+
+import { InvalidPartitionsError, UnknownTopicOrPartitionError } from '../errors.js';
+import { Log } from '../storage/log.js';
+import { Partition } from './partition.js';
+import { logOptionsFor, type TopicConfigs } from './topic-config.js';
+import { validateTopicName } from './topic-name.js';
+
+const METADATA_FILE = 'fjord-topics.msgpack';
+const METADATA_VERSION = 1;
+const MAX_PARTITIONS = 100_000;
+
+interface TopicRecord {
+  name: string;
+  id: string;
+  partitions: number;
+  configs: TopicConfigs;
+  createdAt: number;
+}
+
+interface MetadataFile {
+  version: number;
+  topics: TopicRecord[];
+}
+
+const packr = new Packr({ useRecords: false });
+
+export class Topic {
+  constructor(
+    readonly name: string,
+    readonly id: string,
+    public configs: TopicConfigs,
+    readonly partitions: Partition[],
+    readonly createdAt: number,
+  ) {}
+
+  get numPartitions(): number {
+    return this.partitions.length;
+  }
+
+  partition(id: number): Partition {
+    const partition = Number.isInteger(id) ? this.partitions[id] : undefined;
+    if (partition === undefined) {
+      throw new UnknownTopicOrPartitionError(`topic ${this.name} has no partition ${String(id)} (it has ${this.partitions.length}: 0 to ${this.partitions.length - 1})`);
+    }
+    return partition;
+  }
+
+  toRecord(): TopicRecord {
+    return { name: this.name, id: this.id, partitions: this.partitions.length, configs: this.configs, createdAt: this.createdAt };
+  }
+}
+
+export function validatePartitionCount(count: unknown, what = 'numPartitions'): number {
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_PARTITIONS) {
+    throw new InvalidPartitionsError(`${what} must be an integer in [1, ${MAX_PARTITIONS}], got ${JSON.stringify(count)}`);
+  }
+  return count;
+}
+
+export class TopicRegistry {
+  readonly #topics = new Map<string, Topic>();
+  /** Metadata changes run one at a time. */
+  #changes: Promise<unknown> = Promise.resolve();
+
+  private constructor(readonly dir: string) {}
+
+  /** Reads the metadata and opens every partition log (recovering them as needed). */
+  static async open(dir: string): Promise<TopicRegistry> {
+    const registry = new TopicRegistry(dir);
+    const metadata = await registry.#readMetadata();
+    for (const record of metadata.topics) {
+      const partitions = await Promise.all(
+        Array.from({ length: record.partitions }, async (_, p) => registry.#openPartition(record.name, p, record.configs)),
+      );
+      registry.#topics.set(record.name, new Topic(record.name, record.id, record.configs, partitions, record.createdAt));
+    }
+    await registry.#removeLeftovers();
+    return registry;
+  }
+
+  has(name: string): boolean {
+    return this.#topics.has(name);
+  }
+
+  /** The topic, or `UnknownTopicOrPartitionError`. */
+  get(name: string): Topic {
+    const topic = this.#topics.get(validateTopicName(name));
+    if (topic === undefined) throw new UnknownTopicOrPartitionError(`unknown topic ${JSON.stringify(name)}`);
+    return topic;
+  }
+
+  list(): Topic[] {
+    return [...this.#topics.values()];
+  }
+
+  /** Creates a topic; false if it exists already. */
+  create(name: string, partitions: number, configs: TopicConfigs): Promise<boolean> {
+    validateTopicName(name);
+    validatePartitionCount(partitions);
+    return this.#change(async () => {
+      if (this.#topics.has(name)) return false;
+      const opened: Partition[] = [];
+      try {
+        for (let p = 0; p < partitions; p++) {
+          // A directory of that name not in the metadata is a leftover of a crash mid-create.
+          await rm(this.#partitionDir(name, p), { recursive: true, force: true });
+          opened.push(await this.#openPartition(name, p, configs));
+        }
+      } catch (error) {
+        await Promise.allSettled(opened.map((partition) => partition.close()));
+        throw error;
+      }
+      const topic = new Topic(name, randomUUID(), configs, opened, Date.now());
+      this.#topics.set(name, topic);
+      await this.#writeMetadata();
+      return true;
+    });
+  }
+
+  delete(name: string): Promise<void> {
+    return this.#change(async () => {
+      const topic = this.get(name);
+      this.#topics.delete(name);
+      await this.#writeMetadata();
+      await Promise.all(topic.partitions.map((partition) => partition.close()));
+      // As Kafka does: rename, then remove. Mapped Buffers of the files stay readable.
+      for (const partition of topic.partitions) {
+        const from = this.#partitionDir(name, partition.id);
+        const to = `${from}.${topic.id.replaceAll('-', '')}-delete`;
+        await rename(from, to);
+        await rm(to, { recursive: true, force: true });
+      }
+    });
+  }
+
+  /** Grows a topic to `count` partitions; shrinking (or staying) is an error, as in Kafka. */
+  addPartitions(name: string, count: number): Promise<void> {
+    validatePartitionCount(count, 'count');
+    return this.#change(async () => {
+      const topic = this.get(name);
+      if (count <= topic.numPartitions) {
+        throw new InvalidPartitionsError(`topic ${name} has ${topic.numPartitions} partitions; it can only grow, and ${count} is not more`);
+      }
+      for (let p = topic.numPartitions; p < count; p++) {
+        await rm(this.#partitionDir(name, p), { recursive: true, force: true });
+        topic.partitions.push(await this.#openPartition(name, p, topic.configs));
+      }
+      await this.#writeMetadata();
+    });
+  }
+
+  /** Replaces a topic's config overrides (Kafka's AlterConfigs: unnamed configs return to defaults). */
+  setConfigs(name: string, configs: TopicConfigs): Promise<void> {
+    return this.#change(async () => {
+      const topic = this.get(name);
+      const options = logOptionsFor(configs);
+      for (const partition of topic.partitions) {
+        partition.log.setConfig(options);
+        partition.applyConfigs(configs);
+      }
+      topic.configs = configs;
+      await this.#writeMetadata();
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#changes.catch(() => undefined);
+    const partitions = this.list().flatMap((topic) => topic.partitions);
+    this.#topics.clear();
+    await Promise.all(partitions.map((partition) => partition.close()));
+  }
+
+  #change<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#changes.catch(() => undefined).then(fn);
+    this.#changes = next;
+    return next;
+  }
+
+  #partitionDir(topic: string, partition: number): string {
+    return join(this.dir, `${topic}-${partition}`);
+  }
+
+  async #openPartition(topic: string, partition: number, configs: TopicConfigs): Promise<Partition> {
+    const log = await Log.open(this.#partitionDir(topic, partition), logOptionsFor(configs));
+    return new Partition(topic, partition, log, configs);
+  }
+
+  async #readMetadata(): Promise<MetadataFile> {
+    const path = join(this.dir, METADATA_FILE);
+    if (!existsSync(path)) return { version: METADATA_VERSION, topics: [] };
+    const metadata = packr.unpack(await readFile(path)) as MetadataFile;
+    if (metadata.version !== METADATA_VERSION) {
+      throw new Error(`${path}: metadata version ${metadata.version} is not supported (expected ${METADATA_VERSION})`);
+    }
+    return metadata;
+  }
+
+  /** Written durably: temp file, fsync, rename, fsync the directory. */
+  async #writeMetadata(): Promise<void> {
+    const metadata: MetadataFile = { version: METADATA_VERSION, topics: this.list().map((t) => t.toRecord()) };
+    const path = join(this.dir, METADATA_FILE);
+    const tmp = `${path}.tmp`;
+    const file = await open(tmp, 'w');
+    try {
+      await file.writeFile(packr.pack(metadata));
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, path);
+    const dir = await open(this.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+
+  /** Directories of deleted topics that a crash left behind. */
+  async #removeLeftovers(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    for (const entry of await readdir(this.dir)) {
+      if (entry.endsWith('-delete')) await rm(join(this.dir, entry), { recursive: true, force: true });
+    }
+  }
+}
+
