@@ -38,6 +38,7 @@ export class Fjord {
   #opening: Promise<TopicRegistry> | null = null;
   #lock: DirectoryLock | null = null;
   #retention: RetentionCleaner | null = null;
+  readonly #producers = new Set<Producer>();
   #closed = false;
 
   constructor(config: FjordConfig) {
@@ -98,7 +99,9 @@ export class Fjord {
   }
 
   producer(config?: ProducerConfig): Producer {
-    return new Producer(this, config);
+    const producer = new Producer(this, config);
+    this.#producers.add(producer);
+    return producer;
   }
 
   admin(config?: AdminConfig): Admin {
@@ -111,9 +114,11 @@ export class Fjord {
     return this.#retention!.runOnce();
   }
 
-  /** Flushes and closes every log and releases the data directory. */
+  /** Disconnects producers (writing what they queued), closes every log, releases the data directory. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    await Promise.allSettled([...this.#producers].map((producer) => producer.disconnect()));
+    this.#producers.clear();
     this.#closed = true;
     this.#retention?.stop();
     const registry = this.#registry ?? (await this.#opening?.catch(() => null)) ?? null;
