@@ -21,7 +21,15 @@ export interface FjordConfig {
   retentionCheckIntervalMs?: number;
   /** Milliseconds since the epoch; replace for tests with a fake clock. */
   clock?: () => number;
+  /** Where background failures (a retention run that could not delete) are reported; default `console.warn`. */
+  onBackgroundError?: (error: Error, context: string) => void;
 }
+
+/**
+ * Fjord instances of one JavaScript environment on one directory share its
+ * topics (one registry, one metadata writer). Other processes are locked out.
+ */
+const openDirectories = new Map<string, { registry: Promise<TopicRegistry>; refs: number; lock: DirectoryLock }>();
 
 /**
  * An embedded Kafka: `new Fjord({ dir })` stands where `new Kafka({ brokers })`
@@ -34,9 +42,9 @@ export class Fjord {
   readonly numPartitions: number;
   readonly retentionCheckIntervalMs: number;
   readonly clock: () => number;
+  readonly #onBackgroundError: (error: Error, context: string) => void;
   #registry: TopicRegistry | null = null;
   #opening: Promise<TopicRegistry> | null = null;
-  #lock: DirectoryLock | null = null;
   #retention: RetentionCleaner | null = null;
   readonly #producers = new Set<Producer>();
   #closed = false;
@@ -54,6 +62,7 @@ export class Fjord {
     }
     this.retentionCheckIntervalMs = interval;
     this.clock = config.clock ?? Date.now;
+    this.#onBackgroundError = config.onBackgroundError ?? ((error, context) => console.warn(`fjord: ${context}:`, error));
   }
 
   /** `new Fjord(config)` and open its data directory (recovering logs off the main thread). */
@@ -78,21 +87,32 @@ export class Fjord {
   }
 
   async #open(): Promise<TopicRegistry> {
-    try {
-      this.#lock = native.DirectoryLock.acquire(this.dir);
-    } catch (error) {
-      this.#opening = null;
-      throw fromNative(error);
+    let shared = openDirectories.get(this.dir);
+    if (shared === undefined) {
+      let lock: DirectoryLock;
+      try {
+        lock = native.DirectoryLock.acquire(this.dir);
+      } catch (error) {
+        this.#opening = null;
+        throw fromNative(error);
+      }
+      const registry = TopicRegistry.open(this.dir);
+      shared = { registry, refs: 0, lock };
+      openDirectories.set(this.dir, shared);
+      registry.catch(() => {
+        openDirectories.delete(this.dir);
+        lock.release();
+      });
     }
+    shared.refs++;
     try {
-      const registry = await TopicRegistry.open(this.dir);
+      const registry = await shared.registry;
       this.#registry = registry;
-      this.#retention = new RetentionCleaner(registry, this.clock);
+      this.#retention = new RetentionCleaner(registry, this.clock, (error, context) => this.#onBackgroundError(error, context));
       this.#retention.start(this.retentionCheckIntervalMs);
       return registry;
     } catch (error) {
-      this.#lock.release();
-      this.#lock = null;
+      shared.refs--;
       this.#opening = null;
       throw error;
     }
@@ -121,13 +141,15 @@ export class Fjord {
     this.#producers.clear();
     this.#closed = true;
     this.#retention?.stop();
-    const registry = this.#registry ?? (await this.#opening?.catch(() => null)) ?? null;
+    const opened = this.#registry !== null || (await this.#opening?.then(() => true, () => false)) === true;
     this.#registry = null;
+    const shared = openDirectories.get(this.dir);
+    if (!opened || shared === undefined || --shared.refs > 0) return;
+    openDirectories.delete(this.dir);
     try {
-      await registry?.close();
+      await (await shared.registry).close();
     } finally {
-      this.#lock?.release();
-      this.#lock = null;
+      shared.lock.release();
     }
   }
 }

@@ -477,7 +477,7 @@ describe('errors', () => {
 
   it('detects a CRC mismatch only with verifyCrc', () => {
     const bytes = Buffer.concat([encodeBatch([{ value: 'a' }]), Buffer.from(REFERENCE_BATCH, 'hex')]);
-    bytes[bytes.length - 3] ^= 0x20; // "hello" → "helLo"
+    bytes[bytes.length - 3]! ^= 0x20; // "hello" → "helLo"
     expect(decodeAll(bytes).map((r) => r.value!.toString())).toEqual(['a', 'helLo']);
     const error = captureError(() => decodeAll(bytes, { verifyCrc: true }));
     expect(error).toBeInstanceOf(CorruptRecordError);

@@ -4,7 +4,6 @@
 import { EventEmitter } from 'node:events';
 
 import {
-  FjordError,
   InvalidArgumentError,
   NotConnectedError,
   RecordTooLargeError,
@@ -77,7 +76,7 @@ class PendingSend {
   outstanding = 0;
   /** First offset of this send's records per touched partition, in first-touch order. */
   readonly firsts = new Map<Partition, { baseOffset: number; logAppendTime: number }>();
-  readonly rejected: FjordError[] = [];
+  readonly rejected: RecordTooLargeError[] = [];
   error: unknown = null;
   readonly done: Promise<void>;
   resolve!: () => void;
@@ -105,6 +104,8 @@ interface Queued {
   gzip: boolean;
 }
 
+/** Batches of one flush are copied together into one append up to this many bytes. */
+const APPEND_GATHER_BYTES = 1 << 20;
 const RECORD_OVERHEAD = 21; // attributes, timestamp delta, offset delta and length varints, at most
 const BATCH_HEADER = 61;
 const VARINT_MAX = 5;
@@ -119,12 +120,21 @@ function checkData(data: unknown, what: string): void {
   throw new InvalidArgumentError(`${what} must be a Buffer, a string or null, got ${typeof data === 'object' ? Object.prototype.toString.call(data) : typeof data}`);
 }
 
+/** The rule encodeBatch applies, checked before queueing so that one bad record cannot fail a batch shared with other sends. */
+function checkTimestamp(timestamp: unknown, what: string): void {
+  if (timestamp === undefined || timestamp === null) return;
+  const ms = typeof timestamp === 'string' && /^-?\d+$/.test(timestamp) ? Number(timestamp) : timestamp;
+  if (typeof ms === 'number' && Number.isInteger(ms) && ms >= -1 && ms <= 8.64e15) return;
+  throw new InvalidArgumentError(`${what} must be an integer number of ms since the epoch (or a decimal string of one), got ${typeof timestamp === 'string' ? JSON.stringify(timestamp) : String(timestamp)}`);
+}
+
 /** Validates a message and returns an upper bound of its encoded bytes in a batch. */
 function measure(message: Message, where: string): number {
   if (message === null || typeof message !== 'object') throw new InvalidArgumentError(`${where} must be an object with a value`);
   if (message.value === undefined) throw new InvalidArgumentError(`${where}.value is missing (use null for a tombstone)`);
   checkData(message.value, `${where}.value`);
   checkData(message.key, `${where}.key`);
+  checkTimestamp(message.timestamp, `${where}.timestamp`);
   let bytes = RECORD_OVERHEAD + 2 * VARINT_MAX + byteLength(message.key) + byteLength(message.value);
   if (message.headers !== undefined) {
     if (message.headers === null || typeof message.headers !== 'object' || Array.isArray(message.headers)) {
@@ -180,6 +190,7 @@ export class Producer {
   #lingerTimer: NodeJS.Timeout | null = null;
   readonly #inFlight = new Set<Promise<unknown>>();
   #connected = false;
+  #draining = false;
 
   constructor(
     private readonly fjord: Fjord,
@@ -204,8 +215,11 @@ export class Producer {
   /** Writes what is queued, waits for sends in flight, and closes the producer. */
   async disconnect(): Promise<void> {
     if (!this.#connected) return;
+    // Sends still on their way to a queue must not wait out lingerMs.
+    this.#draining = true;
     this.#flushAll();
     await Promise.allSettled([...this.#inFlight]);
+    this.#draining = false;
     this.#connected = false;
     this.#emitter.emit(this.events.DISCONNECT, { id: 0, type: this.events.DISCONNECT, timestamp: Date.now(), payload: null });
   }
@@ -260,20 +274,24 @@ export class Producer {
     }
 
     const send = new PendingSend();
+    const accepted: { partition: Partition; record: RecordInput; bytes: number }[] = [];
     for (const { partition, record, bytes, limit } of planned) {
       const tooLarge = this.#sizeProblem(partition, record, bytes, limit, gzip);
       if (tooLarge !== null) {
         send.rejected.push(tooLarge);
         continue;
       }
-      send.outstanding++;
-      this.#enqueue(partition, { record, bytes, send, gzip });
+      accepted.push({ partition, record, bytes });
     }
+    // Count every record before queueing any: a full batch is appended inside
+    // #enqueue, and the send must not look done while later records wait.
+    send.outstanding = accepted.length;
     if (send.outstanding === 0) send.resolve();
+    for (const { partition, record, bytes } of accepted) this.#enqueue(partition, { record, bytes, send, gzip });
     if (acks === 0) {
       // Resolved once queued: offsets are not known yet (-1, as Kafka's client reports).
-      const touched = [...new Set(planned.map((p) => p.partition))];
-      return touched.map((partition) => ({
+      const touched = [...new Set(accepted.map((p) => p.partition))];
+      const queued = touched.map((partition) => ({
         topicName: partition.topic,
         partition: partition.id,
         errorCode: 0,
@@ -281,6 +299,13 @@ export class Producer {
         logAppendTime: '-1',
         logStartOffset: '-1',
       }));
+      // A record refused before queueing is refused at every acks level, as Kafka's producer does.
+      if (send.rejected.length > 0) {
+        const error = send.rejected[0]!;
+        error.recordMetadata = queued;
+        throw error;
+      }
+      return queued;
     }
     await send.done;
     if (send.error !== null) throw send.error;
@@ -323,15 +348,14 @@ export class Producer {
     queue.push(queued);
     const bytes = (this.#queuedBytes.get(partition) ?? 0) + queued.bytes;
     this.#queuedBytes.set(partition, bytes);
-    if (bytes >= this.#batchSize) {
-      this.#flush(partition);
-      return;
-    }
-    this.#scheduleFlush();
+    // A full batch is written on the next turn of the event loop, not inside
+    // send(): appending synchronously here lets sends resolve each other
+    // through promise callbacks alone and starves timers and I/O.
+    this.#scheduleFlush(bytes >= this.#batchSize);
   }
 
-  #scheduleFlush(): void {
-    if (this.#lingerMs > 0) {
+  #scheduleFlush(full = false): void {
+    if (this.#lingerMs > 0 && !this.#draining && !full) {
       this.#lingerTimer ??= setTimeout(() => {
         this.#lingerTimer = null;
         this.#flushAll();
@@ -359,27 +383,54 @@ export class Producer {
     this.#queues.delete(partition);
     this.#queuedBytes.delete(partition);
     const cap = Math.min(this.#batchSize, numericConfig(this.fjord.openedTopics().get(partition.topic).configs, 'max.message.bytes') - BATCH_HEADER);
+    const batches: Queued[][] = [];
     let start = 0;
     while (start < queue.length) {
       let end = start + 1;
       let bytes = queue[start]!.bytes;
       while (end < queue.length && queue[end]!.gzip === queue[start]!.gzip && bytes + queue[end]!.bytes <= cap) bytes += queue[end++]!.bytes;
-      this.#append(partition, queue.slice(start, end));
+      batches.push(queue.slice(start, end));
       start = end;
     }
+    this.#append(partition, batches);
   }
 
-  #append(partition: Partition, batch: Queued[]): void {
-    try {
-      const bytes = encodeBatch(
-        batch.map((q) => q.record),
-        { compression: batch[0]!.gzip ? 'gzip' : 'none', now: this.fjord.clock() },
-      );
-      const result = partition.append(bytes, this.fjord.clock(), batch.length);
-      batch.forEach((q, i) => q.send.recordWritten(partition, result.baseOffset + i, result.logAppendTime));
-    } catch (error) {
-      for (const q of batch) q.send.recordFailed(error);
+  /**
+   * Encodes the batches and appends them, gathering small ones into one call
+   * (one vectored write) up to APPEND_GATHER_BYTES; larger batches go alone,
+   * as copying them together would cost more than the calls it saves.
+   */
+  #append(partition: Partition, batches: Queued[][]): void {
+    const now = this.fjord.clock();
+    let pending: { bytes: Buffer; records: Queued[] }[] = [];
+    let pendingBytes = 0;
+    const write = () => {
+      if (pending.length === 0) return;
+      const group = pending;
+      pending = [];
+      pendingBytes = 0;
+      try {
+        const bytes = group.length === 1 ? group[0]!.bytes : Buffer.concat(group.map((g) => g.bytes));
+        const result = partition.append(bytes, now, group.reduce((n, g) => n + g.records.length, 0));
+        let offset = result.baseOffset;
+        for (const g of group) for (const q of g.records) q.send.recordWritten(partition, offset++, result.logAppendTime);
+      } catch (error) {
+        for (const g of group) for (const q of g.records) q.send.recordFailed(error);
+      }
+    };
+    for (const records of batches) {
+      let bytes: Buffer;
+      try {
+        bytes = encodeBatch(records.map((q) => q.record), { compression: records[0]!.gzip ? 'gzip' : 'none', now });
+      } catch (error) {
+        for (const q of records) q.send.recordFailed(error);
+        continue;
+      }
+      if (pendingBytes + bytes.length > APPEND_GATHER_BYTES) write();
+      pending.push({ bytes, records });
+      pendingBytes += bytes.length;
     }
+    write();
   }
 
   #results(send: PendingSend): RecordMetadata[] {

@@ -42,6 +42,7 @@ export class RetentionCleaner {
   constructor(
     private readonly registry: TopicRegistry,
     private readonly clock: () => number,
+    private readonly onError: (error: Error, context: string) => void,
   ) {}
 
   start(intervalMs: number): void {
@@ -62,11 +63,16 @@ export class RetentionCleaner {
       for (const partition of topic.partitions) {
         const log = partition.log;
         if (log.closed) continue;
-        const cut = retentionCut(log.segments(), topic.configs, now);
-        if (cut === null) continue;
-        // Moves the start only up to the first kept segment: records past it stay readable.
-        const segmentsDeleted = log.deleteSegmentsBefore(Math.max(cut, log.logStartOffset));
-        results.push({ topic: topic.name, partition: partition.id, segmentsDeleted, logStartOffset: log.logStartOffset });
+        try {
+          const cut = retentionCut(log.segments(), topic.configs, now);
+          if (cut === null) continue;
+          // Moves the start only up to the first kept segment: records past it stay readable.
+          const segmentsDeleted = log.deleteSegmentsBefore(Math.max(cut, log.logStartOffset));
+          results.push({ topic: topic.name, partition: partition.id, segmentsDeleted, logStartOffset: log.logStartOffset });
+        } catch (error) {
+          // One partition's failure (say, an I/O error) must not stop the others or crash the process.
+          this.onError(error as Error, `retention of ${topic.name}-${partition.id}`);
+        }
       }
     }
     return results;

@@ -135,7 +135,9 @@ export class TopicRegistry {
       // As Kafka does: rename, then remove. Mapped Buffers of the files stay readable.
       for (const partition of topic.partitions) {
         const from = this.#partitionDir(name, partition.id);
-        const to = `${from}.${topic.id.replaceAll('-', '')}-delete`;
+        // Named as Kafka's LocalLog.logDeleteDirName: the topic is cut so that the name fits in 255 bytes.
+        const suffix = `-${partition.id}.${topic.id.replaceAll('-', '')}-delete`;
+        const to = join(this.dir, `${name.slice(0, 255 - suffix.length)}${suffix}`);
         await rename(from, to);
         await rm(to, { recursive: true, force: true });
       }

@@ -490,10 +490,15 @@ impl Log {
         let _one_at_a_time = self.shared.flushing.lock().unwrap();
         let (files, end, end_base) = {
             let st = self.read_state()?;
+            // The active segment's indexes are not synced: a crash always
+            // recovers the active segment, rebuilding them from the log.
+            let active_base = st.active().base;
             let mut files = Vec::new();
             for seg in st.segments.values() {
                 if seg.dirty.swap(false, Ordering::AcqRel) {
-                    files.push((seg.dirty.clone(), seg.files()));
+                    let all = seg.files();
+                    let group = if seg.base == active_base { vec![all[0].clone()] } else { all.to_vec() };
+                    files.push((seg.dirty.clone(), group));
                 }
             }
             (files, st.log_end(), st.active().base)

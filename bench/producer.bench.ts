@@ -1,0 +1,480 @@
+// Producer throughput and latency: `producer.send` of batches of records into
+// a one-partition topic, acks 1 and all, 1 sender (each awaits its send
+// before the next) and 64 concurrent senders, record values of 100 B to 1 MB.
+//
+// In the same run, per cell, the floor: the same value bytes as 4-byte
+// length-prefixed frames, framed and appended with `fs.writeSync` to one file.
+// For acks all the floor fdatasyncs the way the best group commit could: once
+// per send with 1 sender; with 64 senders once per round of 64 sends, all of
+// whose latencies are the round's time.
+//
+// A hand-rolled loop rather than tinybench: a cell is a few timed passes of a
+// fixed volume, floor and Fjord alternating, each on a fresh file or data dir
+// after a warm-up on it, timed with process.hrtime.bigint(); throughput is
+// the median pass, latency is per send over all passes. Before each timed
+// pass the page cache is primed (see primePageCache).
+//
+//   npx tsc -p tsconfig.json && node --expose-gc dist/bench/producer.bench.js [--quick] [--batch-size N]
+//   one cell, e.g. to profile it: ... --size 100 --acks 1 --senders 64
+import { randomFillSync } from 'node:crypto';
+import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { Fjord, type Message } from '../src/index.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    'batch-size': { type: 'string' },
+    // Filters, to run (and profile) one cell: --size 100 --acks 1 --senders 1; each may repeat.
+    size: { type: 'string', multiple: true },
+    acks: { type: 'string', multiple: true },
+    senders: { type: 'string', multiple: true },
+  },
+});
+const quick = args.quick;
+
+function usage(message: string): never {
+  console.error(`producer bench: ${message}`);
+  process.exit(2);
+}
+
+const batchSize = args['batch-size'] === undefined ? undefined : Number(args['batch-size']);
+if (batchSize !== undefined && (!Number.isSafeInteger(batchSize) || batchSize < 1)) usage(`--batch-size must be a positive integer, got ${JSON.stringify(args['batch-size'])}`);
+
+interface SizeCase {
+  label: string;
+  valueBytes: number;
+  /** Record value bytes sent by one cell's timed part, for acks 1 and acks all (at least MIN_ROUNDS rounds of the most senders). */
+  cellBytes: { 1: number; [-1]: number };
+}
+
+const scale = quick ? 1 : 4;
+const sizeCases: SizeCase[] = [
+  { label: '100 B', valueBytes: 100, cellBytes: { 1: 32 * MiB * scale, [-1]: 12 * MiB * scale } },
+  { label: '1 KiB', valueBytes: KiB, cellBytes: { 1: 64 * MiB * scale, [-1]: 24 * MiB * scale } },
+  { label: '16 KiB', valueBytes: 16 * KiB, cellBytes: { 1: 128 * MiB * scale, [-1]: 48 * MiB * scale } },
+  // 10^6 rather than 2^20: a 1 MiB value would not fit the default max.message.bytes (1 MiB + 12).
+  { label: '1 MB', valueBytes: 1_000_000, cellBytes: { 1: 256 * MiB * scale, [-1]: 128 * MiB * scale } },
+];
+/** Timed passes per cell, floor and Fjord alternating, each on a fresh file or data dir; throughput is the median pass. */
+const PASSES = quick ? 3 : 5;
+const ACKS = [1, -1] as const;
+const SENDERS = [1, 64] as const;
+type Acks = (typeof ACKS)[number];
+
+function filter<T>(all: readonly T[], given: string[] | undefined, key: (item: T) => string[], flag: string): T[] {
+  if (given === undefined) return [...all];
+  const chosen = all.filter((item) => key(item).some((k) => given.includes(k)));
+  if (chosen.length === 0) usage(`--${flag} ${given.join(', ')} matches none of ${all.map((item) => key(item)[0]).join(', ')}`);
+  return chosen;
+}
+const sizes = filter(sizeCases, args.size, (s) => [String(s.valueBytes), s.label, s.label.replace(' ', '')], 'size');
+const acksLevels = filter(ACKS, args.acks, (a) => (a === -1 ? ['all', '-1'] : [String(a)]), 'acks');
+const senderCounts = filter(SENDERS, args.senders, (n) => [String(n)], 'senders');
+
+/** Value bytes per `send` call: the records of one send are one request, as a KafkaJS user would batch them. */
+const SEND_TARGET_BYTES = 64 * KiB;
+/** Every cell runs at least this many rounds of the largest sender count. */
+const MIN_ROUNDS = quick ? 2 : 4;
+/** Sends before each timed pass, on the same log or file: a tenth of the pass, at least one round. */
+const WARMUP_FRACTION = 0.1;
+/** Distinct value bytes; sends cycle over them. Larger than CPU caches. */
+const POOL_BYTES = 16 * MiB;
+const TOPIC = 'bench';
+/** Page cache primed before a timed part, relative to its value bytes (batches and frames add a little). */
+const PRIME_FACTOR = 1.1;
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) console.error('note: run with --expose-gc so every cell starts from a collected heap');
+
+const workDir = mkdtempSync(join(tmpdir(), 'fjord-producer-bench-'));
+
+/** The records of one size and acks level: `sends` arrays of messages over a pool of random values, reused by its cells. */
+class Workload {
+  readonly messagesPerSend: number;
+  readonly sendBytes: number;
+  readonly sends: number;
+  readonly warmupSends: number;
+  /** Per pooled send: its messages (for the producer) and their values (for the floor). */
+  readonly messagePool: Message[][] = [];
+  readonly valuePool: Buffer[][] = [];
+
+  constructor(
+    readonly size: SizeCase,
+    acks: Acks,
+  ) {
+    this.messagesPerSend = Math.max(1, Math.floor(SEND_TARGET_BYTES / size.valueBytes));
+    this.sendBytes = this.messagesPerSend * size.valueBytes;
+    const mostSenders = Math.max(...SENDERS);
+    this.sends = Math.max(Math.ceil(size.cellBytes[acks] / this.sendBytes), MIN_ROUNDS * mostSenders);
+    this.sends = Math.ceil(this.sends / mostSenders) * mostSenders; // whole rounds
+    this.warmupSends = Math.max(mostSenders, Math.ceil(this.sends * WARMUP_FRACTION));
+
+    const pooled = Math.min(this.sends, Math.max(2, Math.floor(POOL_BYTES / this.sendBytes)));
+    const random = randomFillSync(Buffer.allocUnsafe(pooled * this.sendBytes));
+    for (let s = 0; s < pooled; s++) {
+      const values: Buffer[] = [];
+      for (let m = 0; m < this.messagesPerSend; m++) {
+        const start = (s * this.messagesPerSend + m) * size.valueBytes;
+        values.push(random.subarray(start, start + size.valueBytes));
+      }
+      this.valuePool.push(values);
+      this.messagePool.push(values.map((value): Message => ({ key: null, value })));
+    }
+  }
+
+  get records(): number {
+    return this.sends * this.messagesPerSend;
+  }
+
+  get payloadBytes(): number {
+    return this.sends * this.sendBytes;
+  }
+
+  messages(send: number): Message[] {
+    return this.messagePool[send % this.messagePool.length]!;
+  }
+
+  values(send: number): Buffer[] {
+    return this.valuePool[send % this.valuePool.length]!;
+  }
+}
+
+/** The floor's format: each value as a 4-byte big-endian length and its bytes. */
+function frame(values: readonly Buffer[]): Buffer {
+  let size = 0;
+  for (const value of values) size += 4 + value.length;
+  const chunk = Buffer.allocUnsafe(size);
+  let pos = 0;
+  for (const value of values) {
+    chunk.writeUInt32BE(value.length, pos);
+    chunk.set(value, pos + 4);
+    pos += 4 + value.length;
+  }
+  return chunk;
+}
+
+function writeAll(fd: number, bytes: Buffer): void {
+  let written = 0;
+  while (written < bytes.length) written += writeSync(fd, bytes, written);
+}
+
+/**
+ * Writes and unlinks a file of `bytes`, right before a timed part, so the
+ * page-cache pages that part will take were just freed. On a VM that returns
+ * free guest memory to the host (free page reporting, as on this Firecracker
+ * guest), pages idle for a couple of seconds fault on the host when touched
+ * again: a timed write into them runs several times slower. Untimed.
+ */
+const PRIME_CHUNK = Buffer.alloc(MiB, 0x5a);
+function primePageCache(bytes: number): void {
+  const path = freshPath('prime');
+  const fd = openSync(path, 'w');
+  try {
+    for (let written = 0; written < bytes; written += PRIME_CHUNK.length) writeAll(fd, PRIME_CHUNK);
+  } finally {
+    closeSync(fd);
+    rmSync(path, { force: true });
+  }
+}
+
+let pathSerial = 0;
+function freshPath(name: string): string {
+  return join(workDir, `${name}-${pathSerial++}`);
+}
+
+const now = process.hrtime.bigint;
+const msSince = (start: bigint): number => Number(now() - start) / 1e6;
+
+// ---------------------------------------------------------------- cells
+
+/** One timed pass of a cell. */
+interface Pass {
+  ms: number;
+  /** Per send, from the call to its completion, in ms. */
+  latencies: Float64Array;
+  /** fsyncs (Fjord: group-commit flushes; floor: fdatasync calls) during the pass. */
+  fsyncs: number;
+}
+
+interface Measurement {
+  /** Of the median pass (by time). */
+  seconds: number;
+  recordsPerSec: number;
+  mbPerSec: number;
+  /** MB/s of every pass, in run order: the spread. */
+  passMbPerSec: number[];
+  /** Per send, over the sends of every pass. */
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Of the median pass. */
+  fsyncs: number;
+}
+
+interface ResultRow {
+  size: string;
+  valueBytes: number;
+  acks: Acks;
+  senders: number;
+  messagesPerSend: number;
+  sends: number;
+  records: number;
+  payloadBytes: number;
+  fjord: Measurement;
+  floor: Measurement;
+  /** Fjord MB/s over floor MB/s; above 1 means Fjord is faster. */
+  ratio: number;
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+function measurement(work: Workload, passes: readonly Pass[]): Measurement {
+  const median = [...passes].sort((a, b) => a.ms - b.ms)[Math.floor(passes.length / 2)]!;
+  const sorted = new Float64Array(passes.reduce((n, pass) => n + pass.latencies.length, 0));
+  let at = 0;
+  for (const pass of passes) {
+    sorted.set(pass.latencies, at);
+    at += pass.latencies.length;
+  }
+  sorted.sort();
+  const seconds = median.ms / 1000;
+  return {
+    seconds,
+    recordsPerSec: work.records / seconds,
+    mbPerSec: work.payloadBytes / 1e6 / seconds,
+    passMbPerSec: passes.map((pass) => Math.round(work.payloadBytes / 1e3 / pass.ms)),
+    p50Ms: quantile(sorted, 0.5),
+    p99Ms: quantile(sorted, 0.99),
+    maxMs: sorted[sorted.length - 1] ?? NaN,
+    fsyncs: median.fsyncs,
+  };
+}
+
+/**
+ * `senders` async loops share `count` sends, starting at send number `first`;
+ * each awaits its send before taking the next. Latencies land in `latencies`
+ * (by send number minus `first`) when given.
+ */
+async function drive(senders: number, first: number, count: number, send: (n: number) => Promise<unknown>, latencies?: Float64Array): Promise<void> {
+  let next = 0;
+  const loop = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      const start = now();
+      await send(first + i);
+      if (latencies !== undefined) latencies[i] = msSince(start);
+    }
+  };
+  await Promise.all(Array.from({ length: senders }, loop));
+}
+
+async function fjordPass(work: Workload, acks: Acks, senders: number): Promise<Pass> {
+  const dir = freshPath('fjord');
+  const fjord = new Fjord({ dir, allowAutoTopicCreation: false });
+  try {
+    const admin = fjord.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1 }] });
+    await admin.disconnect();
+    const producer = fjord.producer(batchSize === undefined ? {} : { batchSize });
+    await producer.connect();
+    const send = (n: number) => producer.send({ topic: TOPIC, messages: work.messages(n), acks });
+
+    await drive(senders, 0, work.warmupSends, send);
+    gc?.();
+    primePageCache(work.payloadBytes * PRIME_FACTOR);
+    const partition = (await fjord.topics()).get(TOPIC).partition(0);
+    const durability = partition.durability;
+    const fsyncsBefore = durability.flushes;
+    const latencies = new Float64Array(work.sends);
+    const start = now();
+    await drive(senders, work.warmupSends, work.sends, send, latencies);
+    const ms = msSince(start);
+    const fsyncs = durability.flushes - fsyncsBefore;
+    await producer.disconnect();
+    const expected = (work.warmupSends + work.sends) * work.messagesPerSend;
+    if (partition.log.logEndOffset !== expected) throw new Error(`fjord pass: the log ends at offset ${partition.log.logEndOffset}, expected ${expected}`);
+    return { ms, latencies, fsyncs };
+  } finally {
+    await fjord.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The floor: frame and writeSync each send's values; for acks all, one
+ * fdatasync per round of `senders` sends (every send of a round completes
+ * with the round).
+ */
+function floorPass(work: Workload, acks: Acks, senders: number): Pass {
+  const path = freshPath('frames');
+  const fd = openSync(path, 'w');
+  let fsyncs = 0;
+  const round = (first: number, latencies?: Float64Array, at = 0): void => {
+    const start = now();
+    for (let s = 0; s < senders; s++) writeAll(fd, frame(work.values(first + s)));
+    if (acks === -1) {
+      fdatasyncSync(fd);
+      fsyncs++;
+    }
+    if (latencies !== undefined) latencies.fill(msSince(start), at, at + senders);
+  };
+  try {
+    for (let s = 0; s < work.warmupSends; s += senders) round(s);
+    gc?.();
+    primePageCache(work.payloadBytes * PRIME_FACTOR);
+    fsyncs = 0;
+    const latencies = new Float64Array(work.sends);
+    const start = now();
+    for (let s = 0; s < work.sends; s += senders) round(work.warmupSends + s, latencies, s);
+    const ms = msSince(start);
+    return { ms, latencies, fsyncs };
+  } finally {
+    closeSync(fd);
+    rmSync(path, { force: true });
+  }
+}
+
+async function benchSize(size: SizeCase): Promise<ResultRow[]> {
+  const rows: ResultRow[] = [];
+  for (const acks of acksLevels) {
+    const work = new Workload(size, acks);
+    console.error(
+      `${size.label}, acks ${acksLabel(acks)}: ${work.records.toLocaleString('en-US')} records (${(work.payloadBytes / MiB).toFixed(0)} MiB) in ` +
+        `${work.sends.toLocaleString('en-US')} sends of ${work.messagesPerSend} per pass, after ${work.warmupSends} warm-up sends`,
+    );
+    for (const senders of senderCounts) {
+      const cellStart = now();
+      const floorPasses: Pass[] = [];
+      const fjordPasses: Pass[] = [];
+      for (let pass = 0; pass < PASSES; pass++) {
+        floorPasses.push(floorPass(work, acks, senders));
+        fjordPasses.push(await fjordPass(work, acks, senders));
+      }
+      const floor = measurement(work, floorPasses);
+      const fjord = measurement(work, fjordPasses);
+      const row: ResultRow = {
+        size: size.label,
+        valueBytes: size.valueBytes,
+        acks,
+        senders,
+        messagesPerSend: work.messagesPerSend,
+        sends: work.sends,
+        records: work.records,
+        payloadBytes: work.payloadBytes,
+        fjord,
+        floor,
+        ratio: fjord.mbPerSec / floor.mbPerSec,
+      };
+      rows.push(row);
+      console.error(
+        `  acks ${acksLabel(acks).padEnd(3)} senders ${String(senders).padStart(2)}: fjord ${fjord.passMbPerSec.join(' ')} MB/s, ` +
+          `floor ${floor.passMbPerSec.join(' ')} MB/s, median ratio ${row.ratio.toFixed(2)}, ${(msSince(cellStart) / 1000).toFixed(1)} s`,
+      );
+    }
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------- report
+
+function acksLabel(acks: Acks): string {
+  return acks === -1 ? 'all' : String(acks);
+}
+
+function whole(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+function latency(ms: number): string {
+  return ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
+}
+
+function markdownTable(rows: readonly ResultRow[]): string {
+  const lines = [
+    '| size | acks | senders | fjord records/s | fjord MB/s | p50 | p99 | floor MB/s | fjord / floor | fsyncs fjord / floor |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const row of rows) {
+    const fsyncs = row.acks === -1 ? `${whole(row.fjord.fsyncs)} / ${whole(row.floor.fsyncs)}` : '–';
+    lines.push(
+      `| ${row.size} | ${acksLabel(row.acks)} | ${row.senders} | ${whole(row.fjord.recordsPerSec)} | ${whole(row.fjord.mbPerSec)} | ` +
+        `${latency(row.fjord.p50Ms)} | ${latency(row.fjord.p99Ms)} | ${whole(row.floor.mbPerSec)} | ${row.ratio.toFixed(2)} | ${fsyncs} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function writeResults(rows: readonly ResultRow[], startedAt: Date, sameFilesystem: boolean): string {
+  const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+  mkdirSync(resultsDir, { recursive: true });
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const path = join(resultsDir, `producer-${stamp}.json`);
+  const report = {
+    startedAt: startedAt.toISOString(),
+    quick,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    workDir: tmpdir(),
+    workDirOnProjectFilesystem: sameFilesystem,
+    maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    settings: {
+      passes: PASSES,
+      gcBetweenPasses: gc !== undefined,
+      filters: { size: args.size ?? 'all', acks: args.acks ?? 'all', senders: args.senders ?? 'all' },
+      partitions: 1,
+      producerBatchSize: batchSize ?? 'default (16384)',
+      sendTargetBytes: SEND_TARGET_BYTES,
+      minRounds: MIN_ROUNDS,
+      warmupFraction: WARMUP_FRACTION,
+      poolBytes: POOL_BYTES,
+      mbPerSec: 'record value bytes (10^6) per second over the median timed pass of the cell',
+      latency: 'per send over all passes, from the call to its resolution (floor: the time of the round of `senders` sends it belongs to)',
+      primePageCache: `a file of ${PRIME_FACTOR}x the pass's bytes written and unlinked before each timed pass`,
+      floor: '4-byte length + value frames, framed and written with fs.writeSync; acks all: one fdatasync per round of `senders` sends',
+    },
+    results: rows,
+  };
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(report, null, 2)}\n`);
+  renameSync(`${path}.tmp`, path);
+  return path;
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const sameFilesystem = statSync(workDir).dev === statSync(process.cwd()).dev;
+  console.error(
+    `fjord producer bench (${quick ? 'quick' : 'full'}): node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, data in ${workDir}` +
+      (sameFilesystem ? '' : ` (note: not the filesystem of ${process.cwd()}, where a data dir would be)`),
+  );
+  const rows: ResultRow[] = [];
+  try {
+    for (const size of sizes) rows.push(...(await benchSize(size)));
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  const elapsed = (Date.now() - startedAt.getTime()) / 1000;
+  console.log(
+    `\nOne partition, producer batchSize ${batchSize ?? '16384 (default)'}, ${Math.floor(SEND_TARGET_BYTES / KiB)} KiB of values per send. ` +
+      `MB/s: record value bytes (10^6) per second, median of ${PASSES} passes; p50/p99: latency of one send over all passes.\n` +
+      'floor: the same values as 4-byte length-prefixed frames appended with fs.writeSync; for acks all, one fdatasync per send (1 sender) ' +
+      'or per round of 64 sends (64 senders), the best a group commit can do.\n',
+  );
+  console.log(markdownTable(rows));
+  console.log(`\nresults: ${writeResults(rows, startedAt, sameFilesystem)} (${elapsed.toFixed(1)} s)`);
+}
+
+await main();
