@@ -368,6 +368,33 @@ describe('acks', () => {
   });
 });
 
+describe('event loop', () => {
+  it('lets the event loop turn while 16 concurrent senders fill batches (no starvation by promise chains)', async () => {
+    const fjord = fjordFor();
+    await withTopic(fjord, 'turns', 1);
+    const producer = fjord.producer({ batchSize: 1024 });
+    await producer.connect();
+    let turns = 0;
+    let sending = true;
+    const tick = () => {
+      turns++;
+      if (sending) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const value = Buffer.alloc(100, 7);
+    await Promise.all(
+      range(16).map(async () => {
+        for (let i = 0; i < 50; i++) await producer.send({ topic: 'turns', acks: 1, messages: range(20).map(() => ({ value })) });
+      }),
+    );
+    sending = false;
+    // Every flush waits for the next turn of the loop: 800 sends cannot finish in a handful of turns.
+    expect(turns).toBeGreaterThanOrEqual(50);
+    expect(await endOffsets(fjord, 'turns')).toEqual([16 * 50 * 20]);
+    await producer.disconnect();
+  });
+});
+
 describe('records round trip', () => {
   it('tombstones, string and Buffer keys and values, headers and timestamps come back as sent', async () => {
     const fjord = fjordFor();

@@ -15,6 +15,7 @@ import { encodeBatch, type RecordInput } from '../storage/record-batch.js';
 import type { Partition } from '../topics/partition.js';
 import { numericConfig } from '../topics/topic-config.js';
 import type { Topic } from '../topics/topic-registry.js';
+import { validateTopicName } from '../topics/topic-name.js';
 import { Partitioners, type Partitioner, type PartitionerFactory } from './partitioners.js';
 
 export interface ProducerConfig {
@@ -257,19 +258,24 @@ export class Producer {
     this.fjord.openedTopics();
     const now = this.fjord.clock();
 
-    // Validate everything and find partitions before anything is queued.
+    // Validate every message before any topic is created or anything queued.
+    const sizes = batch.topicMessages.map((entry, t) => {
+      if (entry === null || typeof entry !== 'object' || !Array.isArray(entry.messages)) {
+        throw new InvalidArgumentError(`topicMessages[${t}] must be { topic, messages: [...] }`);
+      }
+      validateTopicName(entry.topic);
+      return entry.messages.map((message, i) => measure(message, `${entry.topic} messages[${i}]`));
+    });
     const planned: { partition: Partition; record: RecordInput; bytes: number; limit: number }[] = [];
     for (const [t, { topic: name, messages }] of batch.topicMessages.entries()) {
-      if (!Array.isArray(messages)) throw new InvalidArgumentError(`topicMessages[${t}].messages must be an array`);
       const topic = await this.#topic(name);
       const partitionMetadata = topic.partitions.map((p) => ({ partitionId: p.id, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
       const limit = Math.min(numericConfig(topic.configs, 'max.message.bytes'), this.#maxRequestSize);
       for (const [i, message] of messages.entries()) {
-        const bytes = measure(message, `${name} messages[${i}]`);
         const id = message.partition ?? this.#partitioner({ topic: name, partitionMetadata, message });
         const partition = topic.partition(id);
         const timestamp = message.timestamp ?? now;
-        planned.push({ partition, record: { key: message.key, value: message.value, headers: message.headers, timestamp }, bytes, limit });
+        planned.push({ partition, record: { key: message.key, value: message.value, headers: message.headers, timestamp }, bytes: sizes[t]![i]!, limit });
       }
     }
 
