@@ -159,3 +159,43 @@ export function fromNative(error: unknown): Error {
   typed.stack = `${typed.name}: ${message}\n${error.stack?.split('\n').slice(1).join('\n') ?? ''}`;
   return typed;
 }
+
+/** A commit or heartbeat from a member of an older generation of its group. */
+export class IllegalGenerationError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_ILLEGAL_GENERATION', { type: 'ILLEGAL_GENERATION', code: 22 });
+  }
+}
+
+export class UnknownMemberIdError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_UNKNOWN_MEMBER_ID', { type: 'UNKNOWN_MEMBER_ID', code: 25 });
+  }
+}
+
+/** The group is rebalancing: rejoin before committing or heartbeating again. */
+export class RebalanceInProgressError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_REBALANCE_IN_PROGRESS', { type: 'REBALANCE_IN_PROGRESS', code: 27, retriable: true });
+  }
+}
+
+/** No assigner protocol is supported by every member of the group. */
+export class InconsistentGroupProtocolError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_INCONSISTENT_GROUP_PROTOCOL', { type: 'INCONSISTENT_GROUP_PROTOCOL', code: 23 });
+  }
+}
+
+/** A group that has members cannot be deleted (Kafka's NON_EMPTY_GROUP). */
+export class NonEmptyGroupError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_NON_EMPTY_GROUP', { type: 'NON_EMPTY_GROUP', code: 68 });
+  }
+}
+
+export class GroupIdNotFoundError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_GROUP_ID_NOT_FOUND', { type: 'GROUP_ID_NOT_FOUND', code: 69 });
+  }
+}

@@ -3,6 +3,9 @@ import { resolve } from 'node:path';
 
 import { InvalidArgumentError, NotConnectedError, fromNative } from './errors.js';
 import { Admin, type AdminConfig } from './admin/admin.js';
+import { Consumer, type ConsumerConfig } from './consumer/consumer.js';
+import { GroupCoordinator } from './groups/group-coordinator.js';
+import { OffsetStore } from './groups/offset-store.js';
 import { Producer, type ProducerConfig } from './producer/producer.js';
 import { native } from './storage/native.js';
 import { RetentionCleaner, type RetentionResult } from './topics/retention.js';
@@ -21,6 +24,8 @@ export interface FjordConfig {
   retentionCheckIntervalMs?: number;
   /** Milliseconds since the epoch; replace for tests with a fake clock. */
   clock?: () => number;
+  /** Kafka's `group.initial.rebalance.delay.ms`: how long a new group waits for more members to join (Fjord default 0). */
+  groupInitialRebalanceDelayMs?: number;
   /** Where background failures (a retention run that could not delete) are reported; default `console.warn`. */
   onBackgroundError?: (error: Error, context: string) => void;
 }
@@ -29,7 +34,13 @@ export interface FjordConfig {
  * Fjord instances of one JavaScript environment on one directory share its
  * topics (one registry, one metadata writer). Other processes are locked out.
  */
-const openDirectories = new Map<string, { registry: Promise<TopicRegistry>; refs: number; lock: DirectoryLock }>();
+interface OpenDirectory {
+  registry: Promise<TopicRegistry>;
+  groups: Promise<GroupCoordinator> | null;
+  refs: number;
+  lock: DirectoryLock;
+}
+const openDirectories = new Map<string, OpenDirectory>();
 
 /**
  * An embedded Kafka: `new Fjord({ dir })` stands where `new Kafka({ brokers })`
@@ -41,12 +52,14 @@ export class Fjord {
   readonly allowAutoTopicCreation: boolean;
   readonly numPartitions: number;
   readonly retentionCheckIntervalMs: number;
+  readonly groupInitialRebalanceDelayMs: number;
   readonly clock: () => number;
   readonly #onBackgroundError: (error: Error, context: string) => void;
   #registry: TopicRegistry | null = null;
   #opening: Promise<TopicRegistry> | null = null;
   #retention: RetentionCleaner | null = null;
   readonly #producers = new Set<Producer>();
+  readonly #consumers = new Set<Consumer>();
   #closed = false;
 
   constructor(config: FjordConfig) {
@@ -62,6 +75,11 @@ export class Fjord {
     }
     this.retentionCheckIntervalMs = interval;
     this.clock = config.clock ?? Date.now;
+    const delay = config.groupInitialRebalanceDelayMs ?? 0;
+    if (!Number.isSafeInteger(delay) || delay < 0) {
+      throw new InvalidArgumentError(`groupInitialRebalanceDelayMs must be a non-negative integer, got ${JSON.stringify(delay)}`);
+    }
+    this.groupInitialRebalanceDelayMs = delay;
     this.#onBackgroundError = config.onBackgroundError ?? ((error, context) => console.warn(`fjord: ${context}:`, error));
   }
 
@@ -97,7 +115,7 @@ export class Fjord {
         throw fromNative(error);
       }
       const registry = TopicRegistry.open(this.dir);
-      shared = { registry, refs: 0, lock };
+      shared = { registry, groups: null, refs: 0, lock };
       openDirectories.set(this.dir, shared);
       registry.catch(() => {
         openDirectories.delete(this.dir);
@@ -116,6 +134,22 @@ export class Fjord {
       this.#opening = null;
       throw error;
     }
+  }
+
+  /** The group coordinator of this data directory, with its committed offsets. */
+  async groups(): Promise<GroupCoordinator> {
+    await this.topics();
+    const shared = openDirectories.get(this.dir)!;
+    shared.groups ??= OffsetStore.open(this.dir).then(
+      (offsets) => new GroupCoordinator(offsets, { clock: this.clock, initialRebalanceDelayMs: this.groupInitialRebalanceDelayMs }),
+    );
+    return shared.groups;
+  }
+
+  consumer(config: ConsumerConfig): Consumer {
+    const consumer = new Consumer(this, config);
+    this.#consumers.add(consumer);
+    return consumer;
   }
 
   producer(config?: ProducerConfig): Producer {
@@ -137,6 +171,8 @@ export class Fjord {
   /** Disconnects producers (writing what they queued), closes every log, releases the data directory. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    await Promise.allSettled([...this.#consumers].map((consumer) => consumer.disconnect()));
+    this.#consumers.clear();
     await Promise.allSettled([...this.#producers].map((producer) => producer.disconnect()));
     this.#producers.clear();
     this.#closed = true;
@@ -147,6 +183,11 @@ export class Fjord {
     if (!opened || shared === undefined || --shared.refs > 0) return;
     openDirectories.delete(this.dir);
     try {
+      const groups = await shared.groups?.catch(() => null);
+      if (groups) {
+        groups.close();
+        await groups.offsets.close();
+      }
       await (await shared.registry).close();
     } finally {
       shared.lock.release();

@@ -228,6 +228,18 @@ describe('Log', () => {
     await again.close();
   });
 
+  it('reads, appends and crashes while an async flush is in flight', async () => {
+    const log = await Log.open(tempDir());
+    log.append(batchOf('a', 2));
+    const flushing = log.flush();
+    expect(values(log.read(0))).toEqual(['a-0', 'a-1']);
+    expect(log.append(batchOf('b', 1)).baseOffset).toBe(2);
+    await flushing;
+    const again = log.flush();
+    log.simulateCrash();
+    await again;
+  });
+
   it('agrees between sync and async variants', async () => {
     const a = tempDir();
     const b = tempDir();

@@ -6,6 +6,7 @@ import { InvalidArgumentError, NotConnectedError, UnknownTopicOrPartitionError }
 import type { Fjord } from '../fjord.js';
 import { toOffset } from '../storage/log.js';
 import { configDefault, topicConfigNames, validateTopicConfigs, type TopicConfigs } from '../topics/topic-config.js';
+import type { GroupDescription } from '../groups/group-coordinator.js';
 import type { Topic, TopicRegistry } from '../topics/topic-registry.js';
 import { validateTopicName } from '../topics/topic-name.js';
 
@@ -256,6 +257,76 @@ export class Admin {
   /** The same as `deleteTopicRecords`. */
   deleteRecords(options: { topic: string; partitions: SeekEntry[] }): Promise<void> {
     return this.deleteTopicRecords(options);
+  }
+
+  async listGroups(): Promise<{ groups: { groupId: string; protocolType: string }[] }> {
+    this.#topics();
+    return { groups: (await this.fjord.groups()).listGroups() };
+  }
+
+  async describeGroups(groupIds: string[]): Promise<{ groups: (GroupDescription & { errorCode: number })[] }> {
+    this.#topics();
+    if (!Array.isArray(groupIds)) throw new InvalidArgumentError('describeGroups takes an array of group ids');
+    const coordinator = await this.fjord.groups();
+    return { groups: groupIds.map((id) => coordinator.describeGroup(id)) };
+  }
+
+  /** Deletes groups that have no members, with their committed offsets. */
+  async deleteGroups(groupIds: string[]): Promise<{ groupId: string; errorCode: number }[]> {
+    this.#topics();
+    if (!Array.isArray(groupIds)) throw new InvalidArgumentError('deleteGroups takes an array of group ids');
+    return (await this.fjord.groups()).deleteGroups(groupIds);
+  }
+
+  /**
+   * Committed offsets of a group per partition (`-1`: none), with `lag`: log
+   * end offset minus the committed offset (from the log start when none).
+   */
+  async fetchOffsets(options: { groupId: string; topics?: string[]; resolveOffsets?: boolean }): Promise<
+    { topic: string; partitions: { partition: number; offset: string; metadata: string | null; lag: string }[] }[]
+  > {
+    const registry = this.#topics();
+    const coordinator = await this.fjord.groups();
+    const groupId = options?.groupId;
+    const topics = options.topics ?? [...new Set([...coordinator.offsets.offsets(groupId).values()].map((o) => o.topic))];
+    return topics.map((name) => {
+      const topic = registry.get(name);
+      return {
+        topic: name,
+        partitions: topic.partitions.map((p) => {
+          const committed = coordinator.committed(groupId, name, p.id);
+          const end = p.log.logEndOffset;
+          const resolved = committed === undefined && options.resolveOffsets ? p.log.logStartOffset : committed?.offset;
+          return {
+            partition: p.id,
+            offset: String(resolved ?? -1),
+            metadata: committed?.metadata ?? null,
+            lag: String(Math.max(0, end - Math.max(committed?.offset ?? p.log.logStartOffset, p.log.logStartOffset))),
+          };
+        }),
+      };
+    });
+  }
+
+  /** Sets a group's offsets for a topic to each partition's start (`earliest`) or end. The group must have no members. */
+  async resetOffsets(options: { groupId: string; topic: string; earliest?: boolean }): Promise<void> {
+    const topic = this.#topics().get(options?.topic);
+    await this.setOffsets({
+      groupId: options.groupId,
+      topic: topic.name,
+      partitions: topic.partitions.map((p) => ({ partition: p.id, offset: String(options.earliest ? p.log.logStartOffset : p.log.logEndOffset) })),
+    });
+  }
+
+  /** Sets committed offsets of a group that has no members (Kafka's rule for admin commits). */
+  async setOffsets(options: { groupId: string; topic: string; partitions: SeekEntry[] }): Promise<void> {
+    const topic = this.#topics().get(options?.topic);
+    const coordinator = await this.fjord.groups();
+    const offsets = options.partitions.map(({ partition, offset }) => {
+      topic.partition(partition);
+      return { topic: topic.name, partition, offset: toOffset(offset) };
+    });
+    coordinator.commitOffsets({ groupId: options.groupId, generationId: -1, memberId: '', offsets });
   }
 
   #topicResource(registry: TopicRegistry, resource: ResourceConfigQuery): Topic {

@@ -9,6 +9,7 @@ export class Partition {
   #flushTimer: NodeJS.Timeout | null = null;
   #flushMessages = Infinity;
   #flushMs = Infinity;
+  #appended: { promise: Promise<void>; resolve: () => void } | null = null;
 
   constructor(
     readonly topic: string,
@@ -31,6 +32,10 @@ export class Partition {
   /** Appends encoded batches; applies `flush.messages` / `flush.ms` without waiting for them. */
   append(batch: Uint8Array, now: number, records: number): AppendResult {
     const result = this.log.append(batch, { now });
+    if (this.#appended !== null) {
+      this.#appended.resolve();
+      this.#appended = null;
+    }
     this.#unflushedMessages += records;
     if (this.#unflushedMessages >= this.#flushMessages) {
       this.durability.sync().catch(() => undefined); // a failed background flush surfaces on the next sync
@@ -42,6 +47,16 @@ export class Partition {
       this.#flushTimer.unref();
     }
     return result;
+  }
+
+  /** Resolves at the next append to this partition: consumers at the log end wait on it. */
+  nextAppend(): Promise<void> {
+    if (this.#appended === null) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#appended = { promise, resolve };
+    }
+    return this.#appended.promise;
   }
 
   async close(): Promise<void> {

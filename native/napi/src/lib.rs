@@ -87,13 +87,15 @@ pub struct RecoveryReport {
 #[napi]
 pub struct NativeLog {
     log: Arc<Log>,
-    /// The mapping of the last read, for `lastReadBuffer`.
-    last_map: Option<Arc<ReadMap>>,
+    /// The mapping of the last read, for `lastReadBuffer`. Methods take
+    /// `&self` (a `&mut self` method would fail while an async task of this
+    /// object is in flight), hence the lock.
+    last_map: std::sync::Mutex<Option<Arc<ReadMap>>>,
 }
 
 impl NativeLog {
     fn new(log: Log) -> NativeLog {
-        NativeLog { log: Arc::new(log), last_map: None }
+        NativeLog { log: Arc::new(log), last_map: std::sync::Mutex::new(None) }
     }
 }
 
@@ -124,13 +126,13 @@ impl NativeLog {
     /// otherwise writes [mapId, start, length, nextOffset, generation] into
     /// `out`, and `lastReadBuffer()` gives the mapping the bytes live in.
     #[napi]
-    pub fn read(&mut self, offset: f64, max_bytes: f64, mut out: Float64ArraySlice) -> Result<bool> {
+    pub fn read(&self, offset: f64, max_bytes: f64, mut out: Float64ArraySlice) -> Result<bool> {
         // SAFETY: as in `append`.
         let out = unsafe { out.as_mut() };
         let generation = self.log.generation();
         match self.log.read(offset as i64, max_bytes as usize).map_err(js_error)? {
             None => {
-                self.last_map = None;
+                *self.last_map.lock().unwrap() = None;
                 out[4] = generation as f64;
                 Ok(false)
             }
@@ -140,7 +142,7 @@ impl NativeLog {
                 out[2] = slice.len as f64;
                 out[3] = slice.next_offset as f64;
                 out[4] = generation as f64;
-                self.last_map = Some(slice.map);
+                *self.last_map.lock().unwrap() = Some(slice.map);
                 Ok(true)
             }
         }
@@ -152,7 +154,7 @@ impl NativeLog {
     /// and cache the result: V8 must never see two buffers at one address.
     #[napi]
     pub fn last_read_buffer<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
-        let map = self.last_map.clone().ok_or_else(|| Error::new(Status::InvalidArg, "ERR_STATE: no read to map"))?;
+        let map = self.last_map.lock().unwrap().clone().ok_or_else(|| Error::new(Status::InvalidArg, "ERR_STATE: no read to map"))?;
         let ptr = map.as_ptr() as *mut u8;
         let len = map.len();
         // SAFETY: the mapping stays valid while `map` (moved into the
@@ -256,22 +258,22 @@ impl NativeLog {
     }
 
     #[napi]
-    pub fn close_sync(&mut self) -> Result<()> {
-        self.last_map = None;
+    pub fn close_sync(&self) -> Result<()> {
+        *self.last_map.lock().unwrap() = None;
         self.log.close().map_err(js_error)
     }
 
     /// Close off the main thread (it flushes and trims files).
     #[napi]
-    pub fn close(&mut self) -> AsyncTask<LogTask> {
-        self.last_map = None;
+    pub fn close(&self) -> AsyncTask<LogTask> {
+        *self.last_map.lock().unwrap() = None;
         AsyncTask::new(LogTask { log: self.log.clone(), op: LogOp::Close })
     }
 
     /// Drops the log as a killed process would (no flush, no clean marker). Tests only.
     #[napi]
-    pub fn simulate_crash(&mut self) {
-        self.last_map = None;
+    pub fn simulate_crash(&self) {
+        *self.last_map.lock().unwrap() = None;
         self.log.simulate_crash();
     }
 }

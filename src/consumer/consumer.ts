@@ -1,0 +1,737 @@
+// KafkaJS's consumer on the embedded store: subscribe and run with
+// eachMessage / eachBatch inside a consumer group (or assign and poll without
+// one). Keys and values handed to handlers are zero-copy views of the mapped
+// segment files.
+import { EventEmitter } from 'node:events';
+
+import {
+  FjordError,
+  IllegalGenerationError,
+  InvalidArgumentError,
+  NotConnectedError,
+  OffsetOutOfRangeError,
+  RebalanceInProgressError,
+  UnknownMemberIdError,
+} from '../errors.js';
+import type { Fjord } from '../fjord.js';
+import { AssignerProtocol } from '../groups/assigner-protocol.js';
+import type { PartitionAssigner } from '../groups/assigner-protocol.js';
+import { PartitionAssigners } from '../groups/assigners.js';
+import type { GroupCoordinator } from '../groups/group-coordinator.js';
+import { decodeBatches, type DecodedRecord } from '../storage/record-batch.js';
+import { toOffset } from '../storage/log.js';
+import type { Partition } from '../topics/partition.js';
+import type { TopicRegistry } from '../topics/topic-registry.js';
+
+export interface ConsumerConfig {
+  groupId: string;
+  /** Kafka's `session.timeout.ms` (KafkaJS default 30000). */
+  sessionTimeout?: number;
+  /** How long the group waits for members to rejoin (KafkaJS default 60000). */
+  rebalanceTimeout?: number;
+  heartbeatInterval?: number;
+  maxBytesPerPartition?: number;
+  maxBytes?: number;
+  minBytes?: number;
+  maxWaitTimeInMs?: number;
+  /** Accepted for KafkaJS compatibility: Fjord has no transactions, everything is committed. */
+  readUncommitted?: boolean;
+  partitionAssigners?: PartitionAssigner[];
+  allowAutoTopicCreation?: boolean;
+  /** Kafka's `max.poll.interval.ms`: a handler busy longer than this makes the member leave (default 300000). */
+  maxPollInterval?: number;
+  /** Where to start without a committed offset, or when it fell out of the log: default from `fromBeginning`. */
+  autoOffsetReset?: 'earliest' | 'latest' | 'none';
+  retry?: unknown;
+  metadataMaxAge?: number;
+  maxInFlightRequests?: number;
+  rackId?: string;
+}
+
+export interface KafkaMessage {
+  key: Buffer | null;
+  value: Buffer | null;
+  timestamp: string;
+  attributes: number;
+  offset: string;
+  headers: Record<string, Buffer | null | (Buffer | null)[]>;
+  size?: number;
+}
+
+export interface Batch {
+  topic: string;
+  partition: number;
+  highWatermark: string;
+  messages: KafkaMessage[];
+  isEmpty(): boolean;
+  firstOffset(): string | null;
+  lastOffset(): string;
+  offsetLag(): string;
+  offsetLagLow(): string;
+}
+
+export interface EachMessagePayload {
+  topic: string;
+  partition: number;
+  message: KafkaMessage;
+  heartbeat(): Promise<void>;
+  pause(): () => void;
+}
+
+export interface EachBatchPayload {
+  batch: Batch;
+  resolveOffset(offset: string): void;
+  heartbeat(): Promise<void>;
+  pause(): () => void;
+  commitOffsetsIfNecessary(offsets?: unknown): Promise<void>;
+  uncommittedOffsets(): { topics: { topic: string; partitions: { partition: number; offset: string }[] }[] };
+  isRunning(): boolean;
+  isStale(): boolean;
+}
+
+export interface ConsumerRunConfig {
+  eachMessage?: (payload: EachMessagePayload) => Promise<void>;
+  eachBatch?: (payload: EachBatchPayload) => Promise<void>;
+  autoCommit?: boolean;
+  autoCommitInterval?: number | null;
+  autoCommitThreshold?: number | null;
+  eachBatchAutoResolve?: boolean;
+  partitionsConsumedConcurrently?: number;
+}
+
+export interface PolledRecord extends DecodedRecord {
+  topic: string;
+  partition: number;
+}
+
+const EVENTS = {
+  HEARTBEAT: 'consumer.heartbeat',
+  COMMIT_OFFSETS: 'consumer.commit_offsets',
+  GROUP_JOIN: 'consumer.group_join',
+  FETCH_START: 'consumer.fetch_start',
+  FETCH: 'consumer.fetch',
+  START_BATCH_PROCESS: 'consumer.start_batch_process',
+  END_BATCH_PROCESS: 'consumer.end_batch_process',
+  CONNECT: 'consumer.connect',
+  DISCONNECT: 'consumer.disconnect',
+  STOP: 'consumer.stop',
+  CRASH: 'consumer.crash',
+  REBALANCING: 'consumer.rebalancing',
+  RECEIVED_UNSUBSCRIBED_TOPICS: 'consumer.received_unsubscribed_topics',
+} as const;
+
+const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+function positiveInteger(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidArgumentError(`${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** A partition this consumer reads: where it is, and what it has processed. */
+interface Owned {
+  topic: string;
+  partition: Partition;
+  /** Next offset to fetch. */
+  position: number;
+  /** Next offset to commit (last processed + 1); null while nothing was processed. */
+  resolved: number | null;
+  committed: number | null;
+}
+
+export class Consumer {
+  readonly events = EVENTS;
+  readonly #emitter = new EventEmitter();
+  readonly #groupId: string;
+  readonly #sessionTimeout: number;
+  readonly #rebalanceTimeout: number;
+  readonly #heartbeatInterval: number;
+  readonly #maxBytesPerPartition: number;
+  readonly #maxBytes: number;
+  readonly #maxWaitTimeInMs: number;
+  readonly #maxPollInterval: number;
+  readonly #assigners: ReturnType<PartitionAssigner>[];
+  readonly #allowAutoTopicCreation: boolean;
+  readonly #autoOffsetReset: 'earliest' | 'latest' | 'none' | undefined;
+  #eventId = 0;
+
+  #connected = false;
+  #coordinator: GroupCoordinator | null = null;
+  #registry: TopicRegistry | null = null;
+  readonly #subscriptions: { match: string | RegExp; fromBeginning: boolean }[] = [];
+  #manual = false;
+  #running = false;
+  #loop: Promise<void> | null = null;
+  #memberId = '';
+  #generationId = -1;
+  #leaderId = '';
+  readonly #owned = new Map<string, Owned>();
+  readonly #paused = new Set<string>();
+  readonly #pausedTopics = new Set<string>();
+  #rejoin = true;
+  #wake: (() => void) | null = null;
+  #heartbeatTimer: NodeJS.Timeout | null = null;
+  #lastCommitAt = 0;
+  #uncommitted = 0;
+  readonly #onGroupChange = (groupId: string) => {
+    if (groupId === this.#groupId && this.#memberId !== '' && this.#coordinator?.describeGroup(groupId).state === 'PreparingRebalance') {
+      this.#rejoin = true;
+      this.#wakeUp();
+    }
+  };
+
+  constructor(
+    private readonly fjord: Fjord,
+    config: ConsumerConfig,
+  ) {
+    if (config === null || typeof config !== 'object') throw new InvalidArgumentError('consumer config must be an object with a groupId');
+    if (typeof config.groupId !== 'string' || config.groupId === '') throw new InvalidArgumentError(`groupId must be a non-empty string, got ${JSON.stringify(config.groupId)}`);
+    this.#groupId = config.groupId;
+    this.#sessionTimeout = positiveInteger(config.sessionTimeout, 'sessionTimeout', 30_000);
+    this.#rebalanceTimeout = positiveInteger(config.rebalanceTimeout, 'rebalanceTimeout', 60_000);
+    this.#heartbeatInterval = positiveInteger(config.heartbeatInterval, 'heartbeatInterval', 3_000);
+    this.#maxBytesPerPartition = positiveInteger(config.maxBytesPerPartition, 'maxBytesPerPartition', 1_048_576);
+    this.#maxBytes = positiveInteger(config.maxBytes, 'maxBytes', 10_485_760);
+    this.#maxWaitTimeInMs = positiveInteger(config.maxWaitTimeInMs, 'maxWaitTimeInMs', 5_000);
+    this.#maxPollInterval = positiveInteger(config.maxPollInterval, 'maxPollInterval', 300_000);
+    positiveInteger(config.minBytes, 'minBytes', 1);
+    const assigners = config.partitionAssigners ?? [PartitionAssigners.roundRobin];
+    if (!Array.isArray(assigners) || assigners.length === 0 || assigners.some((a) => typeof a !== 'function')) {
+      throw new InvalidArgumentError('partitionAssigners must be a non-empty array of assigner factories');
+    }
+    this.#assigners = assigners.map((factory) => factory({ cluster: { findTopicPartitionMetadata: (topic: string) => this.#partitionMetadata(topic) } }));
+    this.#allowAutoTopicCreation = config.allowAutoTopicCreation ?? fjord.allowAutoTopicCreation;
+    if (config.autoOffsetReset !== undefined && !['earliest', 'latest', 'none'].includes(config.autoOffsetReset)) {
+      throw new InvalidArgumentError(`autoOffsetReset must be earliest, latest or none, got ${JSON.stringify(config.autoOffsetReset)}`);
+    }
+    this.#autoOffsetReset = config.autoOffsetReset;
+  }
+
+  on(event: string, listener: (event: unknown) => void): () => void {
+    this.#emitter.on(event, listener);
+    return () => this.#emitter.off(event, listener);
+  }
+
+  #emit(type: string, payload: unknown): void {
+    this.#emitter.emit(type, { id: this.#eventId++, type, timestamp: Date.now(), payload });
+  }
+
+  async connect(): Promise<void> {
+    this.#registry = await this.fjord.topics();
+    this.#coordinator = await this.fjord.groups();
+    this.#coordinator.listeners.add(this.#onGroupChange);
+    this.#connected = true;
+    this.#emit(EVENTS.CONNECT, null);
+  }
+
+  async disconnect(): Promise<void> {
+    if (!this.#connected) return;
+    await this.stop();
+    this.#coordinator?.listeners.delete(this.#onGroupChange);
+    this.#connected = false;
+    this.#emit(EVENTS.DISCONNECT, null);
+  }
+
+  #check(): { registry: TopicRegistry; coordinator: GroupCoordinator } {
+    if (!this.#connected || this.#registry === null || this.#coordinator === null) {
+      throw new NotConnectedError('consumer is not connected: call consumer.connect() first');
+    }
+    return { registry: this.#registry, coordinator: this.#coordinator };
+  }
+
+  async subscribe(subscription: { topics?: (string | RegExp)[]; topic?: string | RegExp; fromBeginning?: boolean }): Promise<void> {
+    const { registry } = this.#check();
+    if (this.#running) throw new InvalidArgumentError('subscribe before run(): the consumer is already running');
+    if (this.#manual) throw new InvalidArgumentError('this consumer uses assign(); subscribe and assign do not mix');
+    const topics = subscription?.topics ?? (subscription?.topic !== undefined ? [subscription.topic] : undefined);
+    if (!Array.isArray(topics) || topics.length === 0) throw new InvalidArgumentError('subscribe needs topic or topics (strings or RegExps)');
+    for (const topic of topics) {
+      if (typeof topic === 'string') {
+        if (!registry.has(topic)) {
+          if (!this.#allowAutoTopicCreation) registry.get(topic);
+          await registry.create(topic, this.fjord.numPartitions, {});
+        }
+      } else if (!(topic instanceof RegExp)) {
+        throw new InvalidArgumentError(`subscribe: ${JSON.stringify(topic)} is neither a topic name nor a RegExp`);
+      }
+      this.#subscriptions.push({ match: topic, fromBeginning: subscription.fromBeginning === true });
+    }
+  }
+
+  #subscribedTopics(): string[] {
+    const names = this.#registry!.list().map((t) => t.name);
+    return names.filter((name) => this.#subscriptions.some((s) => (typeof s.match === 'string' ? s.match === name : s.match.test(name)))).sort();
+  }
+
+  #fromBeginning(topic: string): boolean {
+    return this.#subscriptions.some((s) => s.fromBeginning && (typeof s.match === 'string' ? s.match === topic : s.match.test(topic)));
+  }
+
+  #partitionMetadata(topic: string): { partitionId: number; leader: number }[] {
+    return this.#registry!.get(topic).partitions.map((p) => ({ partitionId: p.id, leader: 0 }));
+  }
+
+  async run(config: ConsumerRunConfig = {}): Promise<void> {
+    this.#check();
+    if (this.#running) throw new InvalidArgumentError('the consumer is already running');
+    if (typeof config.eachMessage !== 'function' && typeof config.eachBatch !== 'function') {
+      throw new InvalidArgumentError('run needs an eachMessage or an eachBatch handler');
+    }
+    if (this.#subscriptions.length === 0) throw new InvalidArgumentError('subscribe to a topic before run()');
+    this.#running = true;
+    this.#rejoin = true;
+    this.#heartbeatTimer = setInterval(() => this.#heartbeat(), this.#heartbeatInterval);
+    this.#heartbeatTimer.unref();
+    this.#loop = this.#runLoop(config).catch((error: unknown) => {
+      this.#emit(EVENTS.CRASH, { error, groupId: this.#groupId, restart: false });
+    });
+  }
+
+  /** Stops consuming: commits what was processed (autoCommit), leaves the group. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#wakeUp();
+    await this.#loop;
+    this.#loop = null;
+    if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = null;
+    if (this.#memberId !== '') {
+      try {
+        this.#coordinator!.leaveGroup({ groupId: this.#groupId, memberId: this.#memberId });
+      } catch {
+        // Already expired or removed: nothing to leave.
+      }
+    }
+    this.#memberId = '';
+    this.#generationId = -1;
+    this.#owned.clear();
+    this.#emit(EVENTS.STOP, null);
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  #heartbeat(): void {
+    if (this.#memberId === '' || this.#rejoin) return;
+    try {
+      this.#coordinator!.heartbeat({ groupId: this.#groupId, generationId: this.#generationId, memberId: this.#memberId });
+      this.#emit(EVENTS.HEARTBEAT, { groupId: this.#groupId, memberId: this.#memberId, groupGenerationId: this.#generationId });
+    } catch (error) {
+      this.#onGroupError(error);
+    }
+  }
+
+  #onGroupError(error: unknown): void {
+    if (error instanceof UnknownMemberIdError) {
+      this.#memberId = '';
+      this.#generationId = -1;
+    }
+    if (error instanceof RebalanceInProgressError || error instanceof IllegalGenerationError || error instanceof UnknownMemberIdError) {
+      this.#rejoin = true;
+      this.#wakeUp();
+      return;
+    }
+    throw error;
+  }
+
+  async #runLoop(config: ConsumerRunConfig): Promise<void> {
+    const autoCommit = config.autoCommit ?? true;
+    while (this.#running) {
+      if (this.#rejoin) {
+        if (autoCommit) await this.#commitResolved().catch(() => undefined);
+        this.#emit(EVENTS.REBALANCING, { groupId: this.#groupId, memberId: this.#memberId });
+        const joined = await this.#join().catch((error: unknown) => {
+          if (error instanceof FjordError && (error instanceof RebalanceInProgressError || error instanceof UnknownMemberIdError || error instanceof IllegalGenerationError)) return false;
+          throw error;
+        });
+        if (!joined) continue;
+      }
+      const worked = await this.#fetchAndProcess(config, autoCommit);
+      if (!worked && this.#running && !this.#rejoin) await this.#waitForData();
+    }
+    if (autoCommit) await this.#commitResolved().catch(() => undefined);
+  }
+
+  /** JoinGroup, the leader's assignment, SyncGroup; then positions for the assigned partitions. */
+  async #join(): Promise<boolean> {
+    const coordinator = this.#coordinator!;
+    const started = Date.now();
+    this.#rejoin = false;
+    const topics = this.#subscribedTopics();
+    const protocols = this.#assigners.map((a) => a.protocol({ topics }));
+    const result = await coordinator.joinGroup({
+      groupId: this.#groupId,
+      memberId: this.#memberId,
+      clientId: this.fjord.clientId,
+      sessionTimeoutMs: this.#sessionTimeout,
+      rebalanceTimeoutMs: this.#rebalanceTimeout,
+      protocolType: 'consumer',
+      protocols,
+    });
+    this.#memberId = result.memberId;
+    this.#generationId = result.generationId;
+    this.#leaderId = result.leaderId;
+    let assignments: { memberId: string; memberAssignment: Buffer }[] = [];
+    if (result.leaderId === result.memberId) {
+      const assigner = this.#assigners.find((a) => a.name === result.protocolName)!;
+      const memberTopics = new Set<string>();
+      for (const m of result.members) for (const t of AssignerProtocol.MemberMetadata.decode(m.memberMetadata)?.topics ?? []) memberTopics.add(t);
+      assignments = await assigner.assign({
+        members: result.members.map((m) => ({ memberId: m.memberId, memberMetadata: m.memberMetadata })),
+        topics: [...memberTopics].filter((t) => this.#registry!.has(t)),
+      });
+    }
+    const buffer = await coordinator.syncGroup({ groupId: this.#groupId, generationId: result.generationId, memberId: result.memberId, assignments });
+    if (this.#rejoin) return false;
+    const assignment = buffer.length > 0 ? (AssignerProtocol.MemberAssignment.decode(buffer)?.assignment ?? {}) : {};
+    this.#assign(assignment);
+    this.#emit(EVENTS.GROUP_JOIN, {
+      duration: Date.now() - started,
+      groupId: this.#groupId,
+      isLeader: result.leaderId === result.memberId,
+      leaderId: result.leaderId,
+      groupProtocol: result.protocolName,
+      memberId: result.memberId,
+      memberAssignment: assignment,
+    });
+    return true;
+  }
+
+  /** Takes on a new assignment: kept partitions keep their position; new ones start at the committed offset or the reset policy. */
+  #assign(assignment: Record<string, number[]>): void {
+    const next = new Map<string, Owned>();
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      if (!this.#registry!.has(topic)) continue;
+      for (const p of partitions) {
+        const k = key(topic, p);
+        const kept = this.#owned.get(k);
+        if (kept !== undefined) {
+          next.set(k, kept);
+          continue;
+        }
+        const partition = this.#registry!.get(topic).partition(p);
+        const committed = this.#coordinator!.committed(this.#groupId, topic, p)?.offset ?? null;
+        next.set(k, { topic, partition, position: this.#startOffset(topic, partition, committed), resolved: null, committed });
+      }
+    }
+    this.#owned.clear();
+    for (const [k, v] of next) this.#owned.set(k, v);
+  }
+
+  #startOffset(topic: string, partition: Partition, committed: number | null): number {
+    const log = partition.log;
+    if (committed !== null && committed >= log.logStartOffset && committed <= log.logEndOffset) return committed;
+    const policy = this.#autoOffsetReset ?? (this.#fromBeginning(topic) ? 'earliest' : 'latest');
+    if (policy === 'none') {
+      throw new OffsetOutOfRangeError(
+        committed === null
+          ? `no committed offset for ${topic}-${partition.id} in group ${this.#groupId} and autoOffsetReset is none`
+          : `committed offset ${committed} of ${topic}-${partition.id} is outside the log [${log.logStartOffset}, ${log.logEndOffset}] and autoOffsetReset is none`,
+      );
+    }
+    return policy === 'earliest' ? log.logStartOffset : log.logEndOffset;
+  }
+
+  /** One pass over the owned partitions; true if any records were handed out. */
+  async #fetchAndProcess(config: ConsumerRunConfig, autoCommit: boolean): Promise<boolean> {
+    this.#emit(EVENTS.FETCH_START, {});
+    let budget = this.#maxBytes;
+    let worked = false;
+    let fetched = 0;
+    for (const owned of [...this.#owned.values()]) {
+      if (!this.#running || this.#rejoin || budget <= 0) break;
+      if (this.#paused.has(key(owned.topic, owned.partition.id)) || this.#pausedTopics.has(owned.topic)) continue;
+      const records = this.#read(owned, Math.min(this.#maxBytesPerPartition, budget));
+      if (records === null) continue;
+      budget -= records.bytes;
+      fetched++;
+      if (records.messages.length === 0) continue;
+      worked = true;
+      await this.#process(owned, records.messages, records.highWatermark, config);
+      if (autoCommit) await this.#maybeAutoCommit(config);
+    }
+    this.#emit(EVENTS.FETCH, { numberOfBatches: fetched, duration: 0 });
+    return worked;
+  }
+
+  #read(owned: Owned, maxBytes: number): { messages: DecodedRecord[]; bytes: number; highWatermark: number } | null {
+    let slice;
+    try {
+      slice = owned.partition.log.readSlice(owned.position, maxBytes);
+    } catch (error) {
+      if (!(error instanceof OffsetOutOfRangeError)) throw error;
+      // Retention moved the log start past us, or the log was truncated: apply the reset policy.
+      owned.position = this.#startOffset(owned.topic, owned.partition, null);
+      return null;
+    }
+    if (slice === null) return null;
+    const messages = [...decodeBatches(slice.bytes, { fromOffset: owned.position })];
+    if (messages.length === 0) owned.position = slice.nextOffset;
+    return { messages, bytes: slice.bytes.length, highWatermark: owned.partition.log.logEndOffset };
+  }
+
+  async #process(owned: Owned, records: DecodedRecord[], highWatermark: number, config: ConsumerRunConfig): Promise<void> {
+    const topic = owned.topic;
+    const partitionId = owned.partition.id;
+    const messages: KafkaMessage[] = records.map((r) => ({
+      key: r.key,
+      value: r.value,
+      timestamp: String(r.timestamp),
+      attributes: 0,
+      offset: String(r.offset),
+      headers: r.headers,
+    }));
+    const generation = this.#generationId;
+    const resolveOffset = (offset: string) => {
+      const next = toOffset(offset) + 1;
+      if (owned.resolved === null || next > owned.resolved) {
+        this.#uncommitted += next - (owned.resolved ?? owned.position);
+        owned.resolved = next;
+      }
+    };
+    let pausedHere = false;
+    const pause = () => {
+      this.#paused.add(key(topic, partitionId));
+      pausedHere = true;
+      return () => this.resume([{ topic, partitions: [partitionId] }]);
+    };
+    const heartbeat = async () => this.#heartbeat();
+    const stale = () => !this.#running || this.#rejoin || this.#generationId !== generation || !this.#owned.has(key(topic, partitionId));
+    const batchPayload = {
+      topic,
+      partition: partitionId,
+      highWatermark: String(highWatermark),
+      offset: messages[0]!.offset,
+      batchSize: messages.length,
+    };
+    this.#emit(EVENTS.START_BATCH_PROCESS, batchPayload);
+    const started = Date.now();
+    const watchdog = setTimeout(() => {
+      // A handler past max.poll.interval.ms: leave the group so the others take the partitions.
+      if (this.#memberId !== '') {
+        try {
+          this.#coordinator!.leaveGroup({ groupId: this.#groupId, memberId: this.#memberId });
+        } catch {
+          // already gone
+        }
+        this.#memberId = '';
+        this.#rejoin = true;
+      }
+    }, this.#maxPollInterval);
+    watchdog.unref();
+    try {
+      if (config.eachBatch !== undefined) {
+        const batch: Batch = {
+          topic,
+          partition: partitionId,
+          highWatermark: String(highWatermark),
+          messages,
+          isEmpty: () => messages.length === 0,
+          firstOffset: () => messages[0]?.offset ?? null,
+          lastOffset: () => messages[messages.length - 1]?.offset ?? String(highWatermark - 1),
+          offsetLag: () => String(Math.max(0, highWatermark - 1 - Number(messages[messages.length - 1]!.offset))),
+          offsetLagLow: () => String(Math.max(0, highWatermark - 1 - Number(messages[0]!.offset))),
+        };
+        await config.eachBatch({
+          batch,
+          resolveOffset,
+          heartbeat,
+          pause,
+          commitOffsetsIfNecessary: async () => this.#maybeAutoCommit(config),
+          uncommittedOffsets: () => this.#uncommittedOffsets(),
+          isRunning: () => this.#running,
+          isStale: stale,
+        });
+        if (config.eachBatchAutoResolve ?? true) resolveOffset(messages[messages.length - 1]!.offset);
+      } else {
+        for (const message of messages) {
+          if (stale() || pausedHere) break;
+          await config.eachMessage!({ topic, partition: partitionId, message, heartbeat, pause });
+          resolveOffset(message.offset);
+        }
+      }
+    } catch (error) {
+      this.#emit(EVENTS.CRASH, { error, groupId: this.#groupId, restart: true });
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      clearTimeout(watchdog);
+      // Unprocessed records are fetched again from here.
+      owned.position = owned.resolved ?? owned.position;
+    }
+    this.#emit(EVENTS.END_BATCH_PROCESS, { ...batchPayload, duration: Date.now() - started });
+  }
+
+  async #maybeAutoCommit(config: ConsumerRunConfig): Promise<void> {
+    if (config.autoCommit === false) return;
+    const interval = config.autoCommitInterval ?? 5_000;
+    const threshold = config.autoCommitThreshold ?? null;
+    const due = (interval !== null && Date.now() - this.#lastCommitAt >= interval) || (threshold !== null && this.#uncommitted >= threshold);
+    if (due) await this.#commitResolved().catch((error: unknown) => this.#onGroupError(error));
+  }
+
+  #uncommittedOffsets(): { topics: { topic: string; partitions: { partition: number; offset: string }[] }[] } {
+    const byTopic = new Map<string, { partition: number; offset: string }[]>();
+    for (const o of this.#owned.values()) {
+      if (o.resolved === null || o.resolved === o.committed) continue;
+      const list = byTopic.get(o.topic) ?? [];
+      list.push({ partition: o.partition.id, offset: String(o.resolved) });
+      byTopic.set(o.topic, list);
+    }
+    return { topics: [...byTopic.entries()].map(([topic, partitions]) => ({ topic, partitions })) };
+  }
+
+  async #commitResolved(): Promise<void> {
+    const pending = [...this.#owned.values()].filter((o) => o.resolved !== null && o.resolved !== o.committed);
+    this.#lastCommitAt = Date.now();
+    if (pending.length === 0 || this.#memberId === '') return;
+    const offsets = pending.map((o) => ({ topic: o.topic, partition: o.partition.id, offset: o.resolved! }));
+    this.#coordinator!.commitOffsets({ groupId: this.#groupId, generationId: this.#generationId, memberId: this.#memberId, offsets });
+    for (const o of pending) o.committed = o.resolved;
+    this.#uncommitted = 0;
+    this.#emit(EVENTS.COMMIT_OFFSETS, {
+      groupId: this.#groupId,
+      memberId: this.#memberId,
+      groupGenerationId: this.#generationId,
+      topics: this.#group(offsets),
+    });
+  }
+
+  #group(offsets: { topic: string; partition: number; offset: number }[]) {
+    const byTopic = new Map<string, { partition: number; offset: string }[]>();
+    for (const o of offsets) {
+      const list = byTopic.get(o.topic) ?? [];
+      list.push({ partition: o.partition, offset: String(o.offset) });
+      byTopic.set(o.topic, list);
+    }
+    return [...byTopic.entries()].map(([topic, partitions]) => ({ topic, partitions }));
+  }
+
+  /** Waits for an append to an owned partition, a rebalance, stop, or `maxWaitTimeInMs`. */
+  async #waitForData(): Promise<void> {
+    const waits: Promise<void>[] = [...this.#owned.values()]
+      .filter((o) => !this.#paused.has(key(o.topic, o.partition.id)) && !this.#pausedTopics.has(o.topic))
+      .map((o) => o.partition.nextAppend());
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      ...waits,
+      new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        timer = setTimeout(resolve, this.#maxWaitTimeInMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.#wake = null;
+  }
+
+  /** Commits offsets (the next offset to read, as in Kafka) for this member's generation. */
+  async commitOffsets(offsets: { topic: string; partition: number; offset: string; metadata?: string | null }[]): Promise<void> {
+    const { coordinator } = this.#check();
+    if (!Array.isArray(offsets)) throw new InvalidArgumentError('commitOffsets takes an array of { topic, partition, offset }');
+    const parsed = offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: toOffset(o.offset), metadata: o.metadata ?? null }));
+    coordinator.commitOffsets({
+      groupId: this.#groupId,
+      generationId: this.#manual ? -1 : this.#generationId,
+      memberId: this.#manual ? '' : this.#memberId,
+      offsets: parsed,
+    });
+    for (const o of parsed) {
+      const owned = this.#owned.get(key(o.topic, o.partition));
+      if (owned !== undefined) owned.committed = o.offset;
+    }
+    this.#emit(EVENTS.COMMIT_OFFSETS, { groupId: this.#groupId, memberId: this.#memberId, groupGenerationId: this.#generationId, topics: this.#group(parsed) });
+  }
+
+  /** Moves the next fetch of a partition this consumer reads. */
+  seek({ topic, partition, offset }: { topic: string; partition: number; offset: string }): void {
+    this.#check();
+    const at = toOffset(offset);
+    if (at < 0) throw new OffsetOutOfRangeError(`seek to offset ${at} of ${topic}-${partition}: offsets are never negative`);
+    const owned = this.#owned.get(key(topic, partition));
+    if (owned === undefined) throw new InvalidArgumentError(`seek: ${topic}-${partition} is not assigned to this consumer`);
+    owned.position = at;
+    owned.resolved = at;
+    this.#wakeUp();
+  }
+
+  pause(topicPartitions: { topic: string; partitions?: number[] }[]): void {
+    for (const { topic, partitions } of topicPartitions) {
+      if (partitions === undefined) this.#pausedTopics.add(topic);
+      else for (const p of partitions) this.#paused.add(key(topic, p));
+    }
+  }
+
+  resume(topicPartitions: { topic: string; partitions?: number[] }[]): void {
+    for (const { topic, partitions } of topicPartitions) {
+      if (partitions === undefined) {
+        this.#pausedTopics.delete(topic);
+        for (const k of [...this.#paused]) if (k.startsWith(`${topic}\u0000`)) this.#paused.delete(k);
+      } else for (const p of partitions) this.#paused.delete(key(topic, p));
+    }
+    this.#wakeUp();
+  }
+
+  paused(): { topic: string; partitions: number[] }[] {
+    const byTopic = new Map<string, number[]>();
+    for (const k of this.#paused) {
+      const [topic, p] = k.split('\u0000') as [string, string];
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), Number(p)]);
+    }
+    for (const topic of this.#pausedTopics) byTopic.set(topic, this.#registry?.has(topic) ? this.#registry.get(topic).partitions.map((p) => p.id) : []);
+    return [...byTopic.entries()].map(([topic, partitions]) => ({ topic, partitions: partitions.sort((a, b) => a - b) }));
+  }
+
+  async describeGroup(): Promise<{ errorCode: number; groupId: string; members: unknown[]; protocol: string; protocolType: string; state: string }> {
+    const { coordinator } = this.#check();
+    const d = coordinator.describeGroup(this.#groupId);
+    return { errorCode: 0, groupId: d.groupId, members: d.members, protocol: d.protocol, protocolType: d.protocolType, state: d.state };
+  }
+
+  /** Manual assignment without a group (Java's assign()): positions start at the committed offset or the reset policy. */
+  assign(assignments: { topic: string; partitions: number[] }[]): void {
+    const { registry } = this.#check();
+    if (this.#subscriptions.length > 0 || this.#running) throw new InvalidArgumentError('this consumer uses subscribe(); subscribe and assign do not mix');
+    this.#manual = true;
+    const next: Record<string, number[]> = {};
+    for (const { topic, partitions } of assignments) {
+      const t = registry.get(topic);
+      for (const p of partitions) t.partition(p);
+      next[topic] = partitions;
+    }
+    this.#assign(next);
+  }
+
+  /**
+   * Java-client style pull: up to `maxRecords` records from the assigned
+   * partitions, waiting up to `timeoutMs` for the first. Positions advance;
+   * commit with `commitOffsets`.
+   */
+  async poll({ maxRecords = 500, timeoutMs = 0 }: { maxRecords?: number; timeoutMs?: number } = {}): Promise<PolledRecord[]> {
+    this.#check();
+    if (!this.#manual) throw new InvalidArgumentError('poll() is for consumers that assign() partitions; subscribed consumers use run()');
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const out: PolledRecord[] = [];
+      for (const owned of this.#owned.values()) {
+        if (out.length >= maxRecords) break;
+        if (this.#paused.has(key(owned.topic, owned.partition.id)) || this.#pausedTopics.has(owned.topic)) continue;
+        const read = this.#read(owned, this.#maxBytesPerPartition);
+        if (read === null) continue;
+        for (const r of read.messages.slice(0, maxRecords - out.length)) {
+          out.push({ ...r, topic: owned.topic, partition: owned.partition.id });
+          owned.position = r.offset + 1;
+        }
+      }
+      if (out.length > 0 || Date.now() >= deadline) return out;
+      const waits = [...this.#owned.values()].map((o) => o.partition.nextAppend());
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([...waits, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+      clearTimeout(timer);
+    }
+  }
+}
