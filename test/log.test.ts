@@ -237,7 +237,12 @@ describe('Log', () => {
     await flushing;
     const again = log.flush();
     log.simulateCrash();
-    await again;
+    // The flush either finished first or finds the log gone; it never throws a borrow error.
+    const outcome = await again.then(
+      () => 'flushed',
+      (error: Error) => error.name,
+    );
+    expect(['flushed', 'LogClosedError']).toContain(outcome);
   });
 
   it('agrees between sync and async variants', async () => {
