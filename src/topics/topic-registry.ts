@@ -8,13 +8,15 @@ import { join } from 'node:path';
 
 import { Packr } from 'msgpackr';
 
-import { InvalidPartitionsError, UnknownTopicOrPartitionError } from '../errors.js';
+import { InvalidPartitionsError, InvalidTopicError, UnknownTopicOrPartitionError } from '../errors.js';
 import { Log } from '../storage/log.js';
 import { Partition } from './partition.js';
 import { logOptionsFor, type TopicConfigs } from './topic-config.js';
 import { validateTopicName } from './topic-name.js';
 
 const METADATA_FILE = 'fjord-topics.msgpack';
+/** Internal topics whose partition directories Fjord owns. */
+const RESERVED_TOPICS = new Set(['__consumer_offsets']);
 const METADATA_VERSION = 1;
 const MAX_PARTITIONS = 100_000;
 
@@ -105,6 +107,7 @@ export class TopicRegistry {
   /** Creates a topic; false if it exists already. */
   create(name: string, partitions: number, configs: TopicConfigs): Promise<boolean> {
     validateTopicName(name);
+    if (RESERVED_TOPICS.has(name)) throw new InvalidTopicError(`topic name ${name} is reserved: Fjord keeps committed offsets there`);
     validatePartitionCount(partitions);
     return this.#change(async () => {
       if (this.#topics.has(name)) return false;
