@@ -5,7 +5,6 @@
 import { EventEmitter } from 'node:events';
 
 import {
-  FjordError,
   IllegalGenerationError,
   InvalidArgumentError,
   NotConnectedError,
@@ -318,7 +317,8 @@ export class Consumer {
   }
 
   #heartbeat(): void {
-    if (this.#memberId === '' || this.#rejoin) return;
+    // Heartbeats go on during a rebalance: they keep the session alive while a handler finishes.
+    if (this.#memberId === '') return;
     try {
       this.#coordinator!.heartbeat({ groupId: this.#groupId, generationId: this.#generationId, memberId: this.#memberId });
       this.#emit(EVENTS.HEARTBEAT, { groupId: this.#groupId, memberId: this.#memberId, groupGenerationId: this.#generationId });
@@ -347,10 +347,18 @@ export class Consumer {
         if (autoCommit) await this.#commitResolved().catch(() => undefined);
         this.#emit(EVENTS.REBALANCING, { groupId: this.#groupId, memberId: this.#memberId });
         const joined = await this.#join().catch((error: unknown) => {
-          if (error instanceof FjordError && (error instanceof RebalanceInProgressError || error instanceof UnknownMemberIdError || error instanceof IllegalGenerationError)) return false;
-          throw error;
+          if (!(error instanceof RebalanceInProgressError || error instanceof UnknownMemberIdError || error instanceof IllegalGenerationError)) throw error;
+          this.#rejoin = true;
+          if (error instanceof UnknownMemberIdError) {
+            this.#memberId = '';
+            this.#generationId = -1;
+          }
+          return false;
         });
-        if (!joined) continue;
+        if (!joined) {
+          await new Promise((r) => setTimeout(r, 10)); // the group moved on meanwhile: join again, without spinning
+          continue;
+        }
       }
       const worked = await this.#fetchAndProcess(config, autoCommit);
       if (!worked && this.#running && !this.#rejoin) await this.#waitForData();
