@@ -1,19 +1,23 @@
 // A tour of the client API: create a topic with the admin client, produce a
-// stream of generated events with several concurrent senders, close, reopen,
-// and read every partition back with the store API to check that nothing was
-// lost, duplicated or misplaced.
+// stream of generated events with several concurrent senders while a consumer
+// group of several members reads them (printing each partition's lag as
+// admin.fetchOffsets reports it), close, reopen, and read every partition back
+// with the store API to check that nothing was lost, duplicated or misplaced.
 //
-//   npx tsc -p tsconfig.json && npm run demo [-- --records N] [-- --acks all]
+//   npx tsc -p tsconfig.json && npm run demo [-- --records N] [-- --acks all] [-- --consumers N] [-- --late-join]
 //
-// Phases are functions of a `Fjord` and a `StreamCheck`: a consumer phase
-// (issue 4) reads the topic its own way and feeds the same check.
+// --late-join starts the last member a third of the way through, so a
+// rebalance moves partitions while records flow (--consumers 0: no group).
+//
+// Phases are functions of a `Fjord` and a `StreamCheck`: the consumer group
+// and the store read-back each feed a check of their own.
 import { rmSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import cliProgress from 'cli-progress';
 
-import { decodeBatches, Fjord, partitionForKey, type DecodedRecord, type Message } from '../src/index.js';
+import { decodeBatches, Fjord, partitionForKey, type Consumer, type DecodedRecord, type EachBatchPayload, type Message } from '../src/index.js';
 
 const TOPIC = 'events';
 const PARTITIONS = 6;
@@ -24,6 +28,11 @@ const SEGMENT_BYTES = 16 * 1024 * 1024;
 const HEADERS = { source: 'demo' };
 const EVENT_TYPES = ['page_view', 'search', 'add_to_cart', 'checkout', 'login'] as const;
 const USERS = 50_000;
+const GROUP_ID = 'demo-readers';
+/** How often the members commit what they processed (KafkaJS default 5000): lag below reflects commits. */
+const AUTO_COMMIT_INTERVAL_MS = 100;
+/** After the last send, how long the group may take to read the rest. */
+const DRAIN_TIMEOUT_MS = 20_000;
 
 /** A failed check: reported as one message, exit code 1. */
 class DemoFailure extends Error {}
@@ -31,6 +40,10 @@ class DemoFailure extends Error {}
 interface DemoOptions {
   records: number;
   acks: -1 | 0 | 1;
+  /** Members of the consumer group that reads while the producer writes; 0: no group. */
+  consumers: number;
+  /** Start the last member once a third of the records were sent: a rebalance moves partitions mid-stream. */
+  lateJoin: boolean;
 }
 
 function parseOptions(): DemoOptions {
@@ -38,6 +51,8 @@ function parseOptions(): DemoOptions {
     options: {
       records: { type: 'string', default: '1000000' },
       acks: { type: 'string', default: '1' },
+      consumers: { type: 'string', default: '3' },
+      'late-join': { type: 'boolean', default: false },
     },
   });
   const records = Number(values.records);
@@ -50,7 +65,12 @@ function parseOptions(): DemoOptions {
     console.error(`demo: --acks must be 0, 1, all or -1, got ${JSON.stringify(values.acks)}`);
     process.exit(2);
   }
-  return { records, acks };
+  const consumers = Number(values.consumers);
+  if (!Number.isSafeInteger(consumers) || consumers < 0 || consumers > 64) {
+    console.error(`demo: --consumers must be an integer from 0 to 64, got ${JSON.stringify(values.consumers)}`);
+    process.exit(2);
+  }
+  return { records, acks, consumers, lateJoin: values['late-join'] === true && consumers > 1 };
 }
 
 function acksName(acks: number): string {
@@ -255,25 +275,32 @@ interface ProduceStats {
   ms: number;
 }
 
+/** Shared with the lag report while a consumer group reads along: how far the producer is; set `aborted` to stop it. */
+interface LiveProduce {
+  acked: number;
+  aborted: boolean;
+}
+
 /**
  * SENDERS async loops, each taking the next MESSAGES_PER_SEND events and
  * awaiting `producer.send` of them, until `total` events were sent. Keys are
  * user ids, so Kafka's partitioner spreads the events over the partitions.
  */
-async function produceEvents(fjord: Fjord, options: DemoOptions, baseTime: number): Promise<ProduceStats> {
+async function produceEvents(fjord: Fjord, options: DemoOptions, baseTime: number, live: LiveProduce | null = null): Promise<ProduceStats> {
   const producer = fjord.producer();
   await producer.connect();
-  const bar = progressBar('produce');
+  // With a group reading along, the lag report prints progress (plain lines, no bar to redraw around).
+  const bar = live === null ? progressBar('produce') : null;
   const start = performance.now();
   const headerBytes = Buffer.byteLength('source') + Buffer.byteLength(HEADERS.source);
   let next = 0;
   let acked = 0;
   let bytes = 0;
   let sends = 0;
-  bar.start(options.records, 0, rates(0, 0, start));
+  bar?.start(options.records, 0, rates(0, 0, start));
 
   const sender = async (): Promise<void> => {
-    while (next < options.records) {
+    while (next < options.records && live?.aborted !== true) {
       const first = next;
       const count = Math.min(MESSAGES_PER_SEND, options.records - first);
       next += count;
@@ -288,7 +315,8 @@ async function produceEvents(fjord: Fjord, options: DemoOptions, baseTime: numbe
       acked += count;
       bytes += sendBytes;
       sends++;
-      bar.update(acked, rates(acked, bytes, start));
+      if (live !== null) live.acked = acked;
+      bar?.update(acked, rates(acked, bytes, start));
       // With acks 1 and several senders, sends resolve one another through
       // microtasks (a full batch is appended inside a send) and the event loop
       // may never turn; a real source of events would yield on its own I/O.
@@ -301,26 +329,290 @@ async function produceEvents(fjord: Fjord, options: DemoOptions, baseTime: numbe
     // Writes anything still queued (nothing is, once every send resolved, unless acks is 0).
     await producer.disconnect();
   } finally {
-    bar.stop();
+    bar?.stop();
   }
   return { bytes, sends, ms: performance.now() - start };
 }
 
-async function printOffsets(fjord: Fjord): Promise<number> {
+// ---------------------------------------------------------------- consumer group
+
+interface GroupStats {
+  members: number;
+  /** New records per member (redeliveries not counted). */
+  perMember: number[];
+  batches: number;
+  /** Records handed out again after their partition moved to another member. */
+  duplicates: number;
+  /** GROUP_JOIN events over all members: one per member per generation it joined. */
+  joins: number;
+  /** From the last acknowledged send until every partition was read to its log end. */
+  catchUpMs: number;
+}
+
+/**
+ * `members` consumers of one group (eachBatch, autoCommit, fromBeginning)
+ * reading the topic while it is written. Every batch goes through the same
+ * StreamCheck as the store read-back, plus what a group must guarantee: per
+ * partition, offsets handed out in increasing order without gaps; one member
+ * at a time in a partition; a record handed out twice only right after its
+ * partition moved to another member (from the last committed offset), and
+ * then byte for byte the same event.
+ */
+class GroupReader {
+  readonly consumers: Consumer[] = [];
+  readonly perMember: number[];
+  batches = 0;
+  duplicates = 0;
+  failure: DemoFailure | null = null;
+  /** Rejects with the first failure; main races it against producing and draining. */
+  readonly failed: Promise<never>;
+  #rejectFailed!: (error: DemoFailure) => void;
+  /** Next offset never read before, per partition. */
+  readonly #next: number[];
+  /** Last offset handed out, per partition. */
+  readonly #lastDelivered: number[];
+  /** The member and generation (its GROUP_JOIN count) that last read each partition. */
+  readonly #owner: string[];
+  /** The member inside a batch of each partition, -1: none. */
+  readonly #inFlight: number[];
+  /** The event each offset read so far carried, per partition: redeliveries must carry the same. */
+  #seqAt: Int32Array[];
+  readonly #joins: number[];
+
+  constructor(
+    readonly fjord: Fjord,
+    readonly check: StreamCheck,
+    readonly members: number,
+    readonly elapsed: () => string,
+  ) {
+    this.perMember = new Array<number>(members).fill(0);
+    this.#joins = new Array<number>(members).fill(0);
+    this.#next = new Array<number>(check.partitions).fill(0);
+    this.#lastDelivered = new Array<number>(check.partitions).fill(-1);
+    this.#owner = new Array<string>(check.partitions).fill('');
+    this.#inFlight = new Array<number>(check.partitions).fill(-1);
+    const expected = Math.ceil((check.total / check.partitions) * 1.25) + 16;
+    this.#seqAt = Array.from({ length: check.partitions }, () => new Int32Array(expected));
+    this.failed = new Promise<never>((_resolve, reject) => (this.#rejectFailed = reject));
+    this.failed.catch(() => undefined); // raced by main; never unhandled
+  }
+
+  get consumed(): number {
+    return this.perMember.reduce((a, b) => a + b, 0);
+  }
+
+  get joins(): number {
+    return this.#joins.reduce((a, b) => a + b, 0);
+  }
+
+  fail(error: DemoFailure): void {
+    if (this.failure !== null) return;
+    this.failure = error;
+    this.#rejectFailed(error);
+  }
+
+  /** Connects and runs members `first` to `last` (exclusive); they join the group, rebalancing it, while the producer runs. */
+  async start(first = 0, last = this.members): Promise<void> {
+    const started: Consumer[] = [];
+    for (let m = first; m < last; m++) {
+      const name = `m${m + 1}`;
+      const consumer = this.fjord.consumer({ groupId: GROUP_ID });
+      consumer.on(consumer.events.GROUP_JOIN, (event) => {
+        const { isLeader, memberAssignment } = (event as { payload: { isLeader: boolean; memberAssignment: Record<string, number[]> } }).payload;
+        this.#joins[m]!++;
+        const partitions = memberAssignment[TOPIC] ?? [];
+        console.log(
+          `${this.elapsed()}  ${name} joined ${GROUP_ID}${isLeader ? ' as leader' : ''}: ` +
+            (partitions.length === 0 ? 'no partitions' : `partitions ${[...partitions].sort((a, b) => a - b).join(', ')}`),
+        );
+      });
+      consumer.on(consumer.events.CRASH, (event) => {
+        const { error } = (event as { payload: { error: unknown } }).payload;
+        this.fail(error instanceof DemoFailure ? error : new DemoFailure(`consumer ${name} crashed: ${error instanceof Error ? error.message : String(error)}`));
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
+      this.consumers.push(consumer);
+      started.push(consumer);
+    }
+    for (let i = 0; i < started.length; i++) {
+      const m = first + i;
+      await started[i]!.run({
+        autoCommit: true,
+        autoCommitInterval: AUTO_COMMIT_INTERVAL_MS,
+        eachBatch: (payload) => this.#eachBatch(m, payload),
+      });
+    }
+  }
+
+  async #eachBatch(member: number, { batch }: EachBatchPayload): Promise<void> {
+    if (this.failure !== null) return;
+    const p = batch.partition;
+    const inside = this.#inFlight[p]!;
+    if (inside !== -1) {
+      this.fail(new DemoFailure(`${TOPIC}-${p}: m${member + 1} was handed a batch while m${inside + 1} was still processing one of the same partition`));
+      return;
+    }
+    this.#inFlight[p] = member;
+    try {
+      this.#read(member, p, batch.messages);
+      this.batches++;
+    } catch (error) {
+      this.fail(error instanceof DemoFailure ? error : new DemoFailure(`${TOPIC}-${p}: ${error instanceof Error ? error.message : String(error)}`));
+    }
+    // Checking is synchronous work: let timers (the lag report, heartbeats) and the producer's I/O run.
+    await breathe();
+    this.#inFlight[p] = -1;
+  }
+
+  #read(member: number, p: number, messages: EachBatchPayload['batch']['messages']): void {
+    if (messages.length === 0) return;
+    const name = `m${member + 1}`;
+    const owner = `${member}/${this.#joins[member]}`;
+    if (owner !== this.#owner[p]) {
+      // A member that (re)gained the partition starts at the group's committed offset: at or before what was read.
+      const first = Number(messages[0]!.offset);
+      if (first > this.#next[p]!) {
+        throw new DemoFailure(`${TOPIC}-${p}: ${name} took the partition over at offset ${first}, but offsets ${this.#next[p]} to ${first - 1} were never read`);
+      }
+      this.#owner[p] = owner;
+      this.#lastDelivered[p] = first - 1;
+    }
+    let seqAt = this.#seqAt[p]!;
+    for (const message of messages) {
+      const offset = Number(message.offset);
+      const last = this.#lastDelivered[p]!;
+      if (offset !== last + 1) {
+        throw new DemoFailure(`${TOPIC}-${p}: ${name} was handed offset ${offset} right after ${last}: a partition's offsets must come in order, without gaps`);
+      }
+      this.#lastDelivered[p] = offset;
+      if (offset < this.#next[p]!) {
+        const seq = seqOf(message.value);
+        if (seq !== seqAt[offset]) {
+          throw new DemoFailure(`${TOPIC}-${p} offset ${offset}: ${name} was handed event ${seq}, the offset held event ${seqAt[offset]} when first read`);
+        }
+        this.duplicates++;
+        continue;
+      }
+      this.check.record(p, { offset, timestamp: Number(message.timestamp), key: message.key, value: message.value, headers: message.headers });
+      if (offset >= seqAt.length) {
+        const bigger = new Int32Array(seqAt.length * 2);
+        bigger.set(seqAt);
+        this.#seqAt[p] = seqAt = bigger;
+      }
+      seqAt[offset] = seqOf(message.value);
+      this.#next[p] = offset + 1;
+      this.perMember[member]!++;
+    }
+  }
+
+  /** Whether every partition was read to `logEndOffsets`. */
+  caughtUp(logEndOffsets: readonly number[]): boolean {
+    return logEndOffsets.every((end, p) => this.#next[p] === end);
+  }
+
+  /** Waits until every partition was read to its log end (after the last send), then stops the members. */
+  async drain(producedAt: number): Promise<number> {
+    const topic = (await this.fjord.topics()).get(TOPIC);
+    const ends = () => topic.partitions.map((p) => p.log.logEndOffset);
+    const deadline = performance.now() + DRAIN_TIMEOUT_MS;
+    while (!this.caughtUp(ends())) {
+      if (this.failure !== null) throw this.failure;
+      if (performance.now() > deadline) {
+        const behind = ends().map((end, p) => `${TOPIC}-${p} at ${this.#next[p]} of ${end}`);
+        throw new DemoFailure(`the group had not read every record ${DRAIN_TIMEOUT_MS / 1000} s after the last send: ${behind.join(', ')}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    const catchUpMs = performance.now() - producedAt;
+    // stop() commits what each member processed and leaves the group.
+    await Promise.all(this.consumers.map((consumer) => consumer.disconnect()));
+    if (this.failure !== null) throw this.failure;
+    const finalEnds = ends();
+    for (let p = 0; p < finalEnds.length; p++) this.check.endPartition(p, finalEnds[p]!);
+    this.check.finish();
+    return catchUpMs;
+  }
+}
+
+/**
+ * Once a second, one plain line (no redraws, readable in CI logs): how far the
+ * producer and the group are, and each partition's lag as admin.fetchOffsets
+ * reports it (log end offset minus the group's committed offset).
+ */
+function startLagReport(fjord: Fjord, live: LiveProduce, group: GroupReader, elapsed: () => string): () => Promise<void> {
+  const admin = fjord.admin();
+  let connected = admin.connect();
+  let busy = false;
+  const tick = async (): Promise<void> => {
+    if (busy) return;
+    busy = true;
+    try {
+      await connected;
+      const [offsets] = await admin.fetchOffsets({ groupId: GROUP_ID, topics: [TOPIC] });
+      const lags = (offsets?.partitions ?? []).map(({ partition, lag }) => `p${partition} ${Number(lag).toLocaleString('en-US').padStart(7)}`);
+      console.log(
+        `${elapsed()}  produced ${live.acked.toLocaleString('en-US').padStart(9)}  consumed ${group.consumed.toLocaleString('en-US').padStart(9)}  lag ${lags.join('  ')}`,
+      );
+    } catch (error) {
+      group.fail(new DemoFailure(`admin.fetchOffsets failed: ${error instanceof Error ? error.message : String(error)}`));
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), 1000);
+  return async () => {
+    clearInterval(timer);
+    await connected;
+    await admin.disconnect();
+    connected = Promise.resolve();
+  };
+}
+
+/**
+ * The topic's offsets per partition; with a group, its committed offsets and
+ * lag too, which must be at the log end once the group has read everything.
+ */
+async function printOffsets(fjord: Fjord, groupId: string | null): Promise<number> {
   const admin = fjord.admin();
   await admin.connect();
   try {
     const offsets = await admin.fetchTopicOffsets(TOPIC);
+    const committed = groupId === null ? [] : ((await admin.fetchOffsets({ groupId, topics: [TOPIC] }))[0]?.partitions ?? []);
     let total = 0;
-    console.log(`\nadmin.fetchTopicOffsets('${TOPIC}'):`);
-    console.log('  partition       low        high     records');
+    console.log(`\nadmin.fetchTopicOffsets('${TOPIC}')${groupId === null ? '' : ` and admin.fetchOffsets({ groupId: '${groupId}' })`}:`);
+    console.log(`  partition       low        high     records${groupId === null ? '' : '   committed     lag'}`);
     for (const { partition, low, high } of offsets) {
       const records = Number(high) - Number(low);
       total += records;
-      console.log(`  ${String(partition).padStart(9)} ${low.padStart(9)} ${high.padStart(11)} ${records.toLocaleString('en-US').padStart(11)}`);
+      let group = '';
+      if (groupId !== null) {
+        const c = committed.find((o) => o.partition === partition);
+        group = ` ${(c?.offset ?? '-').padStart(11)} ${(c?.lag ?? '-').padStart(7)}`;
+        if (c?.offset !== high || c.lag !== '0') {
+          throw new DemoFailure(`${TOPIC}-${partition}: group ${groupId} committed offset ${c?.offset ?? 'none'} (lag ${c?.lag ?? '?'}) after reading everything; the log ends at ${high}`);
+        }
+      }
+      console.log(`  ${String(partition).padStart(9)} ${low.padStart(9)} ${high.padStart(11)} ${records.toLocaleString('en-US').padStart(11)}${group}`);
     }
     console.log(`  ${'total'.padStart(9)} ${''.padStart(9)} ${''.padStart(11)} ${total.toLocaleString('en-US').padStart(11)}`);
     return total;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** After reopening: the group's commits were replayed from __consumer_offsets, still at each log end. */
+async function checkCommittedAfterReopen(fjord: Fjord): Promise<void> {
+  const admin = fjord.admin();
+  await admin.connect();
+  try {
+    const ends = await admin.fetchTopicOffsets(TOPIC);
+    const [committed] = await admin.fetchOffsets({ groupId: GROUP_ID, topics: [TOPIC] });
+    for (const { partition, high } of ends) {
+      const c = committed?.partitions.find((o) => o.partition === partition);
+      if (c?.offset !== high) throw new DemoFailure(`${TOPIC}-${partition}: after reopening, group ${GROUP_ID} has committed offset ${c?.offset ?? 'none'}, expected ${high}`);
+    }
   } finally {
     await admin.disconnect();
   }
@@ -374,17 +666,59 @@ async function main(): Promise<void> {
   const baseTime = Date.now();
   console.log(
     `fjord demo: ${options.records.toLocaleString('en-US')} events into topic ${TOPIC} (${PARTITIONS} partitions) in ${relative(process.cwd(), dataDir)}/, ` +
-      `${SENDERS} concurrent senders of ${MESSAGES_PER_SEND} messages, acks ${acksName(options.acks)}`,
+      `${SENDERS} concurrent senders of ${MESSAGES_PER_SEND} messages, acks ${acksName(options.acks)}` +
+      (options.consumers === 0 ? '' : `; consumer group ${GROUP_ID} of ${options.consumers} members (eachBatch, fromBeginning) reading along`),
   );
 
   const t0 = performance.now();
+  const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s`;
   const fjord = new Fjord({ dir: dataDir });
   let produced: ProduceStats;
   let offsetsTotal: number;
+  let group: (GroupStats & { ms: number }) | null = null;
   try {
     await createTopic(fjord);
-    produced = await produceEvents(fjord, options, baseTime);
-    offsetsTotal = await printOffsets(fjord);
+    if (options.consumers === 0) {
+      produced = await produceEvents(fjord, options, baseTime);
+    } else {
+      const live: LiveProduce = { acked: 0, aborted: false };
+      const reader = new GroupReader(fjord, new StreamCheck(options.records, PARTITIONS, baseTime), options.consumers, elapsed);
+      console.log(`\nonce a second: records produced and consumed, and lag per partition (log end offset − committed offset, admin.fetchOffsets; members commit every ${AUTO_COMMIT_INTERVAL_MS} ms):`);
+      const stopReport = startLagReport(fjord, live, reader, elapsed);
+      const groupStart = performance.now();
+      try {
+        const early = options.lateJoin ? options.consumers - 1 : options.consumers;
+        await reader.start(0, early);
+        const producing = produceEvents(fjord, options, baseTime, live);
+        const joining = (async () => {
+          if (!options.lateJoin) return;
+          while (live.acked < options.records / 3 && !live.aborted) await new Promise((r) => setTimeout(r, 5));
+          if (!live.aborted) await reader.start(early);
+        })();
+        try {
+          produced = await Promise.race([producing, reader.failed]);
+          await Promise.race([joining, reader.failed]);
+        } catch (error) {
+          live.aborted = true;
+          await Promise.allSettled([producing, joining]);
+          throw error;
+        }
+        const catchUpMs = await Promise.race([reader.drain(performance.now()), reader.failed]);
+        group = {
+          members: options.consumers,
+          perMember: reader.perMember,
+          batches: reader.batches,
+          duplicates: reader.duplicates,
+          joins: reader.joins,
+          catchUpMs,
+          ms: performance.now() - groupStart,
+        };
+      } finally {
+        await stopReport();
+      }
+      console.log(`${elapsed()}  group ${GROUP_ID} read all ${reader.consumed.toLocaleString('en-US')} records; members stopped and committed`);
+    }
+    offsetsTotal = await printOffsets(fjord, group === null ? null : GROUP_ID);
   } finally {
     await fjord.close();
   }
@@ -393,11 +727,11 @@ async function main(): Promise<void> {
 
   const reopened = await Fjord.open({ dir: dataDir });
   const t2 = performance.now();
-  console.log(`\nclosed in ${seconds(t1 - t0 - produced.ms)} (create, disconnect, offsets, close), reopened with Fjord.open in ${seconds(t2 - t1)}`);
+  console.log(`\nclosed in ${seconds(t1 - t0 - (group?.ms ?? produced.ms))} (create, offsets, close), reopened with Fjord.open in ${seconds(t2 - t1)}`);
   const check = new StreamCheck(options.records, PARTITIONS, baseTime);
   try {
+    if (group !== null) await checkCommittedAfterReopen(reopened);
     const verified = await verifyWithStore(reopened, check);
-    // Issue 4: a consumer phase goes here, e.g. `await consumeEvents(reopened, new StreamCheck(...))`.
     const t3 = performance.now();
     const total = options.records;
 
@@ -405,12 +739,29 @@ async function main(): Promise<void> {
       `\nverified: all ${total.toLocaleString('en-US')} events read back exactly once and byte for byte; ` +
         `each of ${check.keys.toLocaleString('en-US')} keys in one partition (Kafka's murmur2 choice); offsets dense in every partition`,
     );
+    if (group !== null) {
+      console.log(
+        `          and by the consumer group while they were written: every record, in offset order within its partition, one member ` +
+          `per partition at a time, ${group.duplicates.toLocaleString('en-US')} handed out twice; committed offsets at the log end, also after reopening`,
+      );
+    }
     console.log(`records   ${total.toLocaleString('en-US')} in ${produced.sends.toLocaleString('en-US')} sends`);
     console.log(
       `bytes     ${(produced.bytes / 1e6).toFixed(1)} MB of keys, values and headers; ${(verified.diskBytes / 1e6).toFixed(1)} MB on disk ` +
         `in ${verified.segments} segments (${(verified.diskBytes / total).toFixed(0)} B a record)`,
     );
     console.log(`produce   ${seconds(produced.ms)}  ${perSecond(total, produced.ms)} records/s  ${mbPerSecond(produced.bytes, produced.ms)} MB/s (acks ${acksName(options.acks)})`);
+    if (group !== null) {
+      const members = group.perMember.map((n, m) => `m${m + 1} ${n.toLocaleString('en-US')}`).join(', ');
+      console.log(
+        `consume   ${seconds(group.ms)}  ${perSecond(total, group.ms)} records/s alongside the producer, ${group.members} members (${members}), ` +
+          `${group.batches.toLocaleString('en-US')} batches; caught up ${group.catchUpMs.toFixed(0)} ms after the last send`,
+      );
+      console.log(
+        `group     ${GROUP_ID}: ${group.joins} joins over all members, ${group.duplicates.toLocaleString('en-US')} duplicates ` +
+          `(records handed out again after their partition moved in a rebalance)`,
+      );
+    }
     console.log(`verify    ${seconds(verified.ms)}  ${perSecond(total, verified.ms)} records/s  ${mbPerSecond(check.bytes, verified.ms)} MB/s (read + decode + check)`);
     console.log(`elapsed   ${seconds(t3 - t0)} including topic creation, close and reopen`);
   } finally {

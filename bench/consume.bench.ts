@@ -1,0 +1,651 @@
+// Consumer throughput and end-to-end latency.
+//
+// Throughput: a fixed volume of records (values of 100 B to 1 MB, no key) is
+// produced into a one-partition topic, untimed; then, pass after pass, a
+// consumer of a fresh group (fromBeginning, eachBatch, eachBatchAutoResolve,
+// autoCommit, KafkaJS's default fetch sizes) reads it all from the page cache,
+// touching the first byte of every value. Timed from `run()` (the group join
+// included) to the handler seeing the last offset.
+//
+// In the same run, per size, the floor: the same values as 4-byte
+// length-prefixed frames in one file, read back with `fs.readSync` in 1 MiB
+// chunks, each frame parsed and the first byte of its value touched. Passes
+// alternate floor and Fjord; throughput is the median pass.
+//
+// Latency: a consumer (eachMessage) waits at the end of an empty topic while
+// a producer sends one 100 B record per `send` (acks 1) at a fixed rate; per
+// record, from the start of its `send` call (stamped into the value) to its
+// eachMessage call. The sender paces itself on setImmediate turns, sending
+// whatever is due, so the rate holds without batching records up in a timer.
+//
+//   npx tsc -p tsconfig.json && node --expose-gc dist/bench/consume.bench.js [--quick]
+//   one cell, e.g. to profile it: node --cpu-prof dist/bench/consume.bench.js --only throughput --size 1KiB --fjord-only [--passes N (the minimum)]
+//   latency at another rate:       ... --only latency --rate 50000 --seconds 5
+import { randomFillSync } from 'node:crypto';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { Fjord, type Consumer, type Message } from '../src/index.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    // Filters, to run (and profile) one part or cell: --only throughput --size 100; --size may repeat.
+    only: { type: 'string' },
+    size: { type: 'string', multiple: true },
+    passes: { type: 'string' },
+    // Profiling aid: only the consumer's passes (no floor), so a CPU profile is the consumer path alone.
+    'fjord-only': { type: 'boolean', default: false },
+    rate: { type: 'string' },
+    seconds: { type: 'string' },
+  },
+});
+const quick = args.quick;
+
+function usage(message: string): never {
+  console.error(`consume bench: ${message}`);
+  process.exit(2);
+}
+
+function positiveNumber(text: string | undefined, flag: string, fallback: number, integer = true): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isSafeInteger(n))) usage(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+if (args.only !== undefined && !['throughput', 'latency'].includes(args.only)) usage(`--only must be throughput or latency, got ${JSON.stringify(args.only)}`);
+const runThroughput = args.only !== 'latency';
+const runLatency = args.only !== 'throughput';
+const fjordOnly = args['fjord-only'];
+
+interface SizeCase {
+  label: string;
+  valueBytes: number;
+  /** Record value bytes in the topic a pass reads. */
+  topicBytes: number;
+}
+
+const scale = quick ? 1 : 4;
+const sizeCases: SizeCase[] = [
+  { label: '100 B', valueBytes: 100, topicBytes: 96 * MiB * scale },
+  { label: '1 KiB', valueBytes: KiB, topicBytes: 192 * MiB * scale },
+  { label: '16 KiB', valueBytes: 16 * KiB, topicBytes: 256 * MiB * scale },
+  // 10^6 rather than 2^20: a 1 MiB value would not fit the default max.message.bytes (1 MiB + 12).
+  { label: '1 MB', valueBytes: 1_000_000, topicBytes: 256 * MiB * scale },
+];
+const sizes = (() => {
+  if (args.size === undefined) return sizeCases;
+  const chosen = sizeCases.filter((s) => [String(s.valueBytes), s.label, s.label.replace(' ', '')].some((k) => args.size!.includes(k)));
+  if (chosen.length === 0) usage(`--size ${args.size.join(', ')} matches none of ${sizeCases.map((s) => s.valueBytes).join(', ')}`);
+  return chosen;
+})();
+
+/**
+ * Timed passes per size and side, floor and Fjord alternating, after one
+ * untimed warm-up pass of each: at least PASSES, and more (up to MAX_PASSES)
+ * until the cell's timed passes add up to MIN_CELL_MS, as a zero-copy pass of
+ * the large sizes takes a few milliseconds.
+ */
+const PASSES = positiveNumber(args.passes, 'passes', quick ? 3 : 5);
+const MIN_CELL_MS = quick ? 500 : 2000;
+const MAX_PASSES = Math.max(PASSES, quick ? 40 : 100);
+/** Value bytes per `send` while filling the topic (untimed), and concurrent senders doing it. */
+const FILL_SEND_BYTES = 256 * KiB;
+const FILL_SENDERS = 8;
+/** Distinct value bytes; sends cycle over them. Larger than CPU caches. */
+const POOL_BYTES = 16 * MiB;
+const READ_CHUNK_BYTES = MiB;
+const TOPIC = 'bench';
+
+const LATENCY_RATE = positiveNumber(args.rate, 'rate', 10_000);
+const LATENCY_SECONDS = positiveNumber(args.seconds, 'seconds', 3, false);
+const LATENCY_WARMUP_SECONDS = 0.5;
+const LATENCY_VALUE_BYTES = 100;
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) console.error('note: run with --expose-gc so every pass starts from a collected heap');
+
+const workDir = mkdtempSync(join(tmpdir(), 'fjord-consume-bench-'));
+let pathSerial = 0;
+function freshPath(name: string): string {
+  return join(workDir, `${name}-${pathSerial++}`);
+}
+
+const now = process.hrtime.bigint;
+const msSince = (start: bigint): number => Number(now() - start) / 1e6;
+
+// Accumulates the bytes the passes touch, so no pass can be optimised away.
+let sink = 0;
+
+// ---------------------------------------------------------------- throughput
+
+/** The records of one size: a pool of random values the fill cycles over. */
+class Workload {
+  readonly records: number;
+  readonly messagesPerSend: number;
+  readonly sends: number;
+  readonly messagePool: Message[][] = [];
+
+  constructor(readonly size: SizeCase) {
+    this.messagesPerSend = Math.max(1, Math.floor(FILL_SEND_BYTES / size.valueBytes));
+    this.sends = Math.max(1, Math.round(size.topicBytes / (this.messagesPerSend * size.valueBytes)));
+    this.records = this.sends * this.messagesPerSend;
+    const sendBytes = this.messagesPerSend * size.valueBytes;
+    const pooled = Math.min(this.sends, Math.max(2, Math.floor(POOL_BYTES / sendBytes)));
+    const random = randomFillSync(Buffer.allocUnsafe(pooled * sendBytes));
+    for (let s = 0; s < pooled; s++) {
+      const messages: Message[] = [];
+      for (let m = 0; m < this.messagesPerSend; m++) {
+        const start = (s * this.messagesPerSend + m) * size.valueBytes;
+        messages.push({ key: null, value: random.subarray(start, start + size.valueBytes) });
+      }
+      this.messagePool.push(messages);
+    }
+  }
+
+  get payloadBytes(): number {
+    return this.records * this.size.valueBytes;
+  }
+
+  messages(send: number): Message[] {
+    return this.messagePool[send % this.messagePool.length]!;
+  }
+}
+
+function writeAll(fd: number, bytes: Buffer): void {
+  let written = 0;
+  while (written < bytes.length) written += writeSync(fd, bytes, written);
+}
+
+/** The floor's file: every value of the topic, in order, as a 4-byte big-endian length and its bytes. */
+function writeFrames(work: Workload): string {
+  const path = freshPath('frames');
+  const fd = openSync(path, 'w');
+  try {
+    for (let s = 0; s < work.sends; s++) {
+      const messages = work.messages(s);
+      const chunk = Buffer.allocUnsafe(messages.length * (4 + work.size.valueBytes));
+      let pos = 0;
+      for (const { value } of messages) {
+        const bytes = value as Buffer;
+        chunk.writeUInt32BE(bytes.length, pos);
+        chunk.set(bytes, pos + 4);
+        pos += 4 + bytes.length;
+      }
+      writeAll(fd, chunk);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return path;
+}
+
+/** Fills a one-partition topic with the workload's records: `sends` sends of `messagesPerSend`, FILL_SENDERS at a time, acks 1. */
+async function fillTopic(fjord: Fjord, work: Workload): Promise<void> {
+  const admin = fjord.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1 }] });
+  await admin.disconnect();
+  const producer = fjord.producer();
+  await producer.connect();
+  let next = 0;
+  const sender = async (): Promise<void> => {
+    while (next < work.sends) {
+      const s = next++;
+      await producer.send({ topic: TOPIC, messages: work.messages(s), acks: 1 });
+    }
+  };
+  await Promise.all(Array.from({ length: FILL_SENDERS }, sender));
+  await producer.disconnect();
+  const end = (await fjord.topics()).get(TOPIC).partition(0).log.logEndOffset;
+  if (end !== work.records) throw new Error(`fill: the topic ends at offset ${end}, expected ${work.records}`);
+}
+
+interface ConsumePass {
+  ms: number;
+  /** From run() to the first batch: joining the group and the first fetch. */
+  firstBatchMs: number;
+  batches: number;
+}
+
+let groupSerial = 0;
+
+/** One consumer of a fresh group reads the topic from the beginning to its end; the first byte of each value is touched. */
+async function fjordPass(fjord: Fjord, work: Workload): Promise<ConsumePass> {
+  const consumer = fjord.consumer({ groupId: `consume-bench-${groupSerial++}` });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
+  const last = String(work.records - 1);
+  let records = 0;
+  let touched = 0;
+  let batches = 0;
+  let firstBatchAt = 0n;
+  let failure: unknown = null;
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  consumer.on(consumer.events.CRASH, (event) => {
+    failure = (event as { payload: { error: unknown } }).payload.error;
+    finish();
+  });
+  const start = now();
+  await consumer.run({
+    autoCommit: true,
+    eachBatchAutoResolve: true,
+    eachBatch: async ({ batch }) => {
+      if (batches++ === 0) firstBatchAt = now();
+      const messages = batch.messages;
+      for (let i = 0; i < messages.length; i++) touched += messages[i]!.value![0]!;
+      records += messages.length;
+      if (messages[messages.length - 1]!.offset === last) finish();
+    },
+  });
+  await done;
+  const ms = msSince(start);
+  await consumer.disconnect();
+  if (failure !== null) throw failure;
+  if (records !== work.records) throw new Error(`fjord pass: the consumer saw ${records} records, expected ${work.records}`);
+  sink += touched;
+  return { ms, firstBatchMs: Number(firstBatchAt - start) / 1e6, batches };
+}
+
+/** Reads the frame file in READ_CHUNK_BYTES chunks, parses every frame and touches the first byte of its value. */
+function floorPass(path: string, readBuffer: Buffer, work: Workload): ConsumePass {
+  const start = now();
+  const fd = openSync(path, 'r');
+  let records = 0;
+  let touched = 0;
+  let filePosition = 0;
+  let filled = 0;
+  let reads = 0;
+  try {
+    for (;;) {
+      const bytesRead = readSync(fd, readBuffer, filled, READ_CHUNK_BYTES, filePosition);
+      if (bytesRead === 0) break;
+      reads++;
+      filePosition += bytesRead;
+      filled += bytesRead;
+      let at = 0;
+      while (filled - at >= 4) {
+        const length = readBuffer.readUInt32BE(at);
+        if (filled - at - 4 < length) break;
+        const value = readBuffer.subarray(at + 4, at + 4 + length);
+        touched += value[0]!;
+        at += 4 + length;
+        records++;
+      }
+      // Carry a partial frame to the front; the buffer has room for one frame plus a chunk.
+      readBuffer.copyWithin(0, at, filled);
+      filled -= at;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const ms = msSince(start);
+  if (records !== work.records) throw new Error(`floor pass: parsed ${records} frames, expected ${work.records}`);
+  sink += touched;
+  return { ms, firstBatchMs: 0, batches: reads };
+}
+
+interface Measurement {
+  /** Of the median pass (by time). */
+  seconds: number;
+  recordsPerSec: number;
+  mbPerSec: number;
+  /** MB/s of every timed pass, in run order: the spread. */
+  passMbPerSec: number[];
+}
+
+interface ThroughputRow {
+  size: string;
+  valueBytes: number;
+  records: number;
+  payloadBytes: number;
+  passes: number;
+  fjord: Measurement & { firstBatchMs: number; batches: number };
+  /** null with --fjord-only. */
+  floor: Measurement | null;
+  /** Fjord MB/s over floor MB/s; above 1 means Fjord is faster. */
+  ratio: number | null;
+}
+
+function measurement(work: Workload, passes: readonly ConsumePass[]): Measurement & { median: ConsumePass } {
+  const median = [...passes].sort((a, b) => a.ms - b.ms)[Math.floor(passes.length / 2)]!;
+  const seconds = median.ms / 1000;
+  return {
+    seconds,
+    recordsPerSec: work.records / seconds,
+    mbPerSec: work.payloadBytes / 1e6 / seconds,
+    passMbPerSec: passes.map((pass) => Math.round(work.payloadBytes / 1e3 / pass.ms)),
+    median,
+  };
+}
+
+async function benchThroughput(size: SizeCase): Promise<ThroughputRow> {
+  const cellStart = now();
+  const work = new Workload(size);
+  const dir = freshPath('fjord');
+  const fjord = new Fjord({ dir, allowAutoTopicCreation: false });
+  let framesPath = '';
+  try {
+    await fillTopic(fjord, work);
+    if (!fjordOnly) framesPath = writeFrames(work);
+    const readBuffer = Buffer.allocUnsafe(READ_CHUNK_BYTES + 4 + size.valueBytes);
+    console.error(
+      `${size.label}: ${work.records.toLocaleString('en-US')} records (${(work.payloadBytes / MiB).toFixed(0)} MiB) in the topic, ` +
+        `filled in ${(msSince(cellStart) / 1000).toFixed(1)} s; at least ${PASSES} timed passes each after a warm-up`,
+    );
+    // Warm-up: maps the segment (page faults) and brings the frame file into the cache, untimed.
+    if (!fjordOnly) floorPass(framesPath, readBuffer, work);
+    await fjordPass(fjord, work);
+    const floorPasses: ConsumePass[] = [];
+    const fjordPasses: ConsumePass[] = [];
+    let timedMs = 0;
+    while (fjordPasses.length < PASSES || (timedMs < MIN_CELL_MS && fjordPasses.length < MAX_PASSES)) {
+      if (!fjordOnly) {
+        gc?.();
+        floorPasses.push(floorPass(framesPath, readBuffer, work));
+        timedMs += floorPasses[floorPasses.length - 1]!.ms;
+      }
+      gc?.();
+      fjordPasses.push(await fjordPass(fjord, work));
+      timedMs += fjordPasses[fjordPasses.length - 1]!.ms;
+    }
+    const floor = fjordOnly ? null : measurement(work, floorPasses);
+    const fjordM = measurement(work, fjordPasses);
+    const { median, ...fjordRest } = fjordM;
+    const floorRest = floor === null ? null : (({ median: _median, ...rest }) => rest)(floor);
+    const row: ThroughputRow = {
+      size: size.label,
+      valueBytes: size.valueBytes,
+      records: work.records,
+      payloadBytes: work.payloadBytes,
+      passes: fjordPasses.length,
+      fjord: { ...fjordRest, firstBatchMs: median.firstBatchMs, batches: median.batches },
+      floor: floorRest,
+      ratio: floor === null ? null : fjordM.mbPerSec / floor.mbPerSec,
+    };
+    const spread = (m: Measurement) => `${Math.min(...m.passMbPerSec)}–${Math.max(...m.passMbPerSec)}`;
+    console.error(
+      `  ${fjordPasses.length} passes: fjord ${spread(fjordM)} MB/s (median ${Math.round(fjordM.mbPerSec)}, run() to first batch ${median.firstBatchMs.toFixed(2)} ms), ` +
+        (floor === null ? '' : `floor ${spread(floor)} MB/s (median ${Math.round(floor.mbPerSec)}), median ratio ${row.ratio!.toFixed(2)}, `) +
+        `${(msSince(cellStart) / 1000).toFixed(1)} s`,
+    );
+    return row;
+  } finally {
+    await fjord.close();
+    rmSync(dir, { recursive: true, force: true });
+    if (framesPath !== '') rmSync(framesPath, { force: true });
+  }
+}
+
+// ---------------------------------------------------------------- latency
+
+interface LatencyResult {
+  rate: number;
+  acks: 1;
+  valueBytes: number;
+  seconds: number;
+  warmupSeconds: number;
+  /** Measured records (after the warm-up). */
+  records: number;
+  /** Records per second the sender achieved over the measured part. */
+  achievedRate: number;
+  /** produce-call start → eachMessage called, ms. */
+  endToEnd: { p50: number; p99: number; p999: number; max: number; mean: number };
+  /** produce-call start → send() resolved (acks 1), ms. */
+  send: { p50: number; p99: number; p999: number; max: number };
+  /** Measured records whose end-to-end latency reached 1 ms. */
+  atLeast1ms: number;
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+function summary(values: Float64Array): { p50: number; p99: number; p999: number; max: number; mean: number } {
+  const sorted = Float64Array.from(values).sort();
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), p999: quantile(sorted, 0.999), max: sorted[sorted.length - 1] ?? NaN, mean: sum / sorted.length };
+}
+
+async function benchLatency(): Promise<LatencyResult> {
+  const dir = freshPath('latency');
+  const fjord = new Fjord({ dir, allowAutoTopicCreation: false });
+  const warmup = Math.round(LATENCY_RATE * LATENCY_WARMUP_SECONDS);
+  const measured = Math.round(LATENCY_RATE * LATENCY_SECONDS);
+  const total = warmup + measured;
+  const endToEnd = new Float64Array(measured);
+  const sendLatency = new Float64Array(measured);
+  const template = randomFillSync(Buffer.allocUnsafe(LATENCY_VALUE_BYTES));
+  let consumer: Consumer | null = null;
+  console.error(
+    `latency: ${LATENCY_RATE.toLocaleString('en-US')} records/s of ${LATENCY_VALUE_BYTES} B, one per send, acks 1, for ${LATENCY_SECONDS} s after ${LATENCY_WARMUP_SECONDS} s of warm-up`,
+  );
+  try {
+    const admin = fjord.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1 }] });
+    await admin.disconnect();
+
+    // The consumer joins and waits at the end of the empty topic before anything is sent.
+    consumer = fjord.consumer({ groupId: 'consume-bench-latency' });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
+    let received = 0;
+    let failure: unknown = null;
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    const joined = new Promise<void>((resolve) => consumer!.on(consumer!.events.GROUP_JOIN, () => resolve()));
+    consumer.on(consumer.events.CRASH, (event) => {
+      failure = (event as { payload: { error: unknown } }).payload.error;
+      finish();
+    });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const at = performance.now();
+        const value = message.value!;
+        const seq = value.readUInt32LE(8);
+        if (seq !== received) {
+          failure ??= new Error(`latency: record ${received} expected, eachMessage got ${seq} (offset ${message.offset})`);
+          finish();
+        }
+        if (seq >= warmup) endToEnd[seq - warmup] = at - value.readDoubleLE(0);
+        if (++received === total) finish();
+      },
+    });
+    await Promise.race([joined, done]);
+    if (failure !== null) throw failure;
+
+    const producer = fjord.producer();
+    await producer.connect();
+    let sent = 0;
+    let sendFailure: unknown = null;
+    const pending = new Set<Promise<unknown>>();
+    const sendOne = (seq: number): void => {
+      const value = Buffer.from(template);
+      const startedAt = performance.now();
+      value.writeDoubleLE(startedAt, 0);
+      value.writeUInt32LE(seq, 8);
+      const p: Promise<unknown> = producer.send({ topic: TOPIC, messages: [{ value }], acks: 1 }).then(
+        () => {
+          if (seq >= warmup) sendLatency[seq - warmup] = performance.now() - startedAt;
+          pending.delete(p);
+        },
+        (error: unknown) => {
+          sendFailure ??= error;
+          pending.delete(p);
+        },
+      );
+      pending.add(p);
+    };
+    gc?.();
+    const begin = performance.now();
+    let measuredFrom = 0;
+    // Each turn of the event loop sends every record due by now; a turn with nothing due just yields.
+    await new Promise<void>((resolve) => {
+      const turn = (): void => {
+        const due = Math.min(total, Math.floor(((performance.now() - begin) / 1000) * LATENCY_RATE) + 1);
+        while (sent < due) {
+          if (sent === warmup) measuredFrom = performance.now();
+          sendOne(sent++);
+        }
+        if (sent < total && sendFailure === null && failure === null) setImmediate(turn);
+        else resolve();
+      };
+      turn();
+    });
+    const sendingMs = performance.now() - measuredFrom;
+    await Promise.all(pending);
+    const timeout = setTimeout(() => {
+      failure ??= new Error(`latency: eachMessage saw ${received} of ${total} records 10 s after the last send`);
+      finish();
+    }, 10_000);
+    await done;
+    clearTimeout(timeout);
+    await producer.disconnect();
+    if (sendFailure !== null) throw sendFailure;
+    if (failure !== null) throw failure;
+
+    let atLeast1ms = 0;
+    for (const v of endToEnd) if (v >= 1) atLeast1ms++;
+    const { mean: _mean, ...sendSummary } = summary(sendLatency);
+    return {
+      rate: LATENCY_RATE,
+      acks: 1,
+      valueBytes: LATENCY_VALUE_BYTES,
+      seconds: LATENCY_SECONDS,
+      warmupSeconds: LATENCY_WARMUP_SECONDS,
+      records: measured,
+      achievedRate: (measured - 1) / (sendingMs / 1000),
+      endToEnd: summary(endToEnd),
+      send: sendSummary,
+      atLeast1ms,
+    };
+  } finally {
+    await consumer?.disconnect();
+    await fjord.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------- report
+
+function whole(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+function latency(ms: number): string {
+  return ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
+}
+
+function throughputTable(rows: readonly ThroughputRow[]): string {
+  const lines = [
+    '| size | records | passes | fjord records/s | fjord MB/s | floor records/s | floor MB/s | fjord / floor |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const row of rows) {
+    lines.push(
+      `| ${row.size} | ${whole(row.records)} | ${row.passes} | ${whole(row.fjord.recordsPerSec)} | ${whole(row.fjord.mbPerSec)} | ` +
+        (row.floor === null ? '– | – | – |' : `${whole(row.floor.recordsPerSec)} | ${whole(row.floor.mbPerSec)} | ${row.ratio!.toFixed(2)} |`),
+    );
+  }
+  return lines.join('\n');
+}
+
+function latencyTable(result: LatencyResult): string {
+  const e = result.endToEnd;
+  const s = result.send;
+  return [
+    '| rate (records/s) | acks | value | records | p50 | p99 | p999 | max | ≥ 1 ms | send p50 | send p99 |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| ${whole(result.rate)} (achieved ${whole(result.achievedRate)}) | ${result.acks} | ${result.valueBytes} B | ${whole(result.records)} | ` +
+      `${latency(e.p50)} | ${latency(e.p99)} | ${latency(e.p999)} | ${latency(e.max)} | ${whole(result.atLeast1ms)} | ${latency(s.p50)} | ${latency(s.p99)} |`,
+  ].join('\n');
+}
+
+function writeResults(rows: readonly ThroughputRow[], latencyResult: LatencyResult | null, startedAt: Date, sameFilesystem: boolean): string {
+  const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+  mkdirSync(resultsDir, { recursive: true });
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const path = join(resultsDir, `consume-${stamp}.json`);
+  const report = {
+    startedAt: startedAt.toISOString(),
+    quick,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    workDir: tmpdir(),
+    workDirOnProjectFilesystem: sameFilesystem,
+    maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    settings: {
+      passes: `at least ${PASSES}, more until a cell's timed passes add up to ${MIN_CELL_MS} ms (at most ${MAX_PASSES})`,
+      gcBetweenPasses: gc !== undefined,
+      filters: { only: args.only ?? 'all', size: args.size ?? 'all', fjordOnly },
+      partitions: 1,
+      fill: `${FILL_SENDERS} concurrent senders of ${FILL_SEND_BYTES / KiB} KiB of values, acks 1, producer defaults (batchSize 16384)`,
+      consumer: 'a fresh group per pass; fromBeginning, eachBatch, eachBatchAutoResolve, autoCommit; KafkaJS default fetch sizes (maxBytesPerPartition 1 MiB, maxBytes 10 MiB)',
+      throughput: 'from consumer.run() (group join included) to the handler seeing the last offset; median pass; the first byte of each value touched',
+      mbPerSec: 'record value bytes (10^6) per second over the median timed pass',
+      floor: `4-byte length + value frames in one file, fs.readSync in ${READ_CHUNK_BYTES / MiB} MiB chunks, each frame parsed and the first byte of its value touched`,
+      latency:
+        'per record, from the start of its producer.send call (one record per send, acks 1) to its eachMessage call; the sender paces on setImmediate turns, sending every record due',
+    },
+    throughput: rows,
+    latency: latencyResult,
+    sink,
+  };
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(report, null, 2)}\n`);
+  renameSync(`${path}.tmp`, path);
+  return path;
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const sameFilesystem = statSync(workDir).dev === statSync(process.cwd()).dev;
+  console.error(
+    `fjord consume bench (${quick ? 'quick' : 'full'}): node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, data in ${workDir}` +
+      (sameFilesystem ? '' : ` (note: not the filesystem of ${process.cwd()}, where a data dir would be)`),
+  );
+  const rows: ThroughputRow[] = [];
+  let latencyResult: LatencyResult | null = null;
+  try {
+    if (runThroughput) for (const size of sizes) rows.push(await benchThroughput(size));
+    if (runLatency) latencyResult = await benchLatency();
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  const elapsed = (Date.now() - startedAt.getTime()) / 1000;
+  if (rows.length > 0) {
+    console.log(
+      `\nConsume throughput, one partition, from the page cache: one consumer (eachBatch, autoCommit, KafkaJS default fetch sizes) reads the whole topic, ` +
+        `touching the first byte of each value; timed from run() (group join included) to the last offset. MB/s: record value bytes (10^6) per second, median pass.\n` +
+        `floor: the same values as 4-byte length-prefixed frames read with fs.readSync in 1 MiB chunks, parsed, first byte touched.\n`,
+    );
+    console.log(throughputTable(rows));
+    console.log(
+      '\nFjord hands out views of the mapped segment and copies no value bytes, so once values are large its MB/s is a rate of\n' +
+        'records handed out times their size, not of bytes moved; the floor copies every byte once out of the page cache.',
+    );
+  }
+  if (latencyResult !== null) {
+    console.log(
+      `\nEnd-to-end latency: one 100 B record per producer.send (acks 1) at a fixed rate into one partition; a consumer (eachMessage) waiting at the end; ` +
+        `from the start of the send call to eachMessage, over ${whole(latencyResult.records)} records after ${LATENCY_WARMUP_SECONDS} s of warm-up. ` +
+        `send: from the call to its promise resolving.\n`,
+    );
+    console.log(latencyTable(latencyResult));
+  }
+  console.log(`\nresults: ${writeResults(rows, latencyResult, startedAt, sameFilesystem)} (${elapsed.toFixed(1)} s)`);
+}
+
+await main();

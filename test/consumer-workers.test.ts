@@ -1,0 +1,122 @@
+// Issue 4's acceptance: "consumers in two worker_threads of one process can
+// share a group". A child process (so that this test file's own Fjord state
+// stays out of it) creates a 4-partition topic, closes it, and starts two
+// worker threads; each opens `new Fjord({ dir })` on the same directory and
+// runs a consumer of one group. The two must split the partitions between
+// them and together consume every record exactly once.
+//
+// The workers load src/ through the TypeScript loader of child-process.ts:
+// the child's main thread gets it from `--import`, and each worker registers
+// it again itself (module hooks registered in one thread do not apply to
+// imports of another thread in every Node 20 release).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { expect, it } from 'vitest';
+
+import { FJORD, runScript } from './child-process.js';
+import { tempDir } from './helpers.js';
+
+const WORKER = `
+import { parentPort, workerData } from 'node:worker_threads';
+await import(workerData.register);
+const { Fjord } = await import(workerData.fjord);
+
+const fjord = new Fjord({ dir: workerData.dir });
+const consumer = fjord.consumer({ groupId: 'shared-group', heartbeatInterval: 50, sessionTimeout: 1000, rebalanceTimeout: 3000 });
+consumer.on(consumer.events.GROUP_JOIN, (e) =>
+  parentPort.postMessage({ type: 'join', memberId: e.payload.memberId, assignment: e.payload.memberAssignment }));
+consumer.on(consumer.events.CRASH, (e) => parentPort.postMessage({ type: 'crash', error: String(e.payload.error) }));
+await consumer.connect();
+await consumer.subscribe({ topic: 'split', fromBeginning: true });
+await consumer.run({
+  eachMessage: async ({ partition, message }) =>
+    parentPort.postMessage({ type: 'record', partition, offset: message.offset, value: message.value.toString() }),
+});
+parentPort.postMessage({ type: 'running' });
+parentPort.on('message', async (message) => {
+  if (message !== 'stop') return;
+  await fjord.close();
+  parentPort.postMessage({ type: 'stopped' });
+});
+`;
+
+const MAIN = `
+import { Worker } from 'node:worker_threads';
+import { Fjord } from ${JSON.stringify(FJORD)};
+
+const [dir, workerFile, register] = process.argv.slice(2);
+const report = { setup: null, workers: [[], []] };
+const done = (code) => { console.log(JSON.stringify(report)); process.exit(code); };
+setTimeout(() => { report.timedOut = true; done(0); }, 12000).unref();
+
+try {
+  const fjord = new Fjord({ dir });
+  const admin = fjord.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'split', numPartitions: 4 }] });
+  const producer = fjord.producer();
+  await producer.connect();
+  await producer.send({ topic: 'split', messages: Array.from({ length: 40 }, (_, i) => ({ partition: i % 4, value: 'v' + i })) });
+  await fjord.close();
+  report.setup = 'ok';
+} catch (error) {
+  report.setup = String(error);
+  done(0);
+}
+
+const workers = [0, 1].map((i) => {
+  const worker = new Worker(new URL(workerFile), { workerData: { dir, register, fjord: ${JSON.stringify(FJORD)} } });
+  worker.on('message', (m) => report.workers[i].push(m));
+  worker.on('error', (error) => report.workers[i].push({ type: 'error', error: String(error) }));
+  return worker;
+});
+
+const last = (i, type) => report.workers[i].filter((m) => m.type === type).at(-1);
+const records = () => report.workers.flat().filter((m) => m.type === 'record').length;
+// Until both run and every record arrived (or a worker failed), then 500 ms more for any second delivery.
+for (let t = 0; t < 8000; t += 20) {
+  if (report.workers.some((w) => w.some((m) => m.type === 'error' || m.type === 'crash'))) break;
+  if (last(0, 'running') && last(1, 'running') && last(0, 'join') && last(1, 'join') && records() >= 40) break;
+  await new Promise((r) => setTimeout(r, 20));
+}
+await new Promise((r) => setTimeout(r, 500));
+for (const worker of workers) worker.postMessage('stop');
+await Promise.race([
+  Promise.all(workers.map((w, i) => new Promise((r) => { const check = () => (last(i, 'stopped') || last(i, 'error') ? r() : setTimeout(check, 20)); check(); }))),
+  new Promise((r) => setTimeout(r, 3000)),
+]);
+await Promise.all(workers.map((w) => w.terminate()));
+done(0);
+`;
+
+it('two worker_threads of one process share a consumer group: they split the partitions and consume every record once', async () => {
+  const dir = tempDir();
+  const scripts = tempDir('fjord-workers-');
+  const workerFile = join(scripts, 'worker.mjs');
+  writeFileSync(workerFile, WORKER);
+  const { code, stdout, stderr } = await runScript(scripts, MAIN, [dir, pathToFileURL(workerFile).href, pathToFileURL(join(scripts, 'ts-register.mjs')).href]);
+  expect({ code, stderr: stderr.split('\n').filter((l) => /Error/.test(l)) }).toEqual({ code: 0, stderr: [] });
+  const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+    setup: string;
+    timedOut?: boolean;
+    workers: { type: string; assignment?: Record<string, number[]>; memberId?: string; partition?: number; offset?: string; error?: string }[][];
+  };
+  expect(report.setup).toBe('ok');
+  expect(report.timedOut).toBeUndefined();
+  const failures = report.workers.flat().filter((m) => m.type === 'error' || m.type === 'crash');
+  expect(failures).toEqual([]);
+
+  // The latest assignments: one group, two members, disjoint, covering all four partitions.
+  const [first, second] = report.workers.map((messages) => messages.filter((m) => m.type === 'join').at(-1)!);
+  expect(first!.memberId).not.toBe(second!.memberId);
+  const a = first!.assignment!.split ?? [];
+  const b = second!.assignment!.split ?? [];
+  expect({ a: a.length, b: b.length }).toEqual({ a: 2, b: 2 });
+  expect([...a, ...b].sort()).toEqual([0, 1, 2, 3]);
+
+  // Every record once, across both workers.
+  const records = report.workers.flat().filter((m) => m.type === 'record').map((m) => `${m.partition}@${m.offset}`);
+  expect(records.sort()).toEqual(Array.from({ length: 4 }, (_, p) => Array.from({ length: 10 }, (_, o) => `${p}@${o}`)).flat().sort());
+}, 30_000);
