@@ -26,7 +26,6 @@ import {
 import { fjordFor, track } from './fjord-kit.js';
 import { tempDir } from './helpers.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Event = { id: number; type: string; timestamp: number; payload: any };
 type Assignment = Record<string, number[]>;
 

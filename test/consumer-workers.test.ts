@@ -6,9 +6,10 @@
 // them and together consume every record exactly once.
 //
 // The workers load src/ through the TypeScript loader of child-process.ts:
-// the child's main thread gets it from `--import`, and each worker registers
-// it again itself (module hooks registered in one thread do not apply to
-// imports of another thread in every Node 20 release).
+// the child's main thread gets it from `--import`. Recent Node 20 releases
+// hand those hooks on to worker threads; each worker also registers them
+// itself so that releases that do not still load src/ (registering the same
+// hooks twice is harmless).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';

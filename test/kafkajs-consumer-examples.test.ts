@@ -320,6 +320,8 @@ describe('KafkaJS consumer examples (docs/Consuming.md)', () => {
     await consumer.connect();
     await consumer.subscribe({ topics: ['topic-A', 'topic-B'] });
 
+    // The documentation does not await run(); commitOffsets "can only be called after consumer.run",
+    // that is once the consumer is a member of the group, so this awaits it.
     await consumer.run({
       autoCommit: false,
       eachMessage: async ({ topic, partition, message }) => {

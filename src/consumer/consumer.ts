@@ -170,6 +170,12 @@ export class Consumer {
   readonly #paused = new Set<string>();
   readonly #pausedTopics = new Set<string>();
   #rejoin = true;
+  /** A JoinGroup/SyncGroup of this member is in flight. */
+  #joining = false;
+  /** Resolves `run()` once the first join completed (KafkaJS's run resolves joined). */
+  #onJoined: (() => void) | null = null;
+  /** Seeks not applied yet, by partition: applied at the next fetch of the partition while assigned (as KafkaJS). */
+  readonly #seeks = new Map<string, number>();
   #wake: (() => void) | null = null;
   #heartbeatTimer: NodeJS.Timeout | null = null;
   #lastCommitAt = 0;
@@ -252,7 +258,14 @@ export class Consumer {
           if (!this.#allowAutoTopicCreation) registry.get(topic);
           await registry.create(topic, this.fjord.numPartitions, {});
         }
-      } else if (!(topic instanceof RegExp)) {
+      } else if (topic instanceof RegExp) {
+        // As KafkaJS: a RegExp subscribes to the topics it matches now, not to topics created later.
+        for (const { name } of registry.list()) {
+          topic.lastIndex = 0;
+          if (topic.test(name)) this.#subscriptions.push({ match: name, fromBeginning: subscription.fromBeginning === true });
+        }
+        continue;
+      } else {
         throw new InvalidArgumentError(`subscribe: ${JSON.stringify(topic)} is neither a topic name nor a RegExp`);
       }
       this.#subscriptions.push({ match: topic, fromBeginning: subscription.fromBeginning === true });
@@ -283,9 +296,14 @@ export class Consumer {
     this.#rejoin = true;
     this.#heartbeatTimer = setInterval(() => this.#heartbeat(), this.#heartbeatInterval);
     this.#heartbeatTimer.unref();
+    const joined = new Promise<void>((resolve) => (this.#onJoined = resolve));
     this.#loop = this.#runLoop(config).catch((error: unknown) => {
+      // As KafkaJS: a consumer that cannot go on leaves its group (the others take its partitions), then reports the crash.
+      this.#running = false;
+      this.#leave();
       this.#emit(EVENTS.CRASH, { error, groupId: this.#groupId, restart: false });
     });
+    await Promise.race([joined, this.#loop]);
   }
 
   /** Stops consuming: commits what was processed (autoCommit), leaves the group. */
@@ -295,6 +313,12 @@ export class Consumer {
     this.#wakeUp();
     await this.#loop;
     this.#loop = null;
+    this.#leave();
+    this.#emit(EVENTS.STOP, null);
+  }
+
+  /** Stops heartbeats and leaves the group (after the loop ended). */
+  #leave(): void {
     if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = null;
     if (this.#memberId !== '') {
@@ -304,10 +328,15 @@ export class Consumer {
         // Already expired or removed: nothing to leave.
       }
     }
+    this.#forgetMembership();
+    this.#seeks.clear();
+  }
+
+  /** The group no longer has this member: its assignment, and the positions in it, are gone. */
+  #forgetMembership(): void {
     this.#memberId = '';
     this.#generationId = -1;
     this.#owned.clear();
-    this.#emit(EVENTS.STOP, null);
   }
 
   #wakeUp(): void {
@@ -323,15 +352,14 @@ export class Consumer {
       this.#coordinator!.heartbeat({ groupId: this.#groupId, generationId: this.#generationId, memberId: this.#memberId });
       this.#emit(EVENTS.HEARTBEAT, { groupId: this.#groupId, memberId: this.#memberId, groupGenerationId: this.#generationId });
     } catch (error) {
+      // While this member waits in JoinGroup, the rebalance in progress is the one it is joining: rejoining after it would start another.
+      if (this.#joining && error instanceof RebalanceInProgressError) return;
       this.#onGroupError(error);
     }
   }
 
   #onGroupError(error: unknown): void {
-    if (error instanceof UnknownMemberIdError) {
-      this.#memberId = '';
-      this.#generationId = -1;
-    }
+    if (error instanceof UnknownMemberIdError) this.#forgetMembership();
     if (error instanceof RebalanceInProgressError || error instanceof IllegalGenerationError || error instanceof UnknownMemberIdError) {
       this.#rejoin = true;
       this.#wakeUp();
@@ -349,10 +377,7 @@ export class Consumer {
         const joined = await this.#join().catch((error: unknown) => {
           if (!(error instanceof RebalanceInProgressError || error instanceof UnknownMemberIdError || error instanceof IllegalGenerationError)) throw error;
           this.#rejoin = true;
-          if (error instanceof UnknownMemberIdError) {
-            this.#memberId = '';
-            this.#generationId = -1;
-          }
+          if (error instanceof UnknownMemberIdError) this.#forgetMembership();
           return false;
         });
         if (!joined) {
@@ -368,6 +393,15 @@ export class Consumer {
 
   /** JoinGroup, the leader's assignment, SyncGroup; then positions for the assigned partitions. */
   async #join(): Promise<boolean> {
+    this.#joining = true;
+    try {
+      return await this.#joinAndSync();
+    } finally {
+      this.#joining = false;
+    }
+  }
+
+  async #joinAndSync(): Promise<boolean> {
     const coordinator = this.#coordinator!;
     const started = Date.now();
     this.#rejoin = false;
@@ -408,6 +442,8 @@ export class Consumer {
       memberId: result.memberId,
       memberAssignment: assignment,
     });
+    this.#onJoined?.();
+    this.#onJoined = null;
     return true;
   }
 
@@ -455,6 +491,7 @@ export class Consumer {
     for (const owned of [...this.#owned.values()]) {
       if (!this.#running || this.#rejoin || budget <= 0) break;
       if (this.#paused.has(key(owned.topic, owned.partition.id)) || this.#pausedTopics.has(owned.topic)) continue;
+      this.#applySeek(owned);
       const records = this.#read(owned, Math.min(this.#maxBytesPerPartition, budget));
       if (records === null) continue;
       budget -= records.bytes;
@@ -510,13 +547,19 @@ export class Consumer {
       return () => this.resume([{ topic, partitions: [partitionId] }]);
     };
     const heartbeat = async () => this.#heartbeat();
-    const stale = () => !this.#running || this.#rejoin || this.#generationId !== generation || !this.#owned.has(key(topic, partitionId));
+    const stale = () =>
+      !this.#running || this.#rejoin || this.#generationId !== generation || !this.#owned.has(key(topic, partitionId)) || this.#seeks.has(key(topic, partitionId));
+    const first = records[0]!.offset;
+    const last = records[records.length - 1]!.offset;
     const batchPayload = {
       topic,
       partition: partitionId,
       highWatermark: String(highWatermark),
-      offset: messages[0]!.offset,
+      offsetLag: String(Math.max(0, highWatermark - 1 - last)),
+      offsetLagLow: String(Math.max(0, highWatermark - 1 - first)),
       batchSize: messages.length,
+      firstOffset: String(first),
+      lastOffset: String(last),
     };
     this.#emit(EVENTS.START_BATCH_PROCESS, batchPayload);
     const started = Date.now();
@@ -528,7 +571,7 @@ export class Consumer {
         } catch {
           // already gone
         }
-        this.#memberId = '';
+        this.#forgetMembership();
         this.#rejoin = true;
       }
     }, this.#maxPollInterval);
@@ -655,16 +698,33 @@ export class Consumer {
     this.#emit(EVENTS.COMMIT_OFFSETS, { groupId: this.#groupId, memberId: this.#memberId, groupGenerationId: this.#generationId, topics: this.#group(parsed) });
   }
 
-  /** Moves the next fetch of a partition this consumer reads. */
+  /**
+   * Moves the next fetch of a partition. As in KafkaJS, the seek is applied
+   * at the next fetch of the partition once the group assigns it (so it may
+   * come right after a `run()` that was not awaited), and the batch being
+   * processed for it turns stale.
+   */
   seek({ topic, partition, offset }: { topic: string; partition: number; offset: string }): void {
     this.#check();
     const at = toOffset(offset);
     if (at < 0) throw new OffsetOutOfRangeError(`seek to offset ${at} of ${topic}-${partition}: offsets are never negative`);
-    const owned = this.#owned.get(key(topic, partition));
-    if (owned === undefined) throw new InvalidArgumentError(`seek: ${topic}-${partition} is not assigned to this consumer`);
+    const k = key(topic, partition);
+    if (this.#manual ? !this.#owned.has(k) : !this.#running) {
+      throw new InvalidArgumentError(
+        this.#manual ? `seek: ${topic}-${partition} is not assigned to this consumer` : 'seek: the consumer is not running: call run() first',
+      );
+    }
+    this.#seeks.set(k, at);
+    this.#wakeUp();
+  }
+
+  #applySeek(owned: Owned): void {
+    const k = key(owned.topic, owned.partition.id);
+    const at = this.#seeks.get(k);
+    if (at === undefined) return;
+    this.#seeks.delete(k);
     owned.position = at;
     owned.resolved = at;
-    this.#wakeUp();
   }
 
   pause(topicPartitions: { topic: string; partitions?: number[] }[]): void {
@@ -728,6 +788,7 @@ export class Consumer {
       for (const owned of this.#owned.values()) {
         if (out.length >= maxRecords) break;
         if (this.#paused.has(key(owned.topic, owned.partition.id)) || this.#pausedTopics.has(owned.topic)) continue;
+        this.#applySeek(owned);
         const read = this.#read(owned, this.#maxBytesPerPartition);
         if (read === null) continue;
         for (const r of read.messages.slice(0, maxRecords - out.length)) {

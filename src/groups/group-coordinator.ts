@@ -161,7 +161,8 @@ export class GroupCoordinator {
    * `IllegalGenerationError`, an unknown member `UnknownMemberIdError`, and a
    * commit while the group waits for its assignment `RebalanceInProgressError`.
    * Generation -1 without a member commits for an empty group (admin, or a
-   * consumer without a group protocol).
+   * consumer without a group protocol); for a group with members it is
+   * `UnknownMemberIdError`, as in Kafka.
    */
   commitOffsets(request: { groupId: string; generationId?: number; memberId?: string; offsets: OffsetCommit[] }): void {
     const groupId = checkGroupId(request.groupId);
@@ -169,7 +170,8 @@ export class GroupCoordinator {
     const group = this.#group(groupId);
     if (generationId < 0 && (request.memberId ?? '') === '') {
       if (group !== undefined && group.members.size > 0) {
-        throw new IllegalGenerationError(`group ${groupId} has members (generation ${group.generationId}): commit as one of them`);
+        // Kafka: "when the group is non-empty, only members can commit offsets" (UNKNOWN_MEMBER_ID).
+        throw new UnknownMemberIdError(`group ${groupId} has members (generation ${group.generationId}): commit as one of them`);
       }
     } else {
       if (group === undefined) throw new IllegalGenerationError(`group ${groupId} has no generation ${generationId}`);
