@@ -109,7 +109,9 @@ export class Fjord {
     if (shared === undefined) {
       let lock: DirectoryLock;
       try {
-        lock = native.DirectoryLock.acquire(this.dir);
+        // Topic metadata and groups live in this environment: another worker thread
+        // on the same directory would be a second writer, so it is refused.
+        lock = native.DirectoryLock.acquire(this.dir, true);
       } catch (error) {
         this.#opening = null;
         throw fromNative(error);

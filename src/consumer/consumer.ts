@@ -119,6 +119,8 @@ const EVENTS = {
   RECEIVED_UNSUBSCRIBED_TOPICS: 'consumer.received_unsubscribed_topics',
 } as const;
 
+const COOPERATIVE_PROTOCOL = 'cooperative-sticky';
+
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 function positiveInteger(value: unknown, name: string, fallback: number): number {
@@ -172,6 +174,9 @@ export class Consumer {
   #rejoin = true;
   /** A JoinGroup/SyncGroup of this member is in flight. */
   #joining = false;
+  #awaitingJoinResponse = false;
+  /** Generation of the SyncGroup that gave this member its partitions (cooperative-sticky reports it). */
+  #ownedGeneration = -1;
   /** Resolves `run()` once the first join completed (KafkaJS's run resolves joined). */
   #onJoined: (() => void) | null = null;
   /** Seeks not applied yet, by partition: applied at the next fetch of the partition while assigned (as KafkaJS). */
@@ -181,6 +186,8 @@ export class Consumer {
   #lastCommitAt = 0;
   #uncommitted = 0;
   readonly #onGroupChange = (groupId: string) => {
+    // While this member waits for its JoinGroup answer, the rebalance is the one it is joining.
+    if (this.#awaitingJoinResponse) return;
     if (groupId === this.#groupId && this.#memberId !== '' && this.#coordinator?.describeGroup(groupId).state === 'PreparingRebalance') {
       this.#rejoin = true;
       this.#wakeUp();
@@ -406,16 +413,23 @@ export class Consumer {
     const started = Date.now();
     this.#rejoin = false;
     const topics = this.#subscribedTopics();
-    const protocols = this.#assigners.map((a) => a.protocol({ topics }));
-    const result = await coordinator.joinGroup({
-      groupId: this.#groupId,
-      memberId: this.#memberId,
-      clientId: this.fjord.clientId,
-      sessionTimeoutMs: this.#sessionTimeout,
-      rebalanceTimeoutMs: this.#rebalanceTimeout,
-      protocolType: 'consumer',
-      protocols,
-    });
+    const ownedBefore = this.#ownedAssignment();
+    const protocols = this.#assigners.map((a) => a.protocol({ topics, ownedPartitions: ownedBefore, generationId: this.#ownedGeneration }));
+    this.#awaitingJoinResponse = true;
+    let result;
+    try {
+      result = await coordinator.joinGroup({
+        groupId: this.#groupId,
+        memberId: this.#memberId,
+        clientId: this.fjord.clientId,
+        sessionTimeoutMs: this.#sessionTimeout,
+        rebalanceTimeoutMs: this.#rebalanceTimeout,
+        protocolType: 'consumer',
+        protocols,
+      });
+    } finally {
+      this.#awaitingJoinResponse = false;
+    }
     this.#memberId = result.memberId;
     this.#generationId = result.generationId;
     this.#leaderId = result.leaderId;
@@ -433,6 +447,11 @@ export class Consumer {
     if (this.#rejoin) return false;
     const assignment = buffer.length > 0 ? (AssignerProtocol.MemberAssignment.decode(buffer)?.assignment ?? {}) : {};
     this.#assign(assignment);
+    this.#ownedGeneration = result.generationId;
+    // Cooperative protocol: a partition taken away was only revoked this round; rejoining
+    // lets the next round give it to its new owner.
+    const revoked = Object.entries(ownedBefore).some(([topic, ps]) => ps.some((p) => !(assignment[topic] ?? []).includes(p)));
+    if (result.protocolName === COOPERATIVE_PROTOCOL && revoked) this.#rejoin = true;
     this.#emit(EVENTS.GROUP_JOIN, {
       duration: Date.now() - started,
       groupId: this.#groupId,
@@ -445,6 +464,12 @@ export class Consumer {
     this.#onJoined?.();
     this.#onJoined = null;
     return true;
+  }
+
+  #ownedAssignment(): Record<string, number[]> {
+    const owned: Record<string, number[]> = {};
+    for (const o of this.#owned.values()) (owned[o.topic] ??= []).push(o.partition.id);
+    return owned;
   }
 
   /** Takes on a new assignment: kept partitions keep their position; new ones start at the committed offset or the reset policy. */
