@@ -22,16 +22,31 @@
 //   one cell, e.g. to profile it: node --cpu-prof dist/bench/consume.bench.js --only throughput --size 1KiB --fjord-only [--passes N (the minimum)]
 //   latency at another rate:       ... --only latency --rate 50000 --seconds 5
 import { randomFillSync } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { closeSync, openSync, readSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { Fjord, type Consumer, type Message } from '../src/index.js';
-
-const KiB = 1024;
-const MiB = 1024 * KiB;
+import {
+  banner,
+  frame,
+  gc,
+  KiB,
+  latency,
+  makeWorkDir,
+  MiB,
+  msSince,
+  noteMissingGc,
+  now,
+  onProjectFilesystem,
+  quantile,
+  randomValueGroups,
+  throughput,
+  usageFor,
+  whole,
+  writeAll,
+  writeResults,
+  type Throughput,
+} from './support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,10 +63,7 @@ const { values: args } = parseArgs({
 });
 const quick = args.quick;
 
-function usage(message: string): never {
-  console.error(`consume bench: ${message}`);
-  process.exit(2);
-}
+const usage: (message: string) => never = usageFor('consume bench');
 
 function positiveNumber(text: string | undefined, flag: string, fallback: number, integer = true): number {
   if (text === undefined) return fallback;
@@ -109,17 +121,9 @@ const LATENCY_SECONDS = positiveNumber(args.seconds, 'seconds', 3, false);
 const LATENCY_WARMUP_SECONDS = 0.5;
 const LATENCY_VALUE_BYTES = 100;
 
-const gc = (globalThis as { gc?: () => void }).gc;
-if (gc === undefined) console.error('note: run with --expose-gc so every pass starts from a collected heap');
+noteMissingGc('pass');
 
-const workDir = mkdtempSync(join(tmpdir(), 'fjord-consume-bench-'));
-let pathSerial = 0;
-function freshPath(name: string): string {
-  return join(workDir, `${name}-${pathSerial++}`);
-}
-
-const now = process.hrtime.bigint;
-const msSince = (start: bigint): number => Number(now() - start) / 1e6;
+const { path: workDir, freshPath } = makeWorkDir('fjord-consume-bench-');
 
 // Accumulates the bytes the passes touch, so no pass can be optimised away.
 let sink = 0;
@@ -139,14 +143,8 @@ class Workload {
     this.records = this.sends * this.messagesPerSend;
     const sendBytes = this.messagesPerSend * size.valueBytes;
     const pooled = Math.min(this.sends, Math.max(2, Math.floor(POOL_BYTES / sendBytes)));
-    const random = randomFillSync(Buffer.allocUnsafe(pooled * sendBytes));
-    for (let s = 0; s < pooled; s++) {
-      const messages: Message[] = [];
-      for (let m = 0; m < this.messagesPerSend; m++) {
-        const start = (s * this.messagesPerSend + m) * size.valueBytes;
-        messages.push({ key: null, value: random.subarray(start, start + size.valueBytes) });
-      }
-      this.messagePool.push(messages);
+    for (const values of randomValueGroups(pooled, this.messagesPerSend, size.valueBytes)) {
+      this.messagePool.push(values.map((value): Message => ({ key: null, value })));
     }
   }
 
@@ -159,28 +157,12 @@ class Workload {
   }
 }
 
-function writeAll(fd: number, bytes: Buffer): void {
-  let written = 0;
-  while (written < bytes.length) written += writeSync(fd, bytes, written);
-}
-
 /** The floor's file: every value of the topic, in order, as a 4-byte big-endian length and its bytes. */
 function writeFrames(work: Workload): string {
   const path = freshPath('frames');
   const fd = openSync(path, 'w');
   try {
-    for (let s = 0; s < work.sends; s++) {
-      const messages = work.messages(s);
-      const chunk = Buffer.allocUnsafe(messages.length * (4 + work.size.valueBytes));
-      let pos = 0;
-      for (const { value } of messages) {
-        const bytes = value as Buffer;
-        chunk.writeUInt32BE(bytes.length, pos);
-        chunk.set(bytes, pos + 4);
-        pos += 4 + bytes.length;
-      }
-      writeAll(fd, chunk);
-    }
+    for (let s = 0; s < work.sends; s++) writeAll(fd, frame(work.messages(s).map(({ value }) => value as Buffer)));
   } finally {
     closeSync(fd);
   }
@@ -293,38 +275,17 @@ function floorPass(path: string, readBuffer: Buffer, work: Workload): ConsumePas
   return { ms, firstBatchMs: 0, batches: reads };
 }
 
-interface Measurement {
-  /** Of the median pass (by time). */
-  seconds: number;
-  recordsPerSec: number;
-  mbPerSec: number;
-  /** MB/s of every timed pass, in run order: the spread. */
-  passMbPerSec: number[];
-}
-
 interface ThroughputRow {
   size: string;
   valueBytes: number;
   records: number;
   payloadBytes: number;
   passes: number;
-  fjord: Measurement & { firstBatchMs: number; batches: number };
+  fjord: Throughput & { firstBatchMs: number; batches: number };
   /** null with --fjord-only. */
-  floor: Measurement | null;
+  floor: Throughput | null;
   /** Fjord MB/s over floor MB/s; above 1 means Fjord is faster. */
   ratio: number | null;
-}
-
-function measurement(work: Workload, passes: readonly ConsumePass[]): Measurement & { median: ConsumePass } {
-  const median = [...passes].sort((a, b) => a.ms - b.ms)[Math.floor(passes.length / 2)]!;
-  const seconds = median.ms / 1000;
-  return {
-    seconds,
-    recordsPerSec: work.records / seconds,
-    mbPerSec: work.payloadBytes / 1e6 / seconds,
-    passMbPerSec: passes.map((pass) => Math.round(work.payloadBytes / 1e3 / pass.ms)),
-    median,
-  };
 }
 
 async function benchThroughput(size: SizeCase): Promise<ThroughputRow> {
@@ -357,8 +318,8 @@ async function benchThroughput(size: SizeCase): Promise<ThroughputRow> {
       fjordPasses.push(await fjordPass(fjord, work));
       timedMs += fjordPasses[fjordPasses.length - 1]!.ms;
     }
-    const floor = fjordOnly ? null : measurement(work, floorPasses);
-    const fjordM = measurement(work, fjordPasses);
+    const floor = fjordOnly ? null : throughput(work, floorPasses);
+    const fjordM = throughput(work, fjordPasses);
     const { median, ...fjordRest } = fjordM;
     const floorRest = floor === null ? null : (({ median: _median, ...rest }) => rest)(floor);
     const row: ThroughputRow = {
@@ -371,7 +332,7 @@ async function benchThroughput(size: SizeCase): Promise<ThroughputRow> {
       floor: floorRest,
       ratio: floor === null ? null : fjordM.mbPerSec / floor.mbPerSec,
     };
-    const spread = (m: Measurement) => `${Math.min(...m.passMbPerSec)}–${Math.max(...m.passMbPerSec)}`;
+    const spread = (m: Throughput) => `${Math.min(...m.passMbPerSec)}–${Math.max(...m.passMbPerSec)}`;
     console.error(
       `  ${fjordPasses.length} passes: fjord ${spread(fjordM)} MB/s (median ${Math.round(fjordM.mbPerSec)}, run() to first batch ${median.firstBatchMs.toFixed(2)} ms), ` +
         (floor === null ? '' : `floor ${spread(floor)} MB/s (median ${Math.round(floor.mbPerSec)}), median ratio ${row.ratio!.toFixed(2)}, `) +
@@ -403,11 +364,6 @@ interface LatencyResult {
   send: { p50: number; p99: number; p999: number; max: number };
   /** Measured records whose end-to-end latency reached 1 ms. */
   atLeast1ms: number;
-}
-
-function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
 function summary(values: Float64Array): { p50: number; p99: number; p999: number; max: number; mean: number } {
@@ -539,14 +495,6 @@ async function benchLatency(): Promise<LatencyResult> {
 
 // ---------------------------------------------------------------- report
 
-function whole(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-function latency(ms: number): string {
-  return ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
-}
-
 function throughputTable(rows: readonly ThroughputRow[]): string {
   const lines = [
     '| size | records | passes | fjord records/s | fjord MB/s | floor records/s | floor MB/s | fjord / floor |',
@@ -572,21 +520,8 @@ function latencyTable(result: LatencyResult): string {
   ].join('\n');
 }
 
-function writeResults(rows: readonly ThroughputRow[], latencyResult: LatencyResult | null, startedAt: Date, sameFilesystem: boolean): string {
-  const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-  mkdirSync(resultsDir, { recursive: true });
-  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-  const path = join(resultsDir, `consume-${stamp}.json`);
-  const report = {
-    startedAt: startedAt.toISOString(),
-    quick,
-    node: process.version,
-    platform: `${process.platform} ${process.arch}`,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    workDir: tmpdir(),
-    workDirOnProjectFilesystem: sameFilesystem,
-    maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+function writeConsumeResults(rows: readonly ThroughputRow[], latencyResult: LatencyResult | null, startedAt: Date, sameFilesystem: boolean): string {
+  return writeResults('consume', startedAt, quick, sameFilesystem, {
     settings: {
       passes: `at least ${PASSES}, more until a cell's timed passes add up to ${MIN_CELL_MS} ms (at most ${MAX_PASSES})`,
       gcBetweenPasses: gc !== undefined,
@@ -603,19 +538,13 @@ function writeResults(rows: readonly ThroughputRow[], latencyResult: LatencyResu
     throughput: rows,
     latency: latencyResult,
     sink,
-  };
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(report, null, 2)}\n`);
-  renameSync(`${path}.tmp`, path);
-  return path;
+  });
 }
 
 async function main(): Promise<void> {
   const startedAt = new Date();
-  const sameFilesystem = statSync(workDir).dev === statSync(process.cwd()).dev;
-  console.error(
-    `fjord consume bench (${quick ? 'quick' : 'full'}): node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, data in ${workDir}` +
-      (sameFilesystem ? '' : ` (note: not the filesystem of ${process.cwd()}, where a data dir would be)`),
-  );
+  const sameFilesystem = onProjectFilesystem(workDir);
+  console.error(banner('consume', quick, workDir, sameFilesystem));
   const rows: ThroughputRow[] = [];
   let latencyResult: LatencyResult | null = null;
   try {
@@ -645,7 +574,7 @@ async function main(): Promise<void> {
     );
     console.log(latencyTable(latencyResult));
   }
-  console.log(`\nresults: ${writeResults(rows, latencyResult, startedAt, sameFilesystem)} (${elapsed.toFixed(1)} s)`);
+  console.log(`\nresults: ${writeConsumeResults(rows, latencyResult, startedAt, sameFilesystem)} (${elapsed.toFixed(1)} s)`);
 }
 
 await main();

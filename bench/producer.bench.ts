@@ -16,17 +16,31 @@
 //
 //   npx tsc -p tsconfig.json && node --expose-gc dist/bench/producer.bench.js [--quick] [--batch-size N]
 //   one cell, e.g. to profile it: ... --size 100 --acks 1 --senders 64
-import { randomFillSync } from 'node:crypto';
-import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { closeSync, fdatasyncSync, openSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { Fjord, type Message } from '../src/index.js';
-
-const KiB = 1024;
-const MiB = 1024 * KiB;
+import {
+  banner,
+  frame,
+  gc,
+  KiB,
+  latency,
+  makeWorkDir,
+  MiB,
+  msSince,
+  noteMissingGc,
+  now,
+  onProjectFilesystem,
+  quantile,
+  randomValueGroups,
+  throughput,
+  usageFor,
+  whole,
+  writeAll,
+  writeResults,
+  type Throughput,
+} from './support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,10 +54,7 @@ const { values: args } = parseArgs({
 });
 const quick = args.quick;
 
-function usage(message: string): never {
-  console.error(`producer bench: ${message}`);
-  process.exit(2);
-}
+const usage: (message: string) => never = usageFor('producer bench');
 
 const batchSize = args['batch-size'] === undefined ? undefined : Number(args['batch-size']);
 if (batchSize !== undefined && (!Number.isSafeInteger(batchSize) || batchSize < 1)) usage(`--batch-size must be a positive integer, got ${JSON.stringify(args['batch-size'])}`);
@@ -91,10 +102,9 @@ const TOPIC = 'bench';
 /** Page cache primed before a timed part, relative to its value bytes (batches and frames add a little). */
 const PRIME_FACTOR = 1.1;
 
-const gc = (globalThis as { gc?: () => void }).gc;
-if (gc === undefined) console.error('note: run with --expose-gc so every cell starts from a collected heap');
+noteMissingGc('cell');
 
-const workDir = mkdtempSync(join(tmpdir(), 'fjord-producer-bench-'));
+const { path: workDir, freshPath } = makeWorkDir('fjord-producer-bench-');
 
 /** The records of one size and acks level: `sends` arrays of messages over a pool of random values, reused by its cells. */
 class Workload {
@@ -118,13 +128,7 @@ class Workload {
     this.warmupSends = Math.max(mostSenders, Math.ceil(this.sends * WARMUP_FRACTION));
 
     const pooled = Math.min(this.sends, Math.max(2, Math.floor(POOL_BYTES / this.sendBytes)));
-    const random = randomFillSync(Buffer.allocUnsafe(pooled * this.sendBytes));
-    for (let s = 0; s < pooled; s++) {
-      const values: Buffer[] = [];
-      for (let m = 0; m < this.messagesPerSend; m++) {
-        const start = (s * this.messagesPerSend + m) * size.valueBytes;
-        values.push(random.subarray(start, start + size.valueBytes));
-      }
+    for (const values of randomValueGroups(pooled, this.messagesPerSend, size.valueBytes)) {
       this.valuePool.push(values);
       this.messagePool.push(values.map((value): Message => ({ key: null, value })));
     }
@@ -147,25 +151,6 @@ class Workload {
   }
 }
 
-/** The floor's format: each value as a 4-byte big-endian length and its bytes. */
-function frame(values: readonly Buffer[]): Buffer {
-  let size = 0;
-  for (const value of values) size += 4 + value.length;
-  const chunk = Buffer.allocUnsafe(size);
-  let pos = 0;
-  for (const value of values) {
-    chunk.writeUInt32BE(value.length, pos);
-    chunk.set(value, pos + 4);
-    pos += 4 + value.length;
-  }
-  return chunk;
-}
-
-function writeAll(fd: number, bytes: Buffer): void {
-  let written = 0;
-  while (written < bytes.length) written += writeSync(fd, bytes, written);
-}
-
 /**
  * Writes and unlinks a file of `bytes`, right before a timed part, so the
  * page-cache pages that part will take were just freed. On a VM that returns
@@ -185,14 +170,6 @@ function primePageCache(bytes: number): void {
   }
 }
 
-let pathSerial = 0;
-function freshPath(name: string): string {
-  return join(workDir, `${name}-${pathSerial++}`);
-}
-
-const now = process.hrtime.bigint;
-const msSince = (start: bigint): number => Number(now() - start) / 1e6;
-
 // ---------------------------------------------------------------- cells
 
 /** One timed pass of a cell. */
@@ -204,13 +181,7 @@ interface Pass {
   fsyncs: number;
 }
 
-interface Measurement {
-  /** Of the median pass (by time). */
-  seconds: number;
-  recordsPerSec: number;
-  mbPerSec: number;
-  /** MB/s of every pass, in run order: the spread. */
-  passMbPerSec: number[];
+interface Measurement extends Throughput {
   /** Per send, over the sends of every pass. */
   p50Ms: number;
   p99Ms: number;
@@ -234,13 +205,8 @@ interface ResultRow {
   ratio: number;
 }
 
-function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
 function measurement(work: Workload, passes: readonly Pass[]): Measurement {
-  const median = [...passes].sort((a, b) => a.ms - b.ms)[Math.floor(passes.length / 2)]!;
+  const { median, ...rate } = throughput(work, passes);
   const sorted = new Float64Array(passes.reduce((n, pass) => n + pass.latencies.length, 0));
   let at = 0;
   for (const pass of passes) {
@@ -248,12 +214,8 @@ function measurement(work: Workload, passes: readonly Pass[]): Measurement {
     at += pass.latencies.length;
   }
   sorted.sort();
-  const seconds = median.ms / 1000;
   return {
-    seconds,
-    recordsPerSec: work.records / seconds,
-    mbPerSec: work.payloadBytes / 1e6 / seconds,
-    passMbPerSec: passes.map((pass) => Math.round(work.payloadBytes / 1e3 / pass.ms)),
+    ...rate,
     p50Ms: quantile(sorted, 0.5),
     p99Ms: quantile(sorted, 0.99),
     maxMs: sorted[sorted.length - 1] ?? NaN,
@@ -393,14 +355,6 @@ function acksLabel(acks: Acks): string {
   return acks === -1 ? 'all' : String(acks);
 }
 
-function whole(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-function latency(ms: number): string {
-  return ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
-}
-
 function markdownTable(rows: readonly ResultRow[]): string {
   const lines = [
     '| size | acks | senders | fjord records/s | fjord MB/s | p50 | p99 | floor MB/s | fjord / floor | fsyncs fjord / floor |',
@@ -416,21 +370,8 @@ function markdownTable(rows: readonly ResultRow[]): string {
   return lines.join('\n');
 }
 
-function writeResults(rows: readonly ResultRow[], startedAt: Date, sameFilesystem: boolean): string {
-  const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-  mkdirSync(resultsDir, { recursive: true });
-  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-  const path = join(resultsDir, `producer-${stamp}.json`);
-  const report = {
-    startedAt: startedAt.toISOString(),
-    quick,
-    node: process.version,
-    platform: `${process.platform} ${process.arch}`,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    workDir: tmpdir(),
-    workDirOnProjectFilesystem: sameFilesystem,
-    maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+function writeProducerResults(rows: readonly ResultRow[], startedAt: Date, sameFilesystem: boolean): string {
+  return writeResults('producer', startedAt, quick, sameFilesystem, {
     settings: {
       passes: PASSES,
       gcBetweenPasses: gc !== undefined,
@@ -447,19 +388,13 @@ function writeResults(rows: readonly ResultRow[], startedAt: Date, sameFilesyste
       floor: '4-byte length + value frames, framed and written with fs.writeSync; acks all: one fdatasync per round of `senders` sends',
     },
     results: rows,
-  };
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(report, null, 2)}\n`);
-  renameSync(`${path}.tmp`, path);
-  return path;
+  });
 }
 
 async function main(): Promise<void> {
   const startedAt = new Date();
-  const sameFilesystem = statSync(workDir).dev === statSync(process.cwd()).dev;
-  console.error(
-    `fjord producer bench (${quick ? 'quick' : 'full'}): node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, data in ${workDir}` +
-      (sameFilesystem ? '' : ` (note: not the filesystem of ${process.cwd()}, where a data dir would be)`),
-  );
+  const sameFilesystem = onProjectFilesystem(workDir);
+  console.error(banner('producer', quick, workDir, sameFilesystem));
   const rows: ResultRow[] = [];
   try {
     for (const size of sizes) rows.push(...(await benchSize(size)));
@@ -474,7 +409,7 @@ async function main(): Promise<void> {
       'or per round of 64 sends (64 senders), the best a group commit can do.\n',
   );
   console.log(markdownTable(rows));
-  console.log(`\nresults: ${writeResults(rows, startedAt, sameFilesystem)} (${elapsed.toFixed(1)} s)`);
+  console.log(`\nresults: ${writeProducerResults(rows, startedAt, sameFilesystem)} (${elapsed.toFixed(1)} s)`);
 }
 
 await main();

@@ -5,19 +5,13 @@
 //
 // MB/s counts record value bytes (10^6 B) for both sides, so the ratio is a
 // ratio of times for the same user data; format overhead is part of the cost.
-import { randomFillSync } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { closeSync, openSync, readSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { Bench, type Task } from 'tinybench';
 
 import { decodeBatches, encodeBatch, Log, type LogOptions, type RecordInput } from '../src/index.js';
-
-const KiB = 1024;
-const MiB = 1024 * KiB;
+import { banner, frame, gc, KiB, makeWorkDir, MiB, noteMissingGc, randomValueGroups, whole, writeAll, writeResults } from './support.js';
 
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
 const quick = args.quick;
@@ -45,10 +39,9 @@ const PASSES = quick ? 4 : 8;
 // Small enough that the bigger sizes' append passes roll segments.
 const logOptions: LogOptions = { segmentBytes: 64 * MiB };
 
-const gc = (globalThis as { gc?: () => void }).gc;
-if (gc === undefined) console.error('note: run with --expose-gc so every pass starts from a collected heap');
+noteMissingGc('pass');
 
-const workDir = mkdtempSync(join(tmpdir(), 'fjord-bench-'));
+const { path: workDir, freshPath } = makeWorkDir('fjord-bench-');
 
 /** The records of one size case, laid out once and reused by every pass. */
 class Workload {
@@ -70,13 +63,7 @@ class Workload {
     this.payloadBytesPerPass = this.recordsPerPass * size.valueBytes;
 
     const pooledBatches = Math.min(this.batchesPerPass, Math.max(1, Math.floor(POOL_BYTES / batchBytes)));
-    const random = randomFillSync(Buffer.allocUnsafe(pooledBatches * batchBytes));
-    for (let b = 0; b < pooledBatches; b++) {
-      const values: Buffer[] = [];
-      for (let r = 0; r < this.recordsPerBatch; r++) {
-        const start = (b * this.recordsPerBatch + r) * size.valueBytes;
-        values.push(random.subarray(start, start + size.valueBytes));
-      }
+    for (const values of randomValueGroups(pooledBatches, this.recordsPerBatch, size.valueBytes)) {
       const records = values.map((value): RecordInput => ({ key: null, value }));
       this.valueBatches.push(values);
       this.recordBatches.push(records);
@@ -88,30 +75,6 @@ class Workload {
   get maxFrameBytes(): number {
     return 4 + this.size.valueBytes;
   }
-}
-
-/** The baseline's format: each value as a 4-byte big-endian length and its bytes. */
-function frame(values: readonly Buffer[]): Buffer {
-  let size = 0;
-  for (const value of values) size += 4 + value.length;
-  const chunk = Buffer.allocUnsafe(size);
-  let pos = 0;
-  for (const value of values) {
-    chunk.writeUInt32BE(value.length, pos);
-    chunk.set(value, pos + 4);
-    pos += 4 + value.length;
-  }
-  return chunk;
-}
-
-function writeAll(fd: number, bytes: Buffer): void {
-  let written = 0;
-  while (written < bytes.length) written += writeSync(fd, bytes, written);
-}
-
-let directorySerial = 0;
-function freshPath(name: string): string {
-  return join(workDir, `${name}-${directorySerial++}`);
 }
 
 function expectCount(what: string, actual: number, expected: number): void {
@@ -323,7 +286,6 @@ async function benchSize(size: SizeCase): Promise<ResultRow[]> {
 // ---------------------------------------------------------------- report
 
 function markdownTable(rows: readonly ResultRow[]): string {
-  const whole = (n: number) => Math.round(n).toLocaleString('en-US');
   const lines = [
     '| size | operation | store MB/s | store records/s | baseline MB/s | store / baseline |',
     '|---|---|---:|---:|---:|---:|',
@@ -337,18 +299,8 @@ function markdownTable(rows: readonly ResultRow[]): string {
   return lines.join('\n');
 }
 
-function writeResults(rows: readonly ResultRow[], startedAt: Date): string {
-  const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-  mkdirSync(resultsDir, { recursive: true });
-  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-  const path = join(resultsDir, `store-${stamp}.json`);
-  const report = {
-    startedAt: startedAt.toISOString(),
-    quick,
-    node: process.version,
-    platform: `${process.platform} ${process.arch}`,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
+function writeStoreResults(rows: readonly ResultRow[], startedAt: Date): string {
+  return writeResults('store', startedAt, quick, null, {
     settings: {
       passes: PASSES,
       batchTargetBytes: BATCH_TARGET_BYTES,
@@ -358,15 +310,12 @@ function writeResults(rows: readonly ResultRow[], startedAt: Date): string {
       mbPerSec: 'record value bytes (10^6) per second over the median pass',
     },
     results: rows,
-  };
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(report, null, 2)}\n`);
-  renameSync(`${path}.tmp`, path);
-  return path;
+  });
 }
 
 async function main(): Promise<void> {
   const startedAt = new Date();
-  console.error(`fjord store bench (${quick ? 'quick' : 'full'}): node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, data in ${workDir}`);
+  console.error(banner('store', quick, workDir));
   const rows: ResultRow[] = [];
   try {
     for (const size of sizeCases) rows.push(...(await benchSize(size)));
@@ -381,7 +330,7 @@ async function main(): Promise<void> {
       'lookups, not of bytes moved; read + decode walks every record but touches only the first byte of each value.\n' +
       'Neither side fsyncs inside a timed pass.',
   );
-  console.log(`\nresults: ${writeResults(rows, startedAt)} (${elapsed.toFixed(1)} s)`);
+  console.log(`\nresults: ${writeStoreResults(rows, startedAt)} (${elapsed.toFixed(1)} s)`);
 }
 
 await main();
