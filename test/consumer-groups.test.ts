@@ -801,3 +801,63 @@ describe('cooperative-sticky', () => {
     expect(moved.sort()).toEqual([...after.C].sort());
   });
 });
+
+describe('cooperative-sticky during a rebalance', () => {
+  it('keeps consuming the partitions that do not move while the group rebalances', async () => {
+    const fjord = fjordFor();
+    await createTopic(fjord, 'flow', 6);
+    const coordinator = await fjord.groups();
+    const producer = await producerFor(fjord);
+    const GROUP = 'flow-group';
+    const assigned = new Map<string, number[]>();
+    /** Per member: partitions handled while the group was not Stable. */
+    const duringRebalance = new Map<string, number[]>();
+    let slowB = false;
+    const start = async (name: string, handle: () => Promise<void>) => {
+      const consumer = fjord.consumer({ groupId: GROUP, ...FAST, partitionAssigners: [PartitionAssigners.cooperativeSticky] });
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        const { memberAssignment } = (e as Event).payload as { memberAssignment: Assignment };
+        assigned.set(name, memberAssignment.flow ?? []);
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topic: 'flow' });
+      await consumer.run({
+        eachMessage: async ({ partition }) => {
+          if (coordinator.describeGroup(GROUP).state !== 'Stable') duringRebalance.set(name, [...(duringRebalance.get(name) ?? []), partition]);
+          await handle();
+        },
+      });
+      return consumer;
+    };
+    await start('A', async () => undefined);
+    // B is slow only while the test wants it: it then holds up the rebalance by finishing its message first.
+    await start('B', async () => {
+      if (slowB) await new Promise((r) => setTimeout(r, 150));
+    });
+    await until('A and B to share the partitions', () => (assigned.get('A')?.length ?? 0) + (assigned.get('B')?.length ?? 0) === 6 && coordinator.describeGroup(GROUP).state === 'Stable');
+    const before = { A: assigned.get('A')!, B: assigned.get('B')! };
+
+    let producing = true;
+    const feed = (async () => {
+      for (let i = 0; producing; i++) {
+        await producer.send({ topic: 'flow', acks: 1, messages: range(6).map((p) => ({ partition: p, value: `v${i}` })) });
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    slowB = true;
+    await new Promise((r) => setTimeout(r, 50));
+    duringRebalance.clear();
+    await start('C', async () => undefined);
+    await until('A, B and C to share the partitions', () =>
+      ['A', 'B', 'C'].every((n) => (assigned.get(n)?.length ?? 0) === 2) && coordinator.describeGroup(GROUP).state === 'Stable',
+    );
+    producing = false;
+    await feed;
+    const keptByA = assigned.get('A')!.filter((p) => before.A.includes(p));
+    expect(keptByA).toHaveLength(2);
+    // A went on with partitions it kept while B held the rebalance up; eager members would have stopped.
+    const handledByA = duringRebalance.get('A') ?? [];
+    expect(handledByA.length).toBeGreaterThan(0);
+    expect(handledByA.every((p) => before.A.includes(p))).toBe(true);
+  });
+});

@@ -175,6 +175,12 @@ export class Consumer {
   /** A JoinGroup/SyncGroup of this member is in flight. */
   #joining = false;
   #awaitingJoinResponse = false;
+  /** Protocol of the last completed join. */
+  #protocol = '';
+  /** A cooperative rejoin running while owned partitions go on being consumed. */
+  #backgroundJoin: Promise<boolean> | null = null;
+  /** Partitions a cooperative rebalance took away; committed before this member rejoins. */
+  #revoked: Owned[] = [];
   /** Generation of the SyncGroup that gave this member its partitions (cooperative-sticky reports it). */
   #ownedGeneration = -1;
   /** Resolves `run()` once the first join completed (KafkaJS's run resolves joined). */
@@ -378,24 +384,57 @@ export class Consumer {
   async #runLoop(config: ConsumerRunConfig): Promise<void> {
     const autoCommit = config.autoCommit ?? true;
     while (this.#running) {
-      if (this.#rejoin) {
+      if (this.#rejoin && this.#backgroundJoin === null) {
+        // Revoked partitions' progress is committed once their processing has ended,
+        // before the rejoin that lets another member take them.
+        await this.#commitRevoked();
         if (autoCommit) await this.#commitResolved().catch(() => undefined);
         this.#emit(EVENTS.REBALANCING, { groupId: this.#groupId, memberId: this.#memberId });
-        const joined = await this.#join().catch((error: unknown) => {
-          if (!(error instanceof RebalanceInProgressError || error instanceof UnknownMemberIdError || error instanceof IllegalGenerationError)) throw error;
-          this.#rejoin = true;
-          if (error instanceof UnknownMemberIdError) this.#forgetMembership();
-          return false;
-        });
-        if (!joined) {
-          await new Promise((r) => setTimeout(r, 10)); // the group moved on meanwhile: join again, without spinning
+        if (this.#protocol === COOPERATIVE_PROTOCOL && this.#owned.size > 0) {
+          // Cooperative: partitions that do not move keep being consumed during the rebalance.
+          this.#backgroundJoin = this.#joinOnce().finally(() => {
+            this.#backgroundJoin = null;
+            this.#wakeUp();
+          });
+        } else if (!(await this.#joinOnce())) {
           continue;
         }
       }
       const worked = await this.#fetchAndProcess(config, autoCommit);
-      if (!worked && this.#running && !this.#rejoin) await this.#waitForData();
+      if (!worked && this.#running && !this.#mustRejoin()) await this.#waitForData();
     }
+    await this.#backgroundJoin?.catch(() => undefined);
+    await this.#commitRevoked();
     if (autoCommit) await this.#commitResolved().catch(() => undefined);
+  }
+
+  /** A rejoin is due and none is running: fetching stops so the loop can start it. */
+  #mustRejoin(): boolean {
+    return this.#rejoin && this.#backgroundJoin === null;
+  }
+
+  /** One join; false (after a short pause) when the group moved on meanwhile. */
+  async #joinOnce(): Promise<boolean> {
+    const joined = await this.#join().catch((error: unknown) => {
+      if (!(error instanceof RebalanceInProgressError || error instanceof UnknownMemberIdError || error instanceof IllegalGenerationError)) throw error;
+      this.#rejoin = true;
+      if (error instanceof UnknownMemberIdError) this.#forgetMembership();
+      return false;
+    });
+    if (!joined) await new Promise((r) => setTimeout(r, 10)); // join again, without spinning
+    return joined;
+  }
+
+  async #commitRevoked(): Promise<void> {
+    const revoked = this.#revoked.filter((o) => o.resolved !== null && o.resolved !== o.committed);
+    this.#revoked = [];
+    if (revoked.length === 0 || this.#memberId === '') return;
+    try {
+      const offsets = revoked.map((o) => ({ topic: o.topic, partition: o.partition.id, offset: o.resolved! }));
+      this.#coordinator!.commitOffsets({ groupId: this.#groupId, generationId: this.#generationId, memberId: this.#memberId, offsets });
+    } catch {
+      // Fenced meanwhile: the new owner starts from the last commit (at-least-once).
+    }
   }
 
   /** JoinGroup, the leader's assignment, SyncGroup; then positions for the assigned partitions. */
@@ -446,7 +485,11 @@ export class Consumer {
     const buffer = await coordinator.syncGroup({ groupId: this.#groupId, generationId: result.generationId, memberId: result.memberId, assignments });
     if (this.#rejoin) return false;
     const assignment = buffer.length > 0 ? (AssignerProtocol.MemberAssignment.decode(buffer)?.assignment ?? {}) : {};
+    if (result.protocolName === COOPERATIVE_PROTOCOL) {
+      for (const o of this.#owned.values()) if (!(assignment[o.topic] ?? []).includes(o.partition.id)) this.#revoked.push(o);
+    }
     this.#assign(assignment);
+    this.#protocol = result.protocolName;
     this.#ownedGeneration = result.generationId;
     // Cooperative protocol: a partition taken away was only revoked this round; rejoining
     // lets the next round give it to its new owner.
@@ -514,7 +557,7 @@ export class Consumer {
     let worked = false;
     let fetched = 0;
     for (const owned of [...this.#owned.values()]) {
-      if (!this.#running || this.#rejoin || budget <= 0) break;
+      if (!this.#running || this.#mustRejoin() || budget <= 0) break;
       if (this.#paused.has(key(owned.topic, owned.partition.id)) || this.#pausedTopics.has(owned.topic)) continue;
       this.#applySeek(owned);
       const records = this.#read(owned, Math.min(this.#maxBytesPerPartition, budget));
@@ -557,7 +600,6 @@ export class Consumer {
       offset: String(r.offset),
       headers: r.headers,
     }));
-    const generation = this.#generationId;
     const resolveOffset = (offset: string) => {
       const next = toOffset(offset) + 1;
       if (owned.resolved === null || next > owned.resolved) {
@@ -572,8 +614,8 @@ export class Consumer {
       return () => this.resume([{ topic, partitions: [partitionId] }]);
     };
     const heartbeat = async () => this.#heartbeat();
-    const stale = () =>
-      !this.#running || this.#rejoin || this.#generationId !== generation || !this.#owned.has(key(topic, partitionId)) || this.#seeks.has(key(topic, partitionId));
+    // Stale once the partition is no longer this member's (a kept partition keeps its Owned object across a cooperative rebalance).
+    const stale = () => !this.#running || this.#mustRejoin() || this.#owned.get(key(topic, partitionId)) !== owned || this.#seeks.has(key(topic, partitionId));
     const first = records[0]!.offset;
     const last = records[records.length - 1]!.offset;
     const batchPayload = {
@@ -648,7 +690,8 @@ export class Consumer {
     const interval = config.autoCommitInterval ?? 5_000;
     const threshold = config.autoCommitThreshold ?? null;
     const due = (interval !== null && Date.now() - this.#lastCommitAt >= interval) || (threshold !== null && this.#uncommitted >= threshold);
-    if (due) await this.#commitResolved().catch((error: unknown) => this.#onGroupError(error));
+    // Not while a cooperative rejoin runs: a commit then may meet the group completing its rebalance.
+    if (due && this.#backgroundJoin === null) await this.#commitResolved().catch((error: unknown) => this.#onGroupError(error));
   }
 
   #uncommittedOffsets(): { topics: { topic: string; partitions: { partition: number; offset: string }[] }[] } {
