@@ -1,9 +1,8 @@
 // KafkaJS's admin client, on the embedded store: same method names, argument
 // objects and result shapes; offsets as decimal strings.
-import { EventEmitter } from 'node:events';
-
 import { InvalidArgumentError, NotConnectedError, UnknownTopicOrPartitionError } from '../errors.js';
 import type { Fjord } from '../fjord.js';
+import { Instrumentation } from '../instrumentation.js';
 import { toOffset } from '../storage/log.js';
 import { configDefault, topicConfigNames, validateTopicConfigs, type TopicConfigs } from '../topics/topic-config.js';
 import type { GroupDescription } from '../groups/group-coordinator.js';
@@ -63,7 +62,7 @@ const NODE_ID = 0;
 
 export class Admin {
   readonly events = { CONNECT: 'admin.connect', DISCONNECT: 'admin.disconnect' } as const;
-  readonly #emitter = new EventEmitter();
+  readonly #instrumentation = new Instrumentation();
   #connected = false;
 
   constructor(
@@ -74,19 +73,18 @@ export class Admin {
   async connect(): Promise<void> {
     await this.fjord.topics();
     this.#connected = true;
-    this.#emitter.emit(this.events.CONNECT, { id: 0, type: this.events.CONNECT, timestamp: Date.now(), payload: null });
+    this.#instrumentation.emit(this.events.CONNECT, null);
   }
 
   async disconnect(): Promise<void> {
     if (!this.#connected) return;
     this.#connected = false;
-    this.#emitter.emit(this.events.DISCONNECT, { id: 0, type: this.events.DISCONNECT, timestamp: Date.now(), payload: null });
+    this.#instrumentation.emit(this.events.DISCONNECT, null);
   }
 
   /** KafkaJS instrumentation events; returns a function that removes the listener. */
   on(event: string, listener: (event: unknown) => void): () => void {
-    this.#emitter.on(event, listener);
-    return () => this.#emitter.off(event, listener);
+    return this.#instrumentation.on(event, listener);
   }
 
   #topics(): TopicRegistry {

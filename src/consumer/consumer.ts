@@ -2,8 +2,6 @@
 // eachMessage / eachBatch inside a consumer group (or assign and poll without
 // one). Keys and values handed to handlers are zero-copy views of the mapped
 // segment files.
-import { EventEmitter } from 'node:events';
-
 import {
   IllegalGenerationError,
   InvalidArgumentError,
@@ -13,6 +11,7 @@ import {
   UnknownMemberIdError,
 } from '../errors.js';
 import type { Fjord } from '../fjord.js';
+import { Instrumentation } from '../instrumentation.js';
 import { AssignerProtocol } from '../groups/assigner-protocol.js';
 import type { PartitionAssigner } from '../groups/assigner-protocol.js';
 import { PartitionAssigners } from '../groups/assigners.js';
@@ -144,7 +143,7 @@ interface Owned {
 
 export class Consumer {
   readonly events = EVENTS;
-  readonly #emitter = new EventEmitter();
+  readonly #instrumentation = new Instrumentation();
   readonly #groupId: string;
   readonly #sessionTimeout: number;
   readonly #rebalanceTimeout: number;
@@ -156,7 +155,6 @@ export class Consumer {
   readonly #assigners: ReturnType<PartitionAssigner>[];
   readonly #allowAutoTopicCreation: boolean;
   readonly #autoOffsetReset: 'earliest' | 'latest' | 'none' | undefined;
-  #eventId = 0;
 
   #connected = false;
   #coordinator: GroupCoordinator | null = null;
@@ -228,12 +226,11 @@ export class Consumer {
   }
 
   on(event: string, listener: (event: unknown) => void): () => void {
-    this.#emitter.on(event, listener);
-    return () => this.#emitter.off(event, listener);
+    return this.#instrumentation.on(event, listener);
   }
 
   #emit(type: string, payload: unknown): void {
-    this.#emitter.emit(type, { id: this.#eventId++, type, timestamp: Date.now(), payload });
+    this.#instrumentation.emit(type, payload);
   }
 
   async connect(): Promise<void> {

@@ -1,8 +1,6 @@
 // KafkaJS's producer on the embedded store. Records for one partition are
 // gathered (within `lingerMs` / `batchSize`) into RecordBatch v2 batches that
 // cross into Rust as one Buffer each; acks decide when a send resolves.
-import { EventEmitter } from 'node:events';
-
 import {
   InvalidArgumentError,
   NotConnectedError,
@@ -11,6 +9,7 @@ import {
   UnsupportedCompressionError,
 } from '../errors.js';
 import type { Fjord } from '../fjord.js';
+import { Instrumentation } from '../instrumentation.js';
 import { encodeBatch, type RecordInput } from '../storage/record-batch.js';
 import type { Partition } from '../topics/partition.js';
 import { numericConfig } from '../topics/topic-config.js';
@@ -179,7 +178,7 @@ function positiveInteger(value: unknown, name: string, fallback: number, min = 1
 
 export class Producer {
   readonly events = { CONNECT: 'producer.connect', DISCONNECT: 'producer.disconnect' } as const;
-  readonly #emitter = new EventEmitter();
+  readonly #instrumentation = new Instrumentation();
   readonly #partitioner: Partitioner;
   readonly #allowAutoTopicCreation: boolean;
   readonly #lingerMs: number;
@@ -210,7 +209,7 @@ export class Producer {
   async connect(): Promise<void> {
     await this.fjord.topics();
     this.#connected = true;
-    this.#emitter.emit(this.events.CONNECT, { id: 0, type: this.events.CONNECT, timestamp: Date.now(), payload: null });
+    this.#instrumentation.emit(this.events.CONNECT, null);
   }
 
   /** Writes what is queued, waits for sends in flight, and closes the producer. */
@@ -222,13 +221,12 @@ export class Producer {
     await Promise.allSettled([...this.#inFlight]);
     this.#draining = false;
     this.#connected = false;
-    this.#emitter.emit(this.events.DISCONNECT, { id: 0, type: this.events.DISCONNECT, timestamp: Date.now(), payload: null });
+    this.#instrumentation.emit(this.events.DISCONNECT, null);
   }
 
   /** KafkaJS instrumentation events; returns a function that removes the listener. */
   on(event: string, listener: (event: unknown) => void): () => void {
-    this.#emitter.on(event, listener);
-    return () => this.#emitter.off(event, listener);
+    return this.#instrumentation.on(event, listener);
   }
 
   isIdempotent(): boolean {
