@@ -199,3 +199,49 @@ export class GroupIdNotFoundError extends FjordError {
     super(message, 'ERR_GROUP_ID_NOT_FOUND', { type: 'GROUP_ID_NOT_FOUND', code: 69 });
   }
 }
+
+/** An error as it crosses between threads (structured clone keeps no class). */
+export interface SerializedError {
+  name: string;
+  code?: string;
+  message: string;
+}
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof FjordError) return { name: error.name, code: error.code, message: error.message };
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: 'Error', message: String(error) };
+}
+
+/** Rebuilds a FjordError subclass by name; anything else becomes a plain Error. */
+export function deserializeError(error: SerializedError): Error {
+  const classes: Record<string, new (message: string) => Error> = {
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordError,
+    InvalidRecordError,
+    OffsetOutOfRangeError,
+    InvalidConfigError,
+    InvalidArgumentError,
+    LogDirectoryLockedError,
+    LogClosedError,
+    UnknownTopicOrPartitionError,
+    InvalidTopicError,
+    TopicAlreadyExistsError,
+    InvalidPartitionsError,
+    NotConnectedError,
+    UnsupportedCompressionError,
+    IllegalGenerationError,
+    UnknownMemberIdError,
+    RebalanceInProgressError,
+    InconsistentGroupProtocolError,
+    NonEmptyGroupError,
+    GroupIdNotFoundError,
+  };
+  const make = classes[error.name];
+  if (make !== undefined) return new make(error.message);
+  if (error.code !== undefined) return new FjordError(error.message, error.code);
+  const plain = new Error(error.message);
+  plain.name = error.name;
+  return plain;
+}

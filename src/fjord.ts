@@ -4,13 +4,13 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError, NotConnectedError, fromNative } from './errors.js';
 import { Admin, type AdminConfig } from './admin/admin.js';
 import { Consumer, type ConsumerConfig } from './consumer/consumer.js';
-import { GroupCoordinator } from './groups/group-coordinator.js';
-import { OffsetStore } from './groups/offset-store.js';
+import { SharedDirectory } from './directory/shared-directory.js';
+import type { GroupClient } from './groups/group-client.js';
+import type { GroupCoordinator } from './groups/group-coordinator.js';
 import { Producer, type ProducerConfig } from './producer/producer.js';
 import { native } from './storage/native.js';
 import { RetentionCleaner, type RetentionResult } from './topics/retention.js';
 import { TopicRegistry, validatePartitionCount } from './topics/topic-registry.js';
-import type { DirectoryLock } from '../native/binding.js';
 
 export interface FjordConfig {
   /** The data directory; created if missing. One process at a time. */
@@ -30,17 +30,8 @@ export interface FjordConfig {
   onBackgroundError?: (error: Error, context: string) => void;
 }
 
-/**
- * Fjord instances of one JavaScript environment on one directory share its
- * topics (one registry, one metadata writer). Other processes are locked out.
- */
-interface OpenDirectory {
-  registry: Promise<TopicRegistry>;
-  groups: Promise<GroupCoordinator> | null;
-  refs: number;
-  lock: DirectoryLock;
-}
-const openDirectories = new Map<string, OpenDirectory>();
+/** Fjord instances of one JavaScript environment on one directory share it. */
+const openDirectories = new Map<string, SharedDirectory>();
 
 /**
  * An embedded Kafka: `new Fjord({ dir })` stands where `new Kafka({ brokers })`
@@ -107,21 +98,17 @@ export class Fjord {
   async #open(): Promise<TopicRegistry> {
     let shared = openDirectories.get(this.dir);
     if (shared === undefined) {
-      let lock: DirectoryLock;
       try {
-        // Topic metadata and groups live in this environment: another worker thread
-        // on the same directory would be a second writer, so it is refused.
-        lock = native.DirectoryLock.acquire(this.dir, true);
+        shared = new SharedDirectory(this.dir, { clock: this.clock, initialRebalanceDelayMs: this.groupInitialRebalanceDelayMs });
       } catch (error) {
         this.#opening = null;
-        throw fromNative(error);
+        throw error;
       }
-      const registry = TopicRegistry.open(this.dir);
-      shared = { registry, groups: null, refs: 0, lock };
-      openDirectories.set(this.dir, shared);
-      registry.catch(() => {
+      const opened = shared;
+      openDirectories.set(this.dir, opened);
+      opened.registry.catch(() => {
         openDirectories.delete(this.dir);
-        lock.release();
+        void opened.close().catch(() => undefined);
       });
     }
     shared.refs++;
@@ -138,14 +125,19 @@ export class Fjord {
     }
   }
 
-  /** The group coordinator of this data directory, with its committed offsets. */
+  /**
+   * The group coordinator of this data directory, when this thread hosts it
+   * (the first thread of the process to open the directory does).
+   */
   async groups(): Promise<GroupCoordinator> {
     await this.topics();
-    const shared = openDirectories.get(this.dir)!;
-    shared.groups ??= OffsetStore.open(this.dir).then(
-      (offsets) => new GroupCoordinator(offsets, { clock: this.clock, initialRebalanceDelayMs: this.groupInitialRebalanceDelayMs }),
-    );
-    return shared.groups;
+    return openDirectories.get(this.dir)!.coordinator();
+  }
+
+  /** Group calls, to this thread's coordinator or to the host thread's. */
+  async groupClient(): Promise<GroupClient> {
+    await this.topics();
+    return openDirectories.get(this.dir)!.groups;
   }
 
   consumer(config: ConsumerConfig): Consumer {
@@ -184,15 +176,6 @@ export class Fjord {
     const shared = openDirectories.get(this.dir);
     if (!opened || shared === undefined || --shared.refs > 0) return;
     openDirectories.delete(this.dir);
-    try {
-      const groups = await shared.groups?.catch(() => null);
-      if (groups) {
-        groups.close();
-        await groups.offsets.close();
-      }
-      await (await shared.registry).close();
-    } finally {
-      shared.lock.release();
-    }
+    await shared.close();
   }
 }

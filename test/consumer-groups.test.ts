@@ -861,3 +861,38 @@ describe('cooperative-sticky during a rebalance', () => {
     expect(handledByA.every((p) => before.A.includes(p))).toBe(true);
   });
 });
+
+describe('partitionsConsumedConcurrently', () => {
+  it('handles up to that many partitions at once, each partition still in order', async () => {
+    const fjord = fjordFor();
+    await createTopic(fjord, 'parallel', 3);
+    const producer = await producerFor(fjord);
+    await producer.send({ topic: 'parallel', messages: range(30).map((i) => ({ partition: i % 3, value: String(i) })) });
+    const consumer = fjord.consumer({ groupId: 'parallel-group', ...FAST });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'parallel', fromBeginning: true });
+    let inFlight = 0;
+    let most = 0;
+    const seen = new Map<number, number[]>();
+    let handled = 0;
+    await consumer.run({
+      partitionsConsumedConcurrently: 3,
+      eachMessage: async ({ partition, message }) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        seen.set(partition, [...(seen.get(partition) ?? []), Number(message.offset)]);
+        inFlight--;
+        handled++;
+      },
+    });
+    await until('all 30 records', () => handled === 30);
+    expect(most).toBe(3);
+    for (const p of range(3)) expect(seen.get(p)).toEqual(range(10));
+    await consumer.disconnect();
+    const bad = fjord.consumer({ groupId: 'parallel-bad', ...FAST });
+    await bad.connect();
+    await bad.subscribe({ topic: 'parallel' });
+    await expect(bad.run({ partitionsConsumedConcurrently: 0, eachMessage: async () => undefined })).rejects.toThrow(InvalidArgumentError);
+  });
+});

@@ -1,11 +1,9 @@
-// Two worker_threads of one process on one data directory. Topic metadata
-// and the group coordinator live in one JavaScript environment, so a second
-// environment would be a second writer: today it is refused with
-// LogDirectoryLockedError, and the first keeps consuming alone. (Issue 4 asks
-// that such workers share a group; that needs a process-wide coordinator and
-// stays open. The commit before this one has the sharing test as written.)
-// A child process (so that this test file's own Fjord state stays out of it)
-// creates a 4-partition topic, closes it, and starts the two workers.
+// Issue 4's acceptance: "consumers in two worker_threads of one process can
+// share a group". A child process (so that this test file's own Fjord state
+// stays out of it) creates a 4-partition topic, closes it, and starts two
+// worker threads; each opens `new Fjord({ dir })` on the same directory and
+// runs a consumer of one group. The two must split the partitions between
+// them and together consume every record exactly once.
 //
 // The workers load src/ through the TypeScript loader of child-process.ts:
 // the child's main thread gets it from `--import`. Recent Node 20 releases
@@ -85,6 +83,8 @@ for (let t = 0; t < 8000; t += 20) {
   await new Promise((r) => setTimeout(r, 20));
 }
 await new Promise((r) => setTimeout(r, 500));
+// Joins after this point are the group shrinking as the workers stop one by one.
+for (const messages of report.workers) messages.push({ type: 'stopping' });
 for (const worker of workers) worker.postMessage('stop');
 await Promise.race([
   Promise.all(workers.map((w, i) => new Promise((r) => { const check = () => (last(i, 'stopped') || last(i, 'error') ? r() : setTimeout(check, 20)); check(); }))),
@@ -94,26 +94,110 @@ await Promise.all(workers.map((w) => w.terminate()));
 done(0);
 `;
 
-it('refuses a second worker thread on the same data directory, naming the thread lock, while the first consumes every record once', async () => {
+it('two worker_threads of one process share a consumer group: they split the partitions and consume every record once', async () => {
   const dir = tempDir();
   const scripts = tempDir('fjord-workers-');
   const workerFile = join(scripts, 'worker.mjs');
   writeFileSync(workerFile, WORKER);
-  const { code, stdout } = await runScript(scripts, MAIN, [dir, pathToFileURL(workerFile).href, pathToFileURL(join(scripts, 'ts-register.mjs')).href]);
-  expect(code).toBe(0);
+  const { code, stdout, stderr } = await runScript(scripts, MAIN, [dir, pathToFileURL(workerFile).href, pathToFileURL(join(scripts, 'ts-register.mjs')).href]);
+  expect({ code, stderr: stderr.split('\n').filter((l) => /Error/.test(l)) }).toEqual({ code: 0, stderr: [] });
   const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
     setup: string;
-    workers: { type: string; assignment?: Record<string, number[]>; partition?: number; offset?: string; error?: string }[][];
+    timedOut?: boolean;
+    workers: { type: string; assignment?: Record<string, number[]>; memberId?: string; partition?: number; offset?: string; error?: string }[][];
   };
   expect(report.setup).toBe('ok');
-  const outcomes = report.workers.map((messages) => (messages.some((m) => m.type === 'join') ? 'consumed' : 'refused'));
-  expect([...outcomes].sort()).toEqual(['consumed', 'refused']);
-  const refused = report.workers[outcomes.indexOf('refused')]!;
-  const consumed = report.workers[outcomes.indexOf('consumed')]!;
-  const errors = refused.filter((m) => m.type === "error").map((m) => m.error!);
-  expect(errors).toHaveLength(1);
-  expect(errors[0]).toMatch(/^LogDirectoryLockedError: log directory .* is locked by another thread of this process \(pid \d+\)/);
-  expect(consumed.filter((m) => m.type === 'join').at(-1)!.assignment).toEqual({ split: [0, 1, 2, 3] });
-  const records = consumed.filter((m) => m.type === 'record').map((m) => `${m.partition}@${m.offset}`);
+  expect(report.timedOut).toBeUndefined();
+  const failures = report.workers.flat().filter((m) => m.type === 'error' || m.type === 'crash');
+  expect(failures).toEqual([]);
+
+  // The latest assignments before the workers stopped: one group, two members, disjoint, covering all four partitions.
+  const beforeStop = report.workers.map((messages) => messages.slice(0, messages.findIndex((m) => m.type === 'stopping')));
+  const [first, second] = beforeStop.map((messages) => messages.filter((m) => m.type === 'join').at(-1)!);
+  expect(first!.memberId).not.toBe(second!.memberId);
+  const a = first!.assignment!.split ?? [];
+  const b = second!.assignment!.split ?? [];
+  expect({ a: a.length, b: b.length }).toEqual({ a: 2, b: 2 });
+  expect([...a, ...b].sort()).toEqual([0, 1, 2, 3]);
+
+  // Every record once, across both workers.
+  const records = report.workers.flat().filter((m) => m.type === 'record').map((m) => `${m.partition}@${m.offset}`);
   expect(records.sort()).toEqual(Array.from({ length: 4 }, (_, p) => Array.from({ length: 10 }, (_, o) => `${p}@${o}`)).flat().sort());
+}, 30_000);
+
+const FAILOVER_WORKER = `
+import { parentPort, workerData } from 'node:worker_threads';
+await import(workerData.register);
+const { Fjord } = await import(workerData.fjord);
+
+const fjord = new Fjord({ dir: workerData.dir });
+const consumer = fjord.consumer({ groupId: 'failover-group', heartbeatInterval: 50, sessionTimeout: 1000, rebalanceTimeout: 3000 });
+consumer.on(consumer.events.GROUP_JOIN, (e) => parentPort.postMessage({ type: 'join', assignment: e.payload.memberAssignment }));
+await consumer.connect();
+await consumer.subscribe({ topic: 'failover', fromBeginning: true });
+const values = [];
+await consumer.run({ eachMessage: async ({ message }) => { values.push(message.value.toString()); } });
+const producer = fjord.producer();
+await producer.connect();
+parentPort.postMessage({ type: 'running' });
+parentPort.on('message', async (message) => {
+  if (message === 'produce') {
+    await producer.send({ topic: 'failover', messages: Array.from({ length: 8 }, (_, i) => ({ partition: i % 4, value: 'after-' + i })) });
+    return;
+  }
+  if (message === 'report') return parentPort.postMessage({ type: 'values', values: [...values].sort() });
+  await fjord.close();
+  parentPort.postMessage({ type: 'stopped' });
+});
+`;
+
+const FAILOVER_MAIN = `
+import { Worker } from 'node:worker_threads';
+import { Fjord } from ${JSON.stringify(FJORD)};
+
+const [dir, workerFile, register] = process.argv.slice(2);
+const fjord = new Fjord({ dir });
+const admin = fjord.admin();
+await admin.connect();
+await admin.createTopics({ topics: [{ topic: 'failover', numPartitions: 4 }] });
+await fjord.close();
+
+const logs = [[], []];
+const start = (i) => {
+  const worker = new Worker(new URL(workerFile), { workerData: { dir, register, fjord: ${JSON.stringify(FJORD)} } });
+  worker.on('message', (m) => logs[i].push(m));
+  worker.on('error', (error) => logs[i].push({ type: 'error', error: String(error) }));
+  return worker;
+};
+const until = async (check) => { for (let t = 0; t < 5000 && !check(); t += 20) await new Promise((r) => setTimeout(r, 20)); };
+const host = start(0);
+await until(() => logs[0].some((m) => m.type === 'running'));
+const guest = start(1);
+await until(() => logs[1].some((m) => m.type === 'join') && logs[0].filter((m) => m.type === 'join').length >= 2);
+host.postMessage('stop'); // the thread hosting the coordinator leaves
+await until(() => logs[0].some((m) => m.type === 'stopped'));
+await until(() => logs[1].filter((m) => m.type === 'join').at(-1)?.assignment.failover?.length === 4);
+guest.postMessage('produce');
+await new Promise((r) => setTimeout(r, 500));
+guest.postMessage('report');
+await until(() => logs[1].some((m) => m.type === 'values'));
+guest.postMessage('stop');
+await until(() => logs[1].some((m) => m.type === 'stopped'));
+await Promise.all([host.terminate(), guest.terminate()]);
+console.log(JSON.stringify(logs));
+process.exit(0);
+`;
+
+it('a guest thread takes over the coordinator when the host thread leaves, and its consumer goes on', async () => {
+  const dir = tempDir();
+  const scripts = tempDir('fjord-failover-');
+  const workerFile = join(scripts, 'worker.mjs');
+  writeFileSync(workerFile, FAILOVER_WORKER);
+  const { code, stdout } = await runScript(scripts, FAILOVER_MAIN, [dir, pathToFileURL(workerFile).href, pathToFileURL(join(scripts, 'ts-register.mjs')).href]);
+  expect(code).toBe(0);
+  const logs = JSON.parse(stdout.trim().split('\n').at(-1)!) as { type: string; assignment?: Record<string, number[]>; values?: string[] }[][];
+  expect(logs.flat().filter((m) => m.type === 'error')).toEqual([]);
+  const guestJoins = logs[1]!.filter((m) => m.type === 'join').map((m) => m.assignment!.failover ?? []);
+  expect(guestJoins.at(-1)).toEqual([0, 1, 2, 3]);
+  expect(logs[1]!.find((m) => m.type === 'values')!.values).toEqual(Array.from({ length: 8 }, (_, i) => `after-${i}`).sort());
 }, 30_000);

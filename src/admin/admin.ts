@@ -259,21 +259,21 @@ export class Admin {
 
   async listGroups(): Promise<{ groups: { groupId: string; protocolType: string }[] }> {
     this.#topics();
-    return { groups: (await this.fjord.groups()).listGroups() };
+    return { groups: await (await this.fjord.groupClient()).listGroups() };
   }
 
   async describeGroups(groupIds: string[]): Promise<{ groups: (GroupDescription & { errorCode: number })[] }> {
     this.#topics();
     if (!Array.isArray(groupIds)) throw new InvalidArgumentError('describeGroups takes an array of group ids');
-    const coordinator = await this.fjord.groups();
-    return { groups: groupIds.map((id) => coordinator.describeGroup(id)) };
+    const groups = await this.fjord.groupClient();
+    return { groups: await Promise.all(groupIds.map((id) => groups.describeGroup(id))) };
   }
 
   /** Deletes groups that have no members, with their committed offsets. */
   async deleteGroups(groupIds: string[]): Promise<{ groupId: string; errorCode: number }[]> {
     this.#topics();
     if (!Array.isArray(groupIds)) throw new InvalidArgumentError('deleteGroups takes an array of group ids');
-    return (await this.fjord.groups()).deleteGroups(groupIds);
+    return (await this.fjord.groupClient()).deleteGroups(groupIds);
   }
 
   /**
@@ -284,15 +284,16 @@ export class Admin {
     { topic: string; partitions: { partition: number; offset: string; metadata: string | null; lag: string }[] }[]
   > {
     const registry = this.#topics();
-    const coordinator = await this.fjord.groups();
+    const groups = await this.fjord.groupClient();
     const groupId = options?.groupId;
-    const topics = options.topics ?? [...new Set([...coordinator.offsets.offsets(groupId).values()].map((o) => o.topic))];
+    const offsets = await groups.groupOffsets(groupId);
+    const topics = options.topics ?? [...new Set(offsets.map((o) => o.topic))];
     return topics.map((name) => {
       const topic = registry.get(name);
       return {
         topic: name,
         partitions: topic.partitions.map((p) => {
-          const committed = coordinator.committed(groupId, name, p.id);
+          const committed = offsets.find((o) => o.topic === name && o.partition === p.id);
           const end = p.log.logEndOffset;
           const resolved = committed === undefined && options.resolveOffsets ? p.log.logStartOffset : committed?.offset;
           return {
@@ -319,12 +320,12 @@ export class Admin {
   /** Sets committed offsets of a group that has no members (Kafka's rule for admin commits). */
   async setOffsets(options: { groupId: string; topic: string; partitions: SeekEntry[] }): Promise<void> {
     const topic = this.#topics().get(options?.topic);
-    const coordinator = await this.fjord.groups();
+    const groups = await this.fjord.groupClient();
     const offsets = options.partitions.map(({ partition, offset }) => {
       topic.partition(partition);
       return { topic: topic.name, partition, offset: toOffset(offset) };
     });
-    coordinator.commitOffsets({ groupId: options.groupId, generationId: -1, memberId: '', offsets });
+    await groups.commitOffsets({ groupId: options.groupId, generationId: -1, memberId: '', offsets });
   }
 
   #topicResource(registry: TopicRegistry, resource: ResourceConfigQuery): Topic {

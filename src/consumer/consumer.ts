@@ -15,7 +15,7 @@ import { Instrumentation } from '../instrumentation.js';
 import { AssignerProtocol } from '../groups/assigner-protocol.js';
 import type { PartitionAssigner } from '../groups/assigner-protocol.js';
 import { PartitionAssigners } from '../groups/assigners.js';
-import type { GroupCoordinator } from '../groups/group-coordinator.js';
+import type { GroupClient } from '../groups/group-client.js';
 import { decodeBatches, type DecodedRecord } from '../storage/record-batch.js';
 import { toOffset } from '../storage/log.js';
 import type { Partition } from '../topics/partition.js';
@@ -119,6 +119,8 @@ const EVENTS = {
 } as const;
 
 const COOPERATIVE_PROTOCOL = 'cooperative-sticky';
+/** A position not known yet: the committed offset is being looked up. */
+const UNRESOLVED = -1;
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
@@ -157,7 +159,8 @@ export class Consumer {
   readonly #autoOffsetReset: 'earliest' | 'latest' | 'none' | undefined;
 
   #connected = false;
-  #coordinator: GroupCoordinator | null = null;
+  #coordinator: GroupClient | null = null;
+  #stopListening: (() => void) | null = null;
   #registry: TopicRegistry | null = null;
   readonly #subscriptions: { match: string | RegExp; fromBeginning: boolean }[] = [];
   #manual = false;
@@ -189,10 +192,10 @@ export class Consumer {
   #heartbeatTimer: NodeJS.Timeout | null = null;
   #lastCommitAt = 0;
   #uncommitted = 0;
-  readonly #onGroupChange = (groupId: string) => {
+  readonly #onGroupChange = (groupId: string, state: string) => {
     // While this member waits for its JoinGroup answer, the rebalance is the one it is joining.
     if (this.#awaitingJoinResponse) return;
-    if (groupId === this.#groupId && this.#memberId !== '' && this.#coordinator?.describeGroup(groupId).state === 'PreparingRebalance') {
+    if (groupId === this.#groupId && this.#memberId !== '' && state === 'PreparingRebalance') {
       this.#rejoin = true;
       this.#wakeUp();
     }
@@ -235,8 +238,8 @@ export class Consumer {
 
   async connect(): Promise<void> {
     this.#registry = await this.fjord.topics();
-    this.#coordinator = await this.fjord.groups();
-    this.#coordinator.listeners.add(this.#onGroupChange);
+    this.#coordinator = await this.fjord.groupClient();
+    this.#stopListening = this.#coordinator.onChange(this.#onGroupChange);
     this.#connected = true;
     this.#emit(EVENTS.CONNECT, null);
   }
@@ -244,12 +247,13 @@ export class Consumer {
   async disconnect(): Promise<void> {
     if (!this.#connected) return;
     await this.stop();
-    this.#coordinator?.listeners.delete(this.#onGroupChange);
+    this.#stopListening?.();
+    this.#stopListening = null;
     this.#connected = false;
     this.#emit(EVENTS.DISCONNECT, null);
   }
 
-  #check(): { registry: TopicRegistry; coordinator: GroupCoordinator } {
+  #check(): { registry: TopicRegistry; coordinator: GroupClient } {
     if (!this.#connected || this.#registry === null || this.#coordinator === null) {
       throw new NotConnectedError('consumer is not connected: call consumer.connect() first');
     }
@@ -302,15 +306,19 @@ export class Consumer {
       throw new InvalidArgumentError('run needs an eachMessage or an eachBatch handler');
     }
     if (this.#subscriptions.length === 0) throw new InvalidArgumentError('subscribe to a topic before run()');
+    const concurrent = config.partitionsConsumedConcurrently;
+    if (concurrent !== undefined && (!Number.isSafeInteger(concurrent) || concurrent < 1)) {
+      throw new InvalidArgumentError(`partitionsConsumedConcurrently must be a positive integer, got ${JSON.stringify(concurrent)}`);
+    }
     this.#running = true;
     this.#rejoin = true;
-    this.#heartbeatTimer = setInterval(() => this.#heartbeat(), this.#heartbeatInterval);
-    this.#heartbeatTimer.unref();
+    this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), this.#heartbeatInterval);
+    // Not unref'd: a running consumer keeps its process (or worker) alive, as a KafkaJS one does.
     const joined = new Promise<void>((resolve) => (this.#onJoined = resolve));
     this.#loop = this.#runLoop(config).catch((error: unknown) => {
       // As KafkaJS: a consumer that cannot go on leaves its group (the others take its partitions), then reports the crash.
       this.#running = false;
-      this.#leave();
+      void this.#leave();
       this.#emit(EVENTS.CRASH, { error, groupId: this.#groupId, restart: false });
     });
     await Promise.race([joined, this.#loop]);
@@ -323,23 +331,21 @@ export class Consumer {
     this.#wakeUp();
     await this.#loop;
     this.#loop = null;
-    this.#leave();
+    await this.#leave();
     this.#emit(EVENTS.STOP, null);
   }
 
   /** Stops heartbeats and leaves the group (after the loop ended). */
-  #leave(): void {
+  async #leave(): Promise<void> {
     if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = null;
-    if (this.#memberId !== '') {
-      try {
-        this.#coordinator!.leaveGroup({ groupId: this.#groupId, memberId: this.#memberId });
-      } catch {
-        // Already expired or removed: nothing to leave.
-      }
-    }
+    const memberId = this.#memberId;
     this.#forgetMembership();
     this.#seeks.clear();
+    if (memberId !== '') {
+      // Already expired or removed: nothing to leave.
+      await this.#coordinator!.leaveGroup({ groupId: this.#groupId, memberId }).catch(() => undefined);
+    }
   }
 
   /** The group no longer has this member: its assignment, and the positions in it, are gone. */
@@ -355,12 +361,14 @@ export class Consumer {
     wake?.();
   }
 
-  #heartbeat(): void {
+  async #heartbeat(): Promise<void> {
     // Heartbeats go on during a rebalance: they keep the session alive while a handler finishes.
     if (this.#memberId === '') return;
     try {
-      this.#coordinator!.heartbeat({ groupId: this.#groupId, generationId: this.#generationId, memberId: this.#memberId });
-      this.#emit(EVENTS.HEARTBEAT, { groupId: this.#groupId, memberId: this.#memberId, groupGenerationId: this.#generationId });
+      const generationId = this.#generationId;
+      const memberId = this.#memberId;
+      await this.#coordinator!.heartbeat({ groupId: this.#groupId, generationId, memberId });
+      this.#emit(EVENTS.HEARTBEAT, { groupId: this.#groupId, memberId, groupGenerationId: generationId });
     } catch (error) {
       // While this member waits in JoinGroup, the rebalance in progress is the one it is joining: rejoining after it would start another.
       if (this.#joining && error instanceof RebalanceInProgressError) return;
@@ -428,7 +436,7 @@ export class Consumer {
     if (revoked.length === 0 || this.#memberId === '') return;
     try {
       const offsets = revoked.map((o) => ({ topic: o.topic, partition: o.partition.id, offset: o.resolved! }));
-      this.#coordinator!.commitOffsets({ groupId: this.#groupId, generationId: this.#generationId, memberId: this.#memberId, offsets });
+      await this.#coordinator!.commitOffsets({ groupId: this.#groupId, generationId: this.#generationId, memberId: this.#memberId, offsets });
     } catch {
       // Fenced meanwhile: the new owner starts from the last commit (at-least-once).
     }
@@ -485,7 +493,7 @@ export class Consumer {
     if (result.protocolName === COOPERATIVE_PROTOCOL) {
       for (const o of this.#owned.values()) if (!(assignment[o.topic] ?? []).includes(o.partition.id)) this.#revoked.push(o);
     }
-    this.#assign(assignment);
+    this.#assign(assignment, await this.#committedFor(assignment));
     this.#protocol = result.protocolName;
     this.#ownedGeneration = result.generationId;
     // Cooperative protocol: a partition taken away was only revoked this round; rejoining
@@ -512,8 +520,24 @@ export class Consumer {
     return owned;
   }
 
-  /** Takes on a new assignment: kept partitions keep their position; new ones start at the committed offset or the reset policy. */
-  #assign(assignment: Record<string, number[]>): void {
+  /** The group's committed offsets of the partitions in `assignment` that this member does not hold yet. */
+  async #committedFor(assignment: Record<string, number[]>): Promise<Map<string, number | null>> {
+    const out = new Map<string, number | null>();
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      for (const p of partitions) {
+        if (this.#owned.has(key(topic, p))) continue;
+        out.set(key(topic, p), (await this.#coordinator!.committed(this.#groupId, topic, p))?.offset ?? null);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Takes on a new assignment: kept partitions keep their position; new ones
+   * start at the committed offset or the reset policy (resolved later when
+   * `committed` does not have them).
+   */
+  #assign(assignment: Record<string, number[]>, committedOffsets: Map<string, number | null> | null): void {
     const next = new Map<string, Owned>();
     for (const [topic, partitions] of Object.entries(assignment)) {
       if (!this.#registry!.has(topic)) continue;
@@ -525,12 +549,27 @@ export class Consumer {
           continue;
         }
         const partition = this.#registry!.get(topic).partition(p);
-        const committed = this.#coordinator!.committed(this.#groupId, topic, p)?.offset ?? null;
+        if (committedOffsets === null || !committedOffsets.has(k)) {
+          next.set(k, { topic, partition, position: UNRESOLVED, resolved: null, committed: null });
+          continue;
+        }
+        const committed = committedOffsets.get(k)!;
         next.set(k, { topic, partition, position: this.#startOffset(topic, partition, committed), resolved: null, committed });
       }
     }
     this.#owned.clear();
     for (const [k, v] of next) this.#owned.set(k, v);
+  }
+
+  /** Start positions of partitions assigned before their committed offsets were known. */
+  async #resolvePositions(): Promise<void> {
+    for (const owned of this.#owned.values()) {
+      if (owned.position !== UNRESOLVED) continue;
+      const committed = (await this.#coordinator!.committed(this.#groupId, owned.topic, owned.partition.id))?.offset ?? null;
+      if (owned.position !== UNRESOLVED) continue;
+      owned.committed = committed;
+      owned.position = this.#startOffset(owned.topic, owned.partition, committed);
+    }
   }
 
   #startOffset(topic: string, partition: Partition, committed: number | null): number {
@@ -549,26 +588,37 @@ export class Consumer {
 
   /** One pass over the owned partitions; true if any records were handed out. */
   async #fetchAndProcess(config: ConsumerRunConfig, autoCommit: boolean): Promise<boolean> {
+    await this.#resolvePositions();
     this.#emit(EVENTS.FETCH_START, {});
+    const owned = [...this.#owned.values()];
     let budget = this.#maxBytes;
     let worked = false;
     let fetched = 0;
-    for (const owned of [...this.#owned.values()]) {
-      if (!this.#running || this.#mustRejoin() || budget <= 0) break;
-      if (this.#paused.has(key(owned.topic, owned.partition.id)) || this.#pausedTopics.has(owned.topic)) continue;
-      this.#applySeek(owned);
-      const records = this.#read(owned, Math.min(this.#maxBytesPerPartition, budget));
-      if (records === null) continue;
-      budget -= records.bytes;
-      fetched++;
-      if (records.messages.length === 0) continue;
-      worked = true;
-      await this.#process(owned, records.messages, records.highWatermark, config);
-      if (autoCommit) await this.#maybeAutoCommit(config);
-    }
+    let next = 0;
+    // Up to partitionsConsumedConcurrently partitions are handled at once; each
+    // partition's batches stay in order (one worker holds a partition at a time).
+    const worker = async () => {
+      while (next < owned.length) {
+        const o = owned[next++]!;
+        if (!this.#running || this.#mustRejoin() || budget <= 0) return;
+        if (this.#paused.has(key(o.topic, o.partition.id)) || this.#pausedTopics.has(o.topic)) continue;
+        this.#applySeek(o);
+        const records = this.#read(o, Math.min(this.#maxBytesPerPartition, budget));
+        if (records === null) continue;
+        budget -= records.bytes;
+        fetched++;
+        if (records.messages.length === 0) continue;
+        worked = true;
+        await this.#process(o, records.messages, records.highWatermark, config);
+        if (autoCommit) await this.#maybeAutoCommit(config);
+      }
+    };
+    const concurrency = Math.max(1, Math.min(owned.length, config.partitionsConsumedConcurrently ?? 1));
+    await Promise.all(Array.from({ length: concurrency }, worker));
     this.#emit(EVENTS.FETCH, { numberOfBatches: fetched, duration: 0 });
     return worked;
   }
+
 
   #read(owned: Owned, maxBytes: number): { messages: DecodedRecord[]; bytes: number; highWatermark: number } | null {
     let slice;
@@ -630,11 +680,7 @@ export class Consumer {
     const watchdog = setTimeout(() => {
       // A handler past max.poll.interval.ms: leave the group so the others take the partitions.
       if (this.#memberId !== '') {
-        try {
-          this.#coordinator!.leaveGroup({ groupId: this.#groupId, memberId: this.#memberId });
-        } catch {
-          // already gone
-        }
+        void this.#coordinator!.leaveGroup({ groupId: this.#groupId, memberId: this.#memberId }).catch(() => undefined); // already gone
         this.#forgetMembership();
         this.#rejoin = true;
       }
@@ -707,7 +753,7 @@ export class Consumer {
     this.#lastCommitAt = Date.now();
     if (pending.length === 0 || this.#memberId === '') return;
     const offsets = pending.map((o) => ({ topic: o.topic, partition: o.partition.id, offset: o.resolved! }));
-    this.#coordinator!.commitOffsets({ groupId: this.#groupId, generationId: this.#generationId, memberId: this.#memberId, offsets });
+    await this.#coordinator!.commitOffsets({ groupId: this.#groupId, generationId: this.#generationId, memberId: this.#memberId, offsets });
     for (const o of pending) o.committed = o.resolved;
     this.#uncommitted = 0;
     this.#emit(EVENTS.COMMIT_OFFSETS, {
@@ -750,7 +796,7 @@ export class Consumer {
     const { coordinator } = this.#check();
     if (!Array.isArray(offsets)) throw new InvalidArgumentError('commitOffsets takes an array of { topic, partition, offset }');
     const parsed = offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: toOffset(o.offset), metadata: o.metadata ?? null }));
-    coordinator.commitOffsets({
+    await coordinator.commitOffsets({
       groupId: this.#groupId,
       generationId: this.#manual ? -1 : this.#generationId,
       memberId: this.#manual ? '' : this.#memberId,
@@ -821,7 +867,7 @@ export class Consumer {
 
   async describeGroup(): Promise<{ errorCode: number; groupId: string; members: unknown[]; protocol: string; protocolType: string; state: string }> {
     const { coordinator } = this.#check();
-    const d = coordinator.describeGroup(this.#groupId);
+    const d = await coordinator.describeGroup(this.#groupId);
     return { errorCode: 0, groupId: d.groupId, members: d.members, protocol: d.protocol, protocolType: d.protocolType, state: d.state };
   }
 
@@ -836,7 +882,7 @@ export class Consumer {
       for (const p of partitions) t.partition(p);
       next[topic] = partitions;
     }
-    this.#assign(next);
+    this.#assign(next, null);
   }
 
   /**
@@ -847,6 +893,7 @@ export class Consumer {
   async poll({ maxRecords = 500, timeoutMs = 0 }: { maxRecords?: number; timeoutMs?: number } = {}): Promise<PolledRecord[]> {
     this.#check();
     if (!this.#manual) throw new InvalidArgumentError('poll() is for consumers that assign() partitions; subscribed consumers use run()');
+    await this.#resolvePositions();
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const out: PolledRecord[] = [];

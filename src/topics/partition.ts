@@ -16,6 +16,8 @@ export class Partition {
     readonly id: number,
     readonly log: Log,
     configs: TopicConfigs,
+    /** Tells other threads of the process about the append (set when there are any). */
+    readonly onAppend: ((topic: string, partition: number) => void) | null = null,
   ) {
     this.durability = new GroupCommit(() => {
       this.#unflushedMessages = 0;
@@ -32,10 +34,8 @@ export class Partition {
   /** Appends encoded batches; applies `flush.messages` / `flush.ms` without waiting for them. */
   append(batch: Uint8Array, now: number, records: number): AppendResult {
     const result = this.log.append(batch, { now });
-    if (this.#appended !== null) {
-      this.#appended.resolve();
-      this.#appended = null;
-    }
+    this.notifyAppend();
+    this.onAppend?.(this.topic, this.id);
     this.#unflushedMessages += records;
     if (this.#unflushedMessages >= this.#flushMessages) {
       this.durability.sync().catch(() => undefined); // a failed background flush surfaces on the next sync
@@ -47,6 +47,14 @@ export class Partition {
       this.#flushTimer.unref();
     }
     return result;
+  }
+
+  /** Wakes consumers waiting at the end; also called when another thread appended. */
+  notifyAppend(): void {
+    if (this.#appended !== null) {
+      this.#appended.resolve();
+      this.#appended = null;
+    }
   }
 
   /** Resolves at the next append to this partition: consumers at the log end wait on it. */

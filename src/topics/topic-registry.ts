@@ -68,16 +68,40 @@ export function validatePartitionCount(count: unknown, what = 'numPartitions'): 
   return count;
 }
 
+export interface TopicRegistryOptions {
+  /** Set in a thread that is not the directory's host: changes go to the host. */
+  remote?: ((method: string, args: unknown[]) => Promise<unknown>) | null;
+  /** Called after this registry wrote the metadata (the host tells the other threads). */
+  onChanged?: (() => void) | null;
+  /** Called after each append (to wake consumers in other threads). */
+  onAppend?: ((topic: string, partition: number) => void) | null;
+}
+
 export class TopicRegistry {
   readonly #topics = new Map<string, Topic>();
   /** Metadata changes run one at a time. */
   #changes: Promise<unknown> = Promise.resolve();
+  #remote: TopicRegistryOptions['remote'];
+  readonly #onChanged: TopicRegistryOptions['onChanged'];
+  readonly #onAppend: TopicRegistryOptions['onAppend'];
 
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    options: TopicRegistryOptions,
+  ) {
+    this.#remote = options.remote ?? null;
+    this.#onChanged = options.onChanged ?? null;
+    this.#onAppend = options.onAppend ?? null;
+  }
+
+  /** This thread becomes the writer of the metadata (the host left). */
+  takeOver(): void {
+    this.#remote = null;
+  }
 
   /** Reads the metadata and opens every partition log (recovering them as needed). */
-  static async open(dir: string): Promise<TopicRegistry> {
-    const registry = new TopicRegistry(dir);
+  static async open(dir: string, options: TopicRegistryOptions = {}): Promise<TopicRegistry> {
+    const registry = new TopicRegistry(dir, options);
     const metadata = await registry.#readMetadata();
     for (const record of metadata.topics) {
       const partitions = await Promise.all(
@@ -109,6 +133,7 @@ export class TopicRegistry {
     validateTopicName(name);
     if (RESERVED_TOPICS.has(name)) throw new InvalidTopicError(`topic name ${name} is reserved: Fjord keeps committed offsets there`);
     validatePartitionCount(partitions);
+    if (this.#remote) return this.#viaHost('create', [name, partitions, configs]) as Promise<boolean>;
     return this.#change(async () => {
       if (this.#topics.has(name)) return false;
       const opened: Partition[] = [];
@@ -130,6 +155,7 @@ export class TopicRegistry {
   }
 
   delete(name: string): Promise<void> {
+    if (this.#remote) return this.#viaHost('delete', [name]) as Promise<void>;
     return this.#change(async () => {
       const topic = this.get(name);
       this.#topics.delete(name);
@@ -150,6 +176,7 @@ export class TopicRegistry {
   /** Grows a topic to `count` partitions; shrinking (or staying) is an error, as in Kafka. */
   addPartitions(name: string, count: number): Promise<void> {
     validatePartitionCount(count, 'count');
+    if (this.#remote) return this.#viaHost('addPartitions', [name, count]) as Promise<void>;
     return this.#change(async () => {
       const topic = this.get(name);
       if (count <= topic.numPartitions) {
@@ -165,6 +192,7 @@ export class TopicRegistry {
 
   /** Replaces a topic's config overrides (Kafka's AlterConfigs: unnamed configs return to defaults). */
   setConfigs(name: string, configs: TopicConfigs): Promise<void> {
+    if (this.#remote) return this.#viaHost('setConfigs', [name, configs]) as Promise<void>;
     return this.#change(async () => {
       const topic = this.get(name);
       const options = logOptionsFor(configs);
@@ -184,6 +212,43 @@ export class TopicRegistry {
     await Promise.all(partitions.map((partition) => partition.close()));
   }
 
+  /** A change made by the host; resolves once this thread sees it too. */
+  async #viaHost(method: string, args: unknown[]): Promise<unknown> {
+    const result = await this.#remote!(`topics.${method}`, args);
+    await this.reload();
+    return result;
+  }
+
+  /** Re-reads the metadata another thread wrote: opens new topics and partitions, drops deleted ones. */
+  reload(): Promise<void> {
+    return this.#change(async () => {
+      const metadata = await this.#readMetadata();
+      const listed = new Set<string>();
+      for (const record of metadata.topics) {
+        listed.add(record.name);
+        let topic = this.#topics.get(record.name);
+        if (topic !== undefined && topic.id !== record.id) {
+          this.#topics.delete(record.name);
+          await Promise.allSettled(topic.partitions.map((p) => p.close()));
+          topic = undefined;
+        }
+        if (topic === undefined) {
+          const partitions = await Promise.all(Array.from({ length: record.partitions }, (_, p) => this.#openPartition(record.name, p, record.configs)));
+          this.#topics.set(record.name, new Topic(record.name, record.id, record.configs, partitions, record.createdAt));
+          continue;
+        }
+        while (topic.partitions.length < record.partitions) topic.partitions.push(await this.#openPartition(record.name, topic.partitions.length, record.configs));
+        topic.configs = record.configs;
+        for (const partition of topic.partitions) partition.applyConfigs(record.configs);
+      }
+      for (const [name, topic] of [...this.#topics]) {
+        if (listed.has(name)) continue;
+        this.#topics.delete(name);
+        await Promise.allSettled(topic.partitions.map((p) => p.close()));
+      }
+    });
+  }
+
   #change<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.#changes.catch(() => undefined).then(fn);
     this.#changes = next;
@@ -196,7 +261,7 @@ export class TopicRegistry {
 
   async #openPartition(topic: string, partition: number, configs: TopicConfigs): Promise<Partition> {
     const log = await Log.open(this.#partitionDir(topic, partition), logOptionsFor(configs));
-    return new Partition(topic, partition, log, configs);
+    return new Partition(topic, partition, log, configs, this.#onAppend);
   }
 
   async #readMetadata(): Promise<MetadataFile> {
@@ -228,6 +293,7 @@ export class TopicRegistry {
     } finally {
       await dir.close();
     }
+    this.#onChanged?.();
   }
 
   /** Directories of deleted topics that a crash left behind. */

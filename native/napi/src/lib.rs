@@ -354,6 +354,18 @@ impl DirectoryLock {
     }
 }
 
+/// Claims the host role for a data directory within this process (first
+/// claimer wins until it releases); see `src/directory-service.ts`.
+#[napi]
+pub fn claim_host(dir: String) -> Result<bool> {
+    fjord_store::claim_host(std::path::Path::new(&dir)).map_err(js_error)
+}
+
+#[napi]
+pub fn release_host(dir: String) -> Result<()> {
+    fjord_store::release_host(std::path::Path::new(&dir)).map_err(js_error)
+}
+
 /// CRC-32C (Castagnoli) of `data`, as RecordBatch v2 uses it.
 #[napi(js_name = "crc32c")]
 pub fn crc32c(data: &[u8]) -> u32 {

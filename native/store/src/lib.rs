@@ -16,5 +16,5 @@ pub mod varint;
 pub use crate::batch::{BatchHeader, Record, RecordBatchBuilder};
 pub use crate::error::{Result, StoreError};
 pub use crate::log::{AppendInfo, Log, LogConfig, ReadSlice, RecoveryReport, SegmentInfo, TimestampType};
-pub use crate::lock::{DirLock, SharedDirLock};
+pub use crate::lock::{claim_host, release_host, DirLock, SharedDirLock};
 pub use crate::log_file::{live_read_maps, ReadMap};

@@ -67,3 +67,19 @@ impl SharedDirLock {
         Ok(SharedDirLock(lock))
     }
 }
+
+static HOSTS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<std::path::PathBuf>>> = std::sync::LazyLock::new(Default::default);
+
+/// Claims the role of host for a directory within this process: true for the
+/// first claimer until it releases. Threads that share a directory use it to
+/// pick the one that owns its metadata and group coordinator.
+pub fn claim_host(dir: &Path) -> Result<bool> {
+    let dir = dir.canonicalize().ctx("resolve", dir)?;
+    Ok(HOSTS.lock().unwrap().insert(dir))
+}
+
+pub fn release_host(dir: &Path) -> Result<()> {
+    let dir = dir.canonicalize().ctx("resolve", dir)?;
+    HOSTS.lock().unwrap().remove(&dir);
+    Ok(())
+}

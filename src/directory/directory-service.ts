@@ -1,0 +1,134 @@
+// Threads of one process that open the same data directory: one of them (the
+// host) owns the topic metadata and the group coordinator; the others (guests)
+// reach them through a BroadcastChannel named after the directory. Events go
+// to every thread: metadata changed, group state changed, records appended
+// (so a consumer in one thread wakes on a producer's append in another).
+import { randomUUID } from 'node:crypto';
+import { BroadcastChannel } from 'node:worker_threads';
+
+import { deserializeError, NotConnectedError, serializeError, type SerializedError } from '../errors.js';
+
+export type ServiceEvent =
+  | { type: 'metadata' }
+  | { type: 'group'; groupId: string; state: string }
+  | { type: 'append'; topic: string; partition: number }
+  | { type: 'host-closed' };
+
+type Message =
+  | { kind: 'request'; id: number; from: string; method: string; args: unknown[] }
+  | { kind: 'response'; id: number; to: string; value?: unknown; error?: SerializedError }
+  | { kind: 'event'; from: string; event: ServiceEvent }
+  | { kind: 'hello'; from: string; reply: boolean };
+
+/** Buffers cross threads as plain Uint8Arrays; make them Buffers again, deeply. */
+export function revive(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (Array.isArray(value)) return value.map(revive);
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = revive(v);
+    return out;
+  }
+  return value;
+}
+
+export class DirectoryService {
+  readonly #channel: BroadcastChannel;
+  readonly #id = randomUUID();
+  readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  #nextId = 0;
+  #handler: ((method: string, args: unknown[]) => Promise<unknown>) | null = null;
+  /** Another thread is on this directory: events are worth sending. */
+  hasPeers = false;
+  #closed = false;
+
+  constructor(
+    readonly dir: string,
+    private readonly onEvent: (event: ServiceEvent) => void,
+  ) {
+    this.#channel = new BroadcastChannel(`fjord:${dir}`);
+    this.#channel.unref();
+    this.#channel.onmessage = (message) => this.#receive((message as { data: Message }).data);
+    this.#post({ kind: 'hello', from: this.#id, reply: false });
+  }
+
+  get isHost(): boolean {
+    return this.#handler !== null;
+  }
+
+  /** Becomes the host: requests from other threads are answered by `handler`. */
+  serve(handler: (method: string, args: unknown[]) => Promise<unknown>): void {
+    this.#handler = handler;
+  }
+
+  /** Calls the host. */
+  call(method: string, args: unknown[]): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new NotConnectedError(`data directory ${this.dir} is closed in this thread`));
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      // A call waiting for its answer keeps the thread alive.
+      if (this.#pending.size === 1) this.#channel.ref();
+      this.#post({ kind: 'request', id, from: this.#id, method, args });
+    });
+  }
+
+  emit(event: ServiceEvent): void {
+    if (this.hasPeers && !this.#closed) this.#post({ kind: 'event', from: this.#id, event });
+  }
+
+  /** Rejects calls in flight (their host is gone); the caller may then take over. */
+  failPending(reason: Error): void {
+    for (const { reject } of this.#pending.values()) reject(reason);
+    this.#pending.clear();
+    this.#channel.unref();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    if (this.isHost) this.emit({ type: 'host-closed' });
+    this.#closed = true;
+    this.failPending(new NotConnectedError(`data directory ${this.dir} closed in this thread`));
+    this.#channel.close();
+  }
+
+  #post(message: Message): void {
+    this.#channel.postMessage(message);
+  }
+
+  #receive(message: Message): void {
+    if (this.#closed) return;
+    switch (message.kind) {
+      case 'hello':
+        if (message.from !== this.#id) {
+          this.hasPeers = true;
+          if (!message.reply) this.#post({ kind: 'hello', from: this.#id, reply: true }); // let the newcomer know we are here
+        }
+        return;
+      case 'request': {
+        this.hasPeers = true;
+        const handler = this.#handler;
+        if (handler === null) return;
+        handler(message.method, revive(message.args) as unknown[]).then(
+          (value) => this.#post({ kind: 'response', id: message.id, to: message.from, value }),
+          (error: unknown) => this.#post({ kind: 'response', id: message.id, to: message.from, error: serializeError(error) }),
+        );
+        return;
+      }
+      case 'response': {
+        if (message.to !== this.#id) return;
+        const pending = this.#pending.get(message.id);
+        if (pending === undefined) return;
+        this.#pending.delete(message.id);
+        if (this.#pending.size === 0) this.#channel.unref();
+        if (message.error !== undefined) pending.reject(deserializeError(message.error));
+        else pending.resolve(revive(message.value));
+        return;
+      }
+      case 'event':
+        this.hasPeers = true;
+        this.onEvent(message.event);
+        return;
+    }
+  }
+}

@@ -1,0 +1,165 @@
+// A data directory as one JavaScript environment (thread) holds it: its topic
+// registry, and either the group coordinator (the host thread) or a way to
+// the host's (a guest thread). Fjord instances of one environment share it.
+import { NotConnectedError, UnknownMemberIdError, fromNative } from '../errors.js';
+import { GROUP_METHODS, LocalGroupClient, type GroupClient } from '../groups/group-client.js';
+import { GroupCoordinator } from '../groups/group-coordinator.js';
+import { OffsetStore } from '../groups/offset-store.js';
+import { RemoteGroupClient } from '../groups/remote-group-client.js';
+import { native } from '../storage/native.js';
+import { TopicRegistry } from '../topics/topic-registry.js';
+import type { DirectoryLock } from '../../native/binding.js';
+import { DirectoryService, type ServiceEvent } from './directory-service.js';
+
+export interface SharedDirectoryOptions {
+  clock: () => number;
+  initialRebalanceDelayMs: number;
+}
+
+const TOPIC_METHODS = new Set(['create', 'delete', 'addPartitions', 'setConfigs']);
+
+export class SharedDirectory {
+  refs = 0;
+  #host: boolean;
+  readonly registry: Promise<TopicRegistry>;
+  readonly #service: DirectoryService;
+  readonly #lock: DirectoryLock;
+  #coordinator: Promise<GroupCoordinator> | null = null;
+  /** Set once the coordinator is open, so local group calls start synchronously. */
+  #local: LocalGroupClient | null = null;
+  readonly #remote: RemoteGroupClient;
+  /** Routes group calls to this thread's coordinator or the host's. */
+  readonly groups: GroupClient;
+
+  constructor(
+    readonly dir: string,
+    private readonly options: SharedDirectoryOptions,
+  ) {
+    try {
+      this.#lock = native.DirectoryLock.acquire(dir, false);
+    } catch (error) {
+      throw fromNative(error);
+    }
+    this.#host = native.claimHost(dir);
+    this.#service = new DirectoryService(dir, (event) => this.#onEvent(event));
+    this.#remote = new RemoteGroupClient(this.#service);
+    if (this.#host) this.#service.serve((method, args) => this.#serve(method, args));
+    this.registry = TopicRegistry.open(dir, {
+      remote: this.#host ? null : (method, args) => this.#service.call(method, args),
+      onChanged: () => this.#service.emit({ type: 'metadata' }),
+      onAppend: (topic, partition) => this.#service.emit({ type: 'append', topic, partition }),
+    });
+    this.groups = this.#router();
+  }
+
+  get isHost(): boolean {
+    return this.#host;
+  }
+
+  /** The coordinator, in the host thread only. */
+  coordinator(): Promise<GroupCoordinator> {
+    if (!this.#host) {
+      return Promise.reject(new NotConnectedError(`the group coordinator of ${this.dir} lives in another thread of this process`));
+    }
+    this.#coordinator ??= OffsetStore.open(this.dir).then((offsets) => {
+      const coordinator = new GroupCoordinator(offsets, { clock: this.options.clock, initialRebalanceDelayMs: this.options.initialRebalanceDelayMs });
+      coordinator.listeners.add((groupId) => this.#service.emit({ type: 'group', groupId, state: coordinator.describeGroup(groupId).state }));
+      this.#local = new LocalGroupClient(coordinator);
+      return coordinator;
+    });
+    return this.#coordinator;
+  }
+
+  #router(): GroupClient {
+    const local = async () => {
+      await this.coordinator();
+      return this.#local!;
+    };
+    const route =
+      (method: (typeof GROUP_METHODS)[number]) =>
+      (...args: unknown[]): Promise<unknown> => {
+        const call = (target: GroupClient) => (target[method] as (...a: unknown[]) => Promise<unknown>)(...args);
+        if (!this.#host) return call(this.#remote);
+        // With the coordinator open the call starts at once, as a direct call would.
+        return this.#local !== null ? call(this.#local) : local().then(call);
+      };
+    const client = Object.fromEntries(GROUP_METHODS.map((m) => [m, route(m)])) as unknown as GroupClient;
+    client.onChange = (listener) => {
+      const removeRemote = this.#remote.onChange(listener);
+      let removeLocal: (() => void) | null = null;
+      let removed = false;
+      if (this.#host) {
+        void local().then((l) => {
+          if (!removed) removeLocal = l.onChange(listener);
+        });
+      }
+      return () => {
+        removed = true;
+        removeRemote();
+        removeLocal?.();
+      };
+    };
+    return client;
+  }
+
+  /** A request from a guest thread. */
+  async #serve(method: string, args: unknown[]): Promise<unknown> {
+    const [scope, name] = method.split('.') as [string, string];
+    if (scope === 'topics' && TOPIC_METHODS.has(name)) {
+      const registry = (await this.registry) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      return registry[name]!(...args);
+    }
+    if (scope === 'groups' && (GROUP_METHODS as readonly string[]).includes(name)) {
+      const client = new LocalGroupClient(await this.coordinator()) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      return client[name]!(...args);
+    }
+    throw new NotConnectedError(`unknown directory request ${method}`);
+  }
+
+  #onEvent(event: ServiceEvent): void {
+    switch (event.type) {
+      case 'metadata':
+        if (!this.#host) void this.registry.then((r) => r.reload()).catch(() => undefined);
+        return;
+      case 'group':
+        this.#remote.groupChanged(event.groupId, event.state);
+        return;
+      case 'append':
+        void this.registry.then((r) => {
+          if (r.has(event.topic)) r.get(event.topic).partitions[event.partition]?.notifyAppend();
+        });
+        return;
+      case 'host-closed':
+        this.#takeOver();
+        return;
+    }
+  }
+
+  /** The host thread left: the first guest to claim the role hosts from now on. */
+  #takeOver(): void {
+    if (this.#host || !native.claimHost(this.dir)) return;
+    this.#host = true;
+    this.#service.serve((method, args) => this.#serve(method, args));
+    void this.registry.then((r) => {
+      r.takeOver();
+      return r.reload();
+    });
+    // Members of the old coordinator are unknown to the new one: they join again.
+    this.#service.failPending(new UnknownMemberIdError('the group coordinator moved to another thread: join again'));
+  }
+
+  async close(): Promise<void> {
+    try {
+      const coordinator = await this.#coordinator?.catch(() => null);
+      if (coordinator) {
+        coordinator.close();
+        await coordinator.offsets.close();
+      }
+      if (this.#host) native.releaseHost(this.dir);
+      this.#service.close();
+      await (await this.registry).close();
+    } finally {
+      this.#lock.release();
+    }
+  }
+}
