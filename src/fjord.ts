@@ -1,14 +1,13 @@
 // The entry point: one data directory, its topics, and KafkaJS-shaped clients.
 import { resolve } from 'node:path';
 
-import { InvalidArgumentError, NotConnectedError, fromNative } from './errors.js';
+import { InvalidArgumentError, NotConnectedError } from './errors.js';
 import { Admin, type AdminConfig } from './admin/admin.js';
 import { Consumer, type ConsumerConfig } from './consumer/consumer.js';
 import { SharedDirectory } from './directory/shared-directory.js';
 import type { GroupClient } from './groups/group-client.js';
 import type { GroupCoordinator } from './groups/group-coordinator.js';
 import { Producer, type ProducerConfig } from './producer/producer.js';
-import { native } from './storage/native.js';
 import { RetentionCleaner, type RetentionResult } from './topics/retention.js';
 import { TopicRegistry, validatePartitionCount } from './topics/topic-registry.js';
 

@@ -201,3 +201,81 @@ it('a guest thread takes over the coordinator when the host thread leaves, and i
   expect(guestJoins.at(-1)).toEqual([0, 1, 2, 3]);
   expect(logs[1]!.find((m) => m.type === 'values')!.values).toEqual(Array.from({ length: 8 }, (_, i) => `after-${i}`).sort());
 }, 30_000);
+
+const WAKE_WORKER = `
+import { parentPort, workerData } from 'node:worker_threads';
+await import(workerData.register);
+const { Fjord } = await import(workerData.fjord);
+
+const fjord = new Fjord({ dir: workerData.dir });
+if (workerData.role === 'consumer') {
+  const consumer = fjord.consumer({ groupId: 'wake-group', maxWaitTimeInMs: 60000, heartbeatInterval: 50, sessionTimeout: 1000 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: 'wake' });
+  await consumer.run({ eachMessage: async ({ message }) => parentPort.postMessage({ type: 'record', value: message.value.toString(), at: Date.now() }) });
+  parentPort.postMessage({ type: 'running' });
+} else {
+  const producer = fjord.producer();
+  await producer.connect();
+  parentPort.postMessage({ type: 'running' });
+  parentPort.on('message', async () => {
+    const at = Date.now();
+    await producer.send({ topic: 'wake', acks: 1, messages: [{ value: 'hello' }] });
+    parentPort.postMessage({ type: 'sent', at });
+  });
+}
+parentPort.on('message', async (message) => {
+  if (message !== 'stop') return;
+  await fjord.close();
+  parentPort.postMessage({ type: 'stopped' });
+});
+`;
+
+const WAKE_MAIN = `
+import { Worker } from 'node:worker_threads';
+import { Fjord } from ${JSON.stringify(FJORD)};
+
+const [dir, workerFile, register] = process.argv.slice(2);
+const fjord = new Fjord({ dir });
+const admin = fjord.admin();
+await admin.connect();
+await admin.createTopics({ topics: [{ topic: 'wake', numPartitions: 1 }] });
+await fjord.close();
+
+const logs = { consumer: [], producer: [] };
+const start = (role) => {
+  const worker = new Worker(new URL(workerFile), { workerData: { dir, register, role, fjord: ${JSON.stringify(FJORD)} } });
+  worker.on('message', (m) => logs[role].push(m));
+  worker.on('error', (error) => logs[role].push({ type: 'error', error: String(error) }));
+  return worker;
+};
+const until = async (check) => { for (let t = 0; t < 10000 && !check(); t += 10) await new Promise((r) => setTimeout(r, 10)); };
+const consumer = start('consumer');
+await until(() => logs.consumer.some((m) => m.type === 'running'));
+const producer = start('producer');
+await until(() => logs.producer.some((m) => m.type === 'running'));
+await new Promise((r) => setTimeout(r, 200)); // the consumer is now waiting at the end of the partition
+producer.postMessage('send');
+await until(() => logs.consumer.some((m) => m.type === 'record'));
+for (const w of [producer, consumer]) w.postMessage('stop');
+await until(() => logs.consumer.some((m) => m.type === 'stopped') && logs.producer.some((m) => m.type === 'stopped'));
+await Promise.all([producer.terminate(), consumer.terminate()]);
+console.log(JSON.stringify(logs));
+process.exit(0);
+`;
+
+it('an append in one thread wakes a consumer waiting in another, long before maxWaitTimeInMs', async () => {
+  const dir = tempDir();
+  const scripts = tempDir('fjord-wake-');
+  const workerFile = join(scripts, 'worker.mjs');
+  writeFileSync(workerFile, WAKE_WORKER);
+  const { code, stdout } = await runScript(scripts, WAKE_MAIN, [dir, pathToFileURL(workerFile).href, pathToFileURL(join(scripts, 'ts-register.mjs')).href]);
+  expect(code).toBe(0);
+  const logs = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<'consumer' | 'producer', { type: string; value?: string; at?: number }[]>;
+  expect([...logs.consumer, ...logs.producer].filter((m) => m.type === 'error')).toEqual([]);
+  const record = logs.consumer.find((m) => m.type === 'record')!;
+  expect(record.value).toBe('hello');
+  const sent = logs.producer.find((m) => m.type === 'sent')!;
+  // Woken by the append (maxWaitTimeInMs is 60 s), not by a timer.
+  expect(record.at! - sent.at!).toBeLessThan(2000);
+}, 30_000);

@@ -36,7 +36,7 @@ export class SharedDirectory {
     private readonly options: SharedDirectoryOptions,
   ) {
     try {
-      this.#lock = native.DirectoryLock.acquire(dir, false);
+      this.#lock = native.DirectoryLock.acquire(dir);
     } catch (error) {
       throw fromNative(error);
     }

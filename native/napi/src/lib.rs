@@ -331,8 +331,7 @@ pub fn open_log(dir: String, options: LogOptions, now: f64) -> Result<AsyncTask<
 }
 
 /// A lock on a data directory as a whole (each partition log also locks its
-/// own): exclusive against other processes, and optionally against other
-/// threads of this one.
+/// own): shared by the threads of this process, exclusive against others.
 #[napi]
 pub struct DirectoryLock {
     lock: Option<fjord_store::SharedDirLock>,
@@ -340,11 +339,9 @@ pub struct DirectoryLock {
 
 #[napi]
 impl DirectoryLock {
-    /// `exclusive`: another JavaScript environment (worker thread) of this
-    /// process holding it is an error too, not a share.
     #[napi(factory)]
-    pub fn acquire(dir: String, exclusive: bool) -> Result<DirectoryLock> {
-        let lock = fjord_store::SharedDirLock::acquire(std::path::Path::new(&dir), exclusive).map_err(js_error)?;
+    pub fn acquire(dir: String) -> Result<DirectoryLock> {
+        let lock = fjord_store::SharedDirLock::acquire(std::path::Path::new(&dir)).map_err(js_error)?;
         Ok(DirectoryLock { lock: Some(lock) })
     }
 

@@ -46,19 +46,11 @@ static SHARED_LOCKS: std::sync::LazyLock<std::sync::Mutex<std::collections::Hash
     std::sync::LazyLock::new(Default::default);
 
 impl SharedDirLock {
-    /// `exclusive`: refuse when another holder in this process has it too
-    /// (another thread's environment), instead of sharing.
-    pub fn acquire(dir: &Path, exclusive: bool) -> Result<SharedDirLock> {
+    pub fn acquire(dir: &Path) -> Result<SharedDirLock> {
         std::fs::create_dir_all(dir).ctx("create directory", dir)?;
         let dir = dir.canonicalize().ctx("resolve", dir)?;
         let mut locks = SHARED_LOCKS.lock().unwrap();
         if let Some(lock) = locks.get(&dir).and_then(std::sync::Weak::upgrade) {
-            if exclusive {
-                return Err(StoreError::Locked {
-                    dir,
-                    holder: format!("another thread of this process (pid {})", std::process::id()),
-                });
-            }
             return Ok(SharedDirLock(lock));
         }
         let lock = std::sync::Arc::new(DirLock::acquire(&dir)?);
