@@ -155,7 +155,7 @@ const FAILOVER_MAIN = `
 import { Worker } from 'node:worker_threads';
 import { Fjord } from ${JSON.stringify(FJORD)};
 
-const [dir, workerFile, register] = process.argv.slice(2);
+const [dir, workerFile, register, mode] = process.argv.slice(2);
 const fjord = new Fjord({ dir });
 const admin = fjord.admin();
 await admin.connect();
@@ -169,13 +169,17 @@ const start = (i) => {
   worker.on('error', (error) => logs[i].push({ type: 'error', error: String(error) }));
   return worker;
 };
-const until = async (check) => { for (let t = 0; t < 5000 && !check(); t += 20) await new Promise((r) => setTimeout(r, 20)); };
+const until = async (check) => { for (let t = 0; t < 10000 && !check(); t += 20) await new Promise((r) => setTimeout(r, 20)); };
 const host = start(0);
 await until(() => logs[0].some((m) => m.type === 'running'));
 const guest = start(1);
 await until(() => logs[1].some((m) => m.type === 'join') && logs[0].filter((m) => m.type === 'join').length >= 2);
-host.postMessage('stop'); // the thread hosting the coordinator leaves
-await until(() => logs[0].some((m) => m.type === 'stopped'));
+if (mode === 'terminate') {
+  await host.terminate(); // the thread hosting the coordinator dies without a word
+} else {
+  host.postMessage('stop'); // the thread hosting the coordinator leaves
+  await until(() => logs[0].some((m) => m.type === 'stopped'));
+}
 await until(() => logs[1].filter((m) => m.type === 'join').at(-1)?.assignment.failover?.length === 4);
 guest.postMessage('produce');
 await new Promise((r) => setTimeout(r, 500));
@@ -188,19 +192,21 @@ console.log(JSON.stringify(logs));
 process.exit(0);
 `;
 
-it('a guest thread takes over the coordinator when the host thread leaves, and its consumer goes on', async () => {
-  const dir = tempDir();
-  const scripts = tempDir('fjord-failover-');
-  const workerFile = join(scripts, 'worker.mjs');
-  writeFileSync(workerFile, FAILOVER_WORKER);
-  const { code, stdout } = await runScript(scripts, FAILOVER_MAIN, [dir, pathToFileURL(workerFile).href, pathToFileURL(join(scripts, 'ts-register.mjs')).href]);
-  expect(code).toBe(0);
-  const logs = JSON.parse(stdout.trim().split('\n').at(-1)!) as { type: string; assignment?: Record<string, number[]>; values?: string[] }[][];
-  expect(logs.flat().filter((m) => m.type === 'error')).toEqual([]);
-  const guestJoins = logs[1]!.filter((m) => m.type === 'join').map((m) => m.assignment!.failover ?? []);
-  expect(guestJoins.at(-1)).toEqual([0, 1, 2, 3]);
-  expect(logs[1]!.find((m) => m.type === 'values')!.values).toEqual(Array.from({ length: 8 }, (_, i) => `after-${i}`).sort());
-}, 30_000);
+for (const mode of ['close', 'terminate'] as const) {
+  it(`a guest thread takes over the coordinator when the host thread ${mode === 'close' ? 'closes' : 'is terminated without closing'}, and its consumer goes on`, async () => {
+    const dir = tempDir();
+    const scripts = tempDir('fjord-failover-');
+    const workerFile = join(scripts, 'worker.mjs');
+    writeFileSync(workerFile, FAILOVER_WORKER);
+    const { code, stdout } = await runScript(scripts, FAILOVER_MAIN, [dir, pathToFileURL(workerFile).href, pathToFileURL(join(scripts, 'ts-register.mjs')).href, mode]);
+    expect(code).toBe(0);
+    const logs = JSON.parse(stdout.trim().split('\n').at(-1)!) as { type: string; assignment?: Record<string, number[]>; values?: string[] }[][];
+    expect(logs.flat().filter((m) => m.type === 'error')).toEqual([]);
+    const guestJoins = logs[1]!.filter((m) => m.type === 'join').map((m) => m.assignment!.failover ?? []);
+    expect(guestJoins.at(-1)).toEqual([0, 1, 2, 3]);
+    expect(logs[1]!.find((m) => m.type === 'values')!.values).toEqual(Array.from({ length: 8 }, (_, i) => `after-${i}`).sort());
+  }, 30_000);
+}
 
 const WAKE_WORKER = `
 import { parentPort, workerData } from 'node:worker_threads';

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 
-import { deserializeError, NotConnectedError, serializeError, type SerializedError } from '../errors.js';
+import { deserializeError, NotConnectedError, serializeError, UnknownMemberIdError, type SerializedError } from '../errors.js';
 
 export type ServiceEvent =
   | { type: 'metadata' }
@@ -45,6 +45,8 @@ export class DirectoryService {
   constructor(
     readonly dir: string,
     private readonly onEvent: (event: ServiceEvent) => void,
+    /** Called when the host did not answer in time (its thread may be gone). */
+    private readonly onHostSilent: () => void = () => undefined,
   ) {
     this.#channel = new BroadcastChannel(`fjord:${dir}`);
     this.#channel.unref();
@@ -61,12 +63,31 @@ export class DirectoryService {
     this.#handler = handler;
   }
 
-  /** Calls the host. */
-  call(method: string, args: unknown[]): Promise<unknown> {
+  /**
+   * Calls the host. With `timeoutMs`, a call left unanswered is rejected with
+   * `UnknownMemberIdError` (the coordinator that knew the member is gone) and
+   * `onHostSilent` runs: a host thread torn down without closing says nothing.
+   */
+  call(method: string, args: unknown[], timeoutMs?: number): Promise<unknown> {
     if (this.#closed) return Promise.reject(new NotConnectedError(`data directory ${this.dir} is closed in this thread`));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      let timer: NodeJS.Timeout | undefined;
+      const settle = () => {
+        clearTimeout(timer);
+        this.#pending.delete(id);
+        if (this.#pending.size === 0) this.#channel.unref();
+      };
+      this.#pending.set(id, {
+        resolve: (value) => (settle(), resolve(value)),
+        reject: (error) => (settle(), reject(error)),
+      });
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.#pending.get(id)?.reject(new UnknownMemberIdError(`the thread hosting ${this.dir} did not answer ${method} within ${timeoutMs} ms: join again`));
+          this.onHostSilent();
+        }, timeoutMs);
+      }
       // A call waiting for its answer keeps the thread alive.
       if (this.#pending.size === 1) this.#channel.ref();
       this.#post({ kind: 'request', id, from: this.#id, method, args });
@@ -79,9 +100,7 @@ export class DirectoryService {
 
   /** Rejects calls in flight (their host is gone); the caller may then take over. */
   failPending(reason: Error): void {
-    for (const { reject } of this.#pending.values()) reject(reason);
-    this.#pending.clear();
-    this.#channel.unref();
+    for (const { reject } of [...this.#pending.values()]) reject(reason);
   }
 
   close(): void {
@@ -119,8 +138,6 @@ export class DirectoryService {
         if (message.to !== this.#id) return;
         const pending = this.#pending.get(message.id);
         if (pending === undefined) return;
-        this.#pending.delete(message.id);
-        if (this.#pending.size === 0) this.#channel.unref();
         if (message.error !== undefined) pending.reject(deserializeError(message.error));
         else pending.resolve(revive(message.value));
         return;

@@ -21,6 +21,8 @@ const TOPIC_METHODS = new Set(['create', 'delete', 'addPartitions', 'setConfigs'
 export class SharedDirectory {
   refs = 0;
   #host: boolean;
+  /** The host claim of this thread (0: none). */
+  #hostToken = 0;
   readonly registry: Promise<TopicRegistry>;
   readonly #service: DirectoryService;
   readonly #lock: DirectoryLock;
@@ -40,8 +42,9 @@ export class SharedDirectory {
     } catch (error) {
       throw fromNative(error);
     }
-    this.#host = native.claimHost(dir);
-    this.#service = new DirectoryService(dir, (event) => this.#onEvent(event));
+    this.#hostToken = native.claimHost(dir);
+    this.#host = this.#hostToken > 0;
+    this.#service = new DirectoryService(dir, (event) => this.#onEvent(event), () => this.#takeOver());
     this.#remote = new RemoteGroupClient(this.#service);
     if (this.#host) this.#service.serve((method, args) => this.#serve(method, args));
     this.registry = TopicRegistry.open(dir, {
@@ -137,7 +140,9 @@ export class SharedDirectory {
 
   /** The host thread left: the first guest to claim the role hosts from now on. */
   #takeOver(): void {
-    if (this.#host || !native.claimHost(this.dir)) return;
+    if (this.#host) return;
+    this.#hostToken = native.claimHost(this.dir);
+    if (this.#hostToken === 0) return;
     this.#host = true;
     this.#service.serve((method, args) => this.#serve(method, args));
     void this.registry.then((r) => {
@@ -155,7 +160,7 @@ export class SharedDirectory {
         coordinator.close();
         await coordinator.offsets.close();
       }
-      if (this.#host) native.releaseHost(this.dir);
+      if (this.#host) native.releaseHost(this.dir, this.#hostToken);
       this.#service.close();
       await (await this.registry).close();
     } finally {

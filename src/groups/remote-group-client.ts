@@ -5,6 +5,9 @@ import type { GroupClient } from './group-client.js';
 import type { GroupDescription, JoinGroupRequest } from './group-coordinator.js';
 import type { CommittedOffset, GroupOffset } from './offset-store.js';
 
+/** How long a guest waits for the host to answer a call that needs no waiting. */
+export const HOST_ANSWER_TIMEOUT_MS = 3_000;
+
 export class RemoteGroupClient implements GroupClient {
   readonly #listeners = new Set<(groupId: string, state: string) => void>();
 
@@ -16,7 +19,9 @@ export class RemoteGroupClient implements GroupClient {
   }
 
   #call<T>(method: string, ...args: unknown[]): Promise<T> {
-    return this.service.call(`groups.${method}`, args) as Promise<T>;
+    // Join and sync wait for the whole group; the rest answer at once, so silence means the host is gone.
+    const timeout = method === 'joinGroup' || method === 'syncGroup' ? undefined : HOST_ANSWER_TIMEOUT_MS;
+    return this.service.call(`groups.${method}`, args, timeout) as Promise<T>;
   }
 
   joinGroup(request: JoinGroupRequest): Promise<JoinGroupResult> {

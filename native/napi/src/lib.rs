@@ -351,16 +351,21 @@ impl DirectoryLock {
     }
 }
 
-/// Claims the host role for a data directory within this process (first
-/// claimer wins until it releases); see `src/directory-service.ts`.
+/// Claims the host role for a data directory within this process: a token
+/// (> 0) for the first claimer until it releases, 0 for the others. See
+/// `src/directory/shared-directory.ts`.
 #[napi]
-pub fn claim_host(dir: String) -> Result<bool> {
-    fjord_store::claim_host(std::path::Path::new(&dir)).map_err(js_error)
+pub fn claim_host(env: Env, dir: String) -> Result<f64> {
+    let Some(token) = fjord_store::claim_host(std::path::Path::new(&dir)).map_err(js_error)? else { return Ok(0.0) };
+    // A thread torn down without closing (worker.terminate()) must not keep
+    // the role: another thread takes over.
+    env.add_env_cleanup_hook((dir, token), |(dir, token)| fjord_store::release_host(std::path::Path::new(&dir), token))?;
+    Ok(token as f64)
 }
 
 #[napi]
-pub fn release_host(dir: String) -> Result<()> {
-    fjord_store::release_host(std::path::Path::new(&dir)).map_err(js_error)
+pub fn release_host(dir: String, token: f64) {
+    fjord_store::release_host(std::path::Path::new(&dir), token as u64);
 }
 
 /// CRC-32C (Castagnoli) of `data`, as RecordBatch v2 uses it.

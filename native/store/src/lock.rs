@@ -60,18 +60,29 @@ impl SharedDirLock {
     }
 }
 
-static HOSTS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<std::path::PathBuf>>> = std::sync::LazyLock::new(Default::default);
+static HOSTS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, u64>>> = std::sync::LazyLock::new(Default::default);
+static NEXT_HOST_TOKEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-/// Claims the role of host for a directory within this process: true for the
-/// first claimer until it releases. Threads that share a directory use it to
-/// pick the one that owns its metadata and group coordinator.
-pub fn claim_host(dir: &Path) -> Result<bool> {
+/// Claims the role of host for a directory within this process: a token for
+/// the first claimer (until it releases with that token), `None` for others.
+/// Threads that share a directory use it to pick the one that owns its
+/// metadata and group coordinator.
+pub fn claim_host(dir: &Path) -> Result<Option<u64>> {
     let dir = dir.canonicalize().ctx("resolve", dir)?;
-    Ok(HOSTS.lock().unwrap().insert(dir))
+    let mut hosts = HOSTS.lock().unwrap();
+    if hosts.contains_key(&dir) {
+        return Ok(None);
+    }
+    let token = NEXT_HOST_TOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    hosts.insert(dir, token);
+    Ok(Some(token))
 }
 
-pub fn release_host(dir: &Path) -> Result<()> {
-    let dir = dir.canonicalize().ctx("resolve", dir)?;
-    HOSTS.lock().unwrap().remove(&dir);
-    Ok(())
+/// Gives the role up, if `token` still holds it.
+pub fn release_host(dir: &Path, token: u64) {
+    let Ok(dir) = dir.canonicalize() else { return };
+    let mut hosts = HOSTS.lock().unwrap();
+    if hosts.get(&dir) == Some(&token) {
+        hosts.remove(&dir);
+    }
 }
