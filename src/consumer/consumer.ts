@@ -168,7 +168,6 @@ export class Consumer {
   #loop: Promise<void> | null = null;
   #memberId = '';
   #generationId = -1;
-  #leaderId = '';
   readonly #owned = new Map<string, Owned>();
   readonly #paused = new Set<string>();
   readonly #pausedTopics = new Set<string>();
@@ -476,7 +475,6 @@ export class Consumer {
     }
     this.#memberId = result.memberId;
     this.#generationId = result.generationId;
-    this.#leaderId = result.leaderId;
     let assignments: { memberId: string; memberAssignment: Buffer }[] = [];
     if (result.leaderId === result.memberId) {
       const assigner = this.#assigners.find((a) => a.name === result.protocolName)!;
