@@ -10,6 +10,7 @@ import {
   RebalanceInProgressError,
   UnknownMemberIdError,
 } from '../errors.js';
+import { integerOption } from '../arguments.js';
 import type { Fjord } from '../fjord.js';
 import { Instrumentation } from '../instrumentation.js';
 import { AssignerProtocol } from '../groups/assigner-protocol.js';
@@ -124,13 +125,6 @@ const UNRESOLVED = -1;
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
-function positiveInteger(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidArgumentError(`${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
 
 /** A partition this consumer reads: where it is, and what it has processed. */
 interface Owned {
@@ -207,14 +201,14 @@ export class Consumer {
     if (config === null || typeof config !== 'object') throw new InvalidArgumentError('consumer config must be an object with a groupId');
     if (typeof config.groupId !== 'string' || config.groupId === '') throw new InvalidArgumentError(`groupId must be a non-empty string, got ${JSON.stringify(config.groupId)}`);
     this.#groupId = config.groupId;
-    this.#sessionTimeout = positiveInteger(config.sessionTimeout, 'sessionTimeout', 30_000);
-    this.#rebalanceTimeout = positiveInteger(config.rebalanceTimeout, 'rebalanceTimeout', 60_000);
-    this.#heartbeatInterval = positiveInteger(config.heartbeatInterval, 'heartbeatInterval', 3_000);
-    this.#maxBytesPerPartition = positiveInteger(config.maxBytesPerPartition, 'maxBytesPerPartition', 1_048_576);
-    this.#maxBytes = positiveInteger(config.maxBytes, 'maxBytes', 10_485_760);
-    this.#maxWaitTimeInMs = positiveInteger(config.maxWaitTimeInMs, 'maxWaitTimeInMs', 5_000);
-    this.#maxPollInterval = positiveInteger(config.maxPollInterval, 'maxPollInterval', 300_000);
-    positiveInteger(config.minBytes, 'minBytes', 1);
+    this.#sessionTimeout = integerOption(config.sessionTimeout, 'sessionTimeout', 30_000, 0);
+    this.#rebalanceTimeout = integerOption(config.rebalanceTimeout, 'rebalanceTimeout', 60_000, 0);
+    this.#heartbeatInterval = integerOption(config.heartbeatInterval, 'heartbeatInterval', 3_000, 0);
+    this.#maxBytesPerPartition = integerOption(config.maxBytesPerPartition, 'maxBytesPerPartition', 1_048_576, 0);
+    this.#maxBytes = integerOption(config.maxBytes, 'maxBytes', 10_485_760, 0);
+    this.#maxWaitTimeInMs = integerOption(config.maxWaitTimeInMs, 'maxWaitTimeInMs', 5_000, 0);
+    this.#maxPollInterval = integerOption(config.maxPollInterval, 'maxPollInterval', 300_000, 0);
+    integerOption(config.minBytes, 'minBytes', 1, 0);
     const assigners = config.partitionAssigners ?? [PartitionAssigners.roundRobin];
     if (!Array.isArray(assigners) || assigners.length === 0 || assigners.some((a) => typeof a !== 'function')) {
       throw new InvalidArgumentError('partitionAssigners must be a non-empty array of assigner factories');
@@ -736,23 +730,23 @@ export class Consumer {
   }
 
   #uncommittedOffsets(): { topics: { topic: string; partitions: { partition: number; offset: string }[] }[] } {
-    const byTopic = new Map<string, { partition: number; offset: string }[]>();
-    for (const o of this.#owned.values()) {
-      if (o.resolved === null || o.resolved === o.committed) continue;
-      const list = byTopic.get(o.topic) ?? [];
-      list.push({ partition: o.partition.id, offset: String(o.resolved) });
-      byTopic.set(o.topic, list);
-    }
-    return { topics: [...byTopic.entries()].map(([topic, partitions]) => ({ topic, partitions })) };
+    return { topics: this.#group(this.#pendingCommits()) };
+  }
+
+  /** Processed offsets not committed yet, as commit entries. */
+  #pendingCommits(): { topic: string; partition: number; offset: number; owned: Owned }[] {
+    return [...this.#owned.values()]
+      .filter((o) => o.resolved !== null && o.resolved !== o.committed)
+      .map((o) => ({ topic: o.topic, partition: o.partition.id, offset: o.resolved!, owned: o }));
   }
 
   async #commitResolved(): Promise<void> {
-    const pending = [...this.#owned.values()].filter((o) => o.resolved !== null && o.resolved !== o.committed);
+    const pending = this.#pendingCommits();
     this.#lastCommitAt = Date.now();
     if (pending.length === 0 || this.#memberId === '') return;
-    const offsets = pending.map((o) => ({ topic: o.topic, partition: o.partition.id, offset: o.resolved! }));
+    const offsets = pending.map(({ topic, partition, offset }) => ({ topic, partition, offset }));
     await this.#coordinator!.commitOffsets({ groupId: this.#groupId, generationId: this.#generationId, memberId: this.#memberId, offsets });
-    for (const o of pending) o.committed = o.resolved;
+    for (const { owned, offset } of pending) owned.committed = offset;
     this.#uncommitted = 0;
     this.#emit(EVENTS.COMMIT_OFFSETS, {
       groupId: this.#groupId,

@@ -47,6 +47,7 @@
 // Bounds: between compactions the log holds at most about
 // max(minCompactBytes, segmentBytes + 2 × the live set's bytes), so reopening
 // reads that much whatever the number of commits behind it.
+import { describeValue } from '../arguments.js';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 
@@ -155,37 +156,31 @@ function encodeKey(groupId: string, topic: string, partition: number): Buffer {
   return packr.pack([OFFSETS_KEY_VERSION, groupId, topic, partition]);
 }
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}...` : value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (value === null || typeof value !== 'object') return String(value);
-  return Object.prototype.toString.call(value);
-}
 
 function checkGroupId(groupId: unknown): string {
   if (typeof groupId !== 'string' || groupId.length === 0) {
-    throw new InvalidArgumentError(`groupId must be a non-empty string, got ${describe(groupId)}`);
+    throw new InvalidArgumentError(`groupId must be a non-empty string, got ${describeValue(groupId)}`);
   }
   return groupId;
 }
 
 function checkTopic(topic: unknown, where: string): string {
   if (typeof topic !== 'string' || topic.length === 0) {
-    throw new InvalidArgumentError(`${where}.topic must be a non-empty string, got ${describe(topic)}`);
+    throw new InvalidArgumentError(`${where}.topic must be a non-empty string, got ${describeValue(topic)}`);
   }
   return topic;
 }
 
 function checkPartition(partition: unknown, where: string): number {
   if (typeof partition !== 'number' || !Number.isInteger(partition) || partition < 0 || partition > INT32_MAX) {
-    throw new InvalidArgumentError(`${where}.partition must be an integer in [0, ${INT32_MAX}], got ${describe(partition)}`);
+    throw new InvalidArgumentError(`${where}.partition must be an integer in [0, ${INT32_MAX}], got ${describeValue(partition)}`);
   }
   return partition;
 }
 
 function checkNow(now: unknown): number {
   if (typeof now !== 'number' || !Number.isSafeInteger(now) || now < 0) {
-    throw new InvalidArgumentError(`now must be a non-negative integer timestamp in ms, got ${describe(now)}`);
+    throw new InvalidArgumentError(`now must be a non-negative integer timestamp in ms, got ${describeValue(now)}`);
   }
   return now;
 }
@@ -193,17 +188,17 @@ function checkNow(now: unknown): number {
 /** Validates one commit entry; throws before anything is written. */
 function checkCommit(commit: unknown, index: number, now: number): { topic: string; partition: number; value: CommittedOffset } {
   const where = `offsets[${index}]`;
-  if (commit === null || typeof commit !== 'object') throw new InvalidArgumentError(`${where} must be an object, got ${describe(commit)}`);
+  if (commit === null || typeof commit !== 'object') throw new InvalidArgumentError(`${where} must be an object, got ${describeValue(commit)}`);
   const c = commit as Record<string, unknown>;
   const topic = checkTopic(c.topic, where);
   const partition = checkPartition(c.partition, where);
   const offset = c.offset;
   if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
-    throw new InvalidArgumentError(`${where}.offset must be a non-negative safe integer, got ${describe(offset)}`);
+    throw new InvalidArgumentError(`${where}.offset must be a non-negative safe integer, got ${describeValue(offset)}`);
   }
   const metadata = c.metadata ?? null;
   if (metadata !== null) {
-    if (typeof metadata !== 'string') throw new InvalidArgumentError(`${where}.metadata must be a string or null, got ${describe(metadata)}`);
+    if (typeof metadata !== 'string') throw new InvalidArgumentError(`${where}.metadata must be a string or null, got ${describeValue(metadata)}`);
     const bytes = Buffer.byteLength(metadata, 'utf8');
     if (bytes > OFFSET_METADATA_MAX_BYTES) {
       throw new OffsetMetadataTooLargeError(
@@ -213,14 +208,14 @@ function checkCommit(commit: unknown, index: number, now: number): { topic: stri
   }
   const leaderEpoch = c.leaderEpoch ?? -1;
   if (typeof leaderEpoch !== 'number' || !Number.isInteger(leaderEpoch) || leaderEpoch < -1 || leaderEpoch > INT32_MAX) {
-    throw new InvalidArgumentError(`${where}.leaderEpoch must be an integer in [-1, ${INT32_MAX}], got ${describe(leaderEpoch)}`);
+    throw new InvalidArgumentError(`${where}.leaderEpoch must be an integer in [-1, ${INT32_MAX}], got ${describeValue(leaderEpoch)}`);
   }
   return { topic, partition, value: Object.freeze({ offset, metadata, commitTimestamp: now, leaderEpoch }) };
 }
 
 function checkOptions(options: unknown): Required<OffsetStoreOptions> {
   if (options === undefined) return { ...DEFAULTS };
-  if (options === null || typeof options !== 'object') throw new InvalidConfigError(`offset store options must be an object, got ${describe(options)}`);
+  if (options === null || typeof options !== 'object') throw new InvalidConfigError(`offset store options must be an object, got ${describeValue(options)}`);
   const result = { ...DEFAULTS };
   for (const [name, value] of Object.entries(options)) {
     if (value === undefined) continue;
@@ -232,7 +227,7 @@ function checkOptions(options: unknown): Required<OffsetStoreOptions> {
         : Number.isSafeInteger(value) && value >= (name === 'minCompactBytes' ? 0 : 1));
     if (!ok) {
       const rule = name === 'compactWhenDeadRatio' ? 'a number in [0, 1)' : name === 'minCompactBytes' ? 'a non-negative integer' : 'a positive integer';
-      throw new InvalidConfigError(`${name} must be ${rule}, got ${describe(value)}`);
+      throw new InvalidConfigError(`${name} must be ${rule}, got ${describeValue(value)}`);
     }
     result[name as keyof typeof DEFAULTS] = value as number;
   }
@@ -247,7 +242,7 @@ function decodeKey(bytes: Buffer, offset: number): { groupId: string; topic: str
   } catch (error) {
     throw corruptAt(offset, `key is not MessagePack (${(error as Error).message})`);
   }
-  if (!Array.isArray(key) || typeof key[0] !== 'number') throw corruptAt(offset, `key ${describe(key)} is not [version, ...]`);
+  if (!Array.isArray(key) || typeof key[0] !== 'number') throw corruptAt(offset, `key ${describeValue(key)} is not [version, ...]`);
   if (key[0] !== OFFSETS_KEY_VERSION) {
     throw new FjordError(
       `${OFFSETS_LOG_NAME} record at offset ${offset} has key version ${key[0]}; this Fjord reads version ${OFFSETS_KEY_VERSION} only`,
@@ -276,7 +271,7 @@ function decodeValue(bytes: Buffer, offset: number): CommittedOffset {
   const e = v !== null && typeof v === 'object' ? int(v.leaderEpoch) : null;
   const metadata = v?.metadata ?? null;
   if (o === null || t === null || e === null || (metadata !== null && typeof metadata !== 'string')) {
-    throw corruptAt(offset, `value ${describe(value)} is not { offset, metadata, commitTimestamp, leaderEpoch }`);
+    throw corruptAt(offset, `value ${describeValue(value)} is not { offset, metadata, commitTimestamp, leaderEpoch }`);
   }
   return Object.freeze({ offset: o, metadata, commitTimestamp: t, leaderEpoch: e });
 }
@@ -317,7 +312,7 @@ export class OffsetStore {
 
   /** Opens (creating if needed) `<dataDir>/__consumer_offsets-0` and replays it into memory. */
   static async open(dataDir: string, options?: OffsetStoreOptions): Promise<OffsetStore> {
-    if (typeof dataDir !== 'string' || dataDir === '') throw new InvalidArgumentError(`dataDir must be a non-empty string, got ${describe(dataDir)}`);
+    if (typeof dataDir !== 'string' || dataDir === '') throw new InvalidArgumentError(`dataDir must be a non-empty string, got ${describeValue(dataDir)}`);
     const opts = checkOptions(options);
     const log = await Log.open(join(dataDir, OFFSETS_LOG_NAME), {
       segmentBytes: opts.segmentBytes,
@@ -427,7 +422,7 @@ export class OffsetStore {
     const log = this.#writable();
     checkGroupId(groupId);
     checkNow(now);
-    if (!Array.isArray(offsets)) throw new InvalidArgumentError(`offsets must be an array, got ${describe(offsets)}`);
+    if (!Array.isArray(offsets)) throw new InvalidArgumentError(`offsets must be an array, got ${describeValue(offsets)}`);
     const checked = offsets.map((commit, i) => checkCommit(commit, i, now));
     if (checked.length === 0) return;
     const records: RecordInput[] = checked.map(({ topic, partition, value }) => ({
@@ -488,7 +483,7 @@ export class OffsetStore {
     checkGroupId(groupId);
     checkTopic(topic, 'deletePartitions');
     checkNow(now);
-    if (!Array.isArray(partitions)) throw new InvalidArgumentError(`partitions must be an array, got ${describe(partitions)}`);
+    if (!Array.isArray(partitions)) throw new InvalidArgumentError(`partitions must be an array, got ${describeValue(partitions)}`);
     partitions.forEach((p, i) => checkPartition(p, `partitions[${i}]`));
     const group = this.#groups.get(groupId);
     if (group === undefined) return;

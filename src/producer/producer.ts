@@ -8,6 +8,7 @@ import {
   UnknownTopicOrPartitionError,
   UnsupportedCompressionError,
 } from '../errors.js';
+import { integerOption } from '../arguments.js';
 import type { Fjord } from '../fjord.js';
 import { Instrumentation } from '../instrumentation.js';
 import { encodeBatch, type RecordInput } from '../storage/record-batch.js';
@@ -168,13 +169,6 @@ function checkCompression(compression: unknown): boolean {
   throw new InvalidArgumentError(`compression must be one of CompressionTypes, got ${JSON.stringify(compression)}`);
 }
 
-function positiveInteger(value: unknown, name: string, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
 
 export class Producer {
   readonly events = { CONNECT: 'producer.connect', DISCONNECT: 'producer.disconnect' } as const;
@@ -201,9 +195,9 @@ export class Producer {
     if (typeof factory !== 'function') throw new InvalidArgumentError('createPartitioner must be a function returning a partitioner');
     this.#partitioner = factory();
     this.#allowAutoTopicCreation = config.allowAutoTopicCreation ?? fjord.allowAutoTopicCreation;
-    this.#lingerMs = positiveInteger(config.lingerMs, 'lingerMs', 0, 0);
-    this.#batchSize = positiveInteger(config.batchSize, 'batchSize', 16384);
-    this.#maxRequestSize = positiveInteger(config.maxRequestSize, 'maxRequestSize', 1048576);
+    this.#lingerMs = integerOption(config.lingerMs, 'lingerMs', 0, 0);
+    this.#batchSize = integerOption(config.batchSize, 'batchSize', 16384, 1);
+    this.#maxRequestSize = integerOption(config.maxRequestSize, 'maxRequestSize', 1048576, 1);
   }
 
   async connect(): Promise<void> {

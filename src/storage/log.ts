@@ -4,6 +4,7 @@ import { mkdirSync, realpathSync } from 'node:fs';
 import { mkdir, realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
+import { describeValue } from '../arguments.js';
 import { fromNative, InvalidArgumentError, InvalidConfigError, LogClosedError, OffsetOutOfRangeError } from '../errors.js';
 import { native } from './native.js';
 import type { NativeLog } from '../../native/binding.js';
@@ -95,17 +96,11 @@ export function toOffset(offset: Offset, what = 'offset'): number {
   if (typeof offset === 'number') n = offset;
   else if (typeof offset === 'bigint') n = Number(offset);
   else if (typeof offset === 'string' && /^-?\d+$/.test(offset.trim())) n = Number(offset.trim());
-  else throw new InvalidArgumentError(`${what} must be an integer (number, bigint or decimal string), got ${describe(offset)}`);
-  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`${what} must be a safe integer, got ${describe(offset)}`);
+  else throw new InvalidArgumentError(`${what} must be an integer (number, bigint or decimal string), got ${describeValue(offset)}`);
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`${what} must be a safe integer, got ${describeValue(offset)}`);
   return n;
 }
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (value === null || typeof value !== 'object') return String(value);
-  return Object.prototype.toString.call(value);
-}
 
 function call<T>(fn: () => T): T {
   try {
@@ -164,7 +159,7 @@ export class Log {
   /** Opens (creating if needed) a log directory; recovery runs off the main thread. */
   static async open(dir: string, options?: LogOptions): Promise<Log> {
     const opts = checkOptions(options);
-    if (typeof dir !== 'string' || dir === '') throw new InvalidArgumentError(`dir must be a non-empty string, got ${describe(dir)}`);
+    if (typeof dir !== 'string' || dir === '') throw new InvalidArgumentError(`dir must be a non-empty string, got ${describeValue(dir)}`);
     await mkdir(dir, { recursive: true });
     const key = await realpath(dir);
     const existing = openLogs.get(key);
@@ -189,7 +184,7 @@ export class Log {
   /** `open` on the calling thread. */
   static openSync(dir: string, options?: LogOptions): Log {
     const opts = checkOptions(options);
-    if (typeof dir !== 'string' || dir === '') throw new InvalidArgumentError(`dir must be a non-empty string, got ${describe(dir)}`);
+    if (typeof dir !== 'string' || dir === '') throw new InvalidArgumentError(`dir must be a non-empty string, got ${describeValue(dir)}`);
     mkdirSync(dir, { recursive: true });
     const key = realpathSync(resolve(dir));
     const existing = openLogs.get(key);
@@ -223,10 +218,10 @@ export class Log {
    */
   append(batches: Uint8Array, options?: { now?: number }): AppendResult {
     if (!(batches instanceof Uint8Array)) {
-      throw new InvalidArgumentError(`batches must be a Buffer or Uint8Array of RecordBatch v2 bytes, got ${describe(batches)}`);
+      throw new InvalidArgumentError(`batches must be a Buffer or Uint8Array of RecordBatch v2 bytes, got ${describeValue(batches)}`);
     }
     const now = options?.now ?? Date.now();
-    if (!Number.isSafeInteger(now)) throw new InvalidArgumentError(`now must be an integer timestamp, got ${describe(now)}`);
+    if (!Number.isSafeInteger(now)) throw new InvalidArgumentError(`now must be an integer timestamp, got ${describeValue(now)}`);
     const handle = this.#handle;
     call(() => handle.append(batches, now, scratch));
     return { baseOffset: scratch[0]!, lastOffset: scratch[1]!, position: scratch[2]!, logAppendTime: scratch[3]! };
@@ -245,7 +240,7 @@ export class Log {
   readSlice(offset: Offset, maxBytes = 1048576): LogSlice | null {
     const at = toOffset(offset);
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
-      throw new InvalidArgumentError(`maxBytes must be a non-negative integer, got ${describe(maxBytes)}`);
+      throw new InvalidArgumentError(`maxBytes must be a non-negative integer, got ${describeValue(maxBytes)}`);
     }
     if (at < 0) {
       throw new OffsetOutOfRangeError(`offset ${at} is out of range: offsets are never negative`);
@@ -259,7 +254,7 @@ export class Log {
 
   /** The first offset whose record timestamp is >= `timestamp`; `null` if every record is older. */
   offsetForTimestamp(timestamp: number): number | null {
-    if (!Number.isSafeInteger(timestamp)) throw new InvalidArgumentError(`timestamp must be an integer, got ${describe(timestamp)}`);
+    if (!Number.isSafeInteger(timestamp)) throw new InvalidArgumentError(`timestamp must be an integer, got ${describeValue(timestamp)}`);
     const handle = this.#handle;
     const offset = call(() => handle.offsetForTimestamp(timestamp));
     return offset < 0 ? null : offset;
