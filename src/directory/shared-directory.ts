@@ -50,7 +50,10 @@ export class SharedDirectory {
     this.registry = TopicRegistry.open(dir, {
       remote: this.#host ? null : (method, args) => this.#service.call(method, args),
       onChanged: () => this.#service.emit({ type: 'metadata' }),
-      onAppend: (topic, partition) => this.#service.emit({ type: 'append', topic, partition }),
+      // Every append passes here: build the event only when another thread listens.
+      onAppend: (topic, partition) => {
+        if (this.#service.hasPeers) this.#service.emit({ type: 'append', topic, partition });
+      },
     });
     this.groups = this.#router();
   }

@@ -23,7 +23,7 @@ impl<const ENTRY: usize> IndexFile<ENTRY> {
     /// Opens for appending: existing entries are those the file length holds
     /// (a cleanly closed index is trimmed), unless `reset`.
     fn open(path: &Path, capacity_bytes: usize, writable: bool, reset: bool) -> Result<Self> {
-        let file = OpenOptions::new().read(true).write(true).create(true).open(path).ctx("open", path)?;
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).ctx("open", path)?;
         let len = file.metadata().ctx("stat", path)?.len() as usize;
         let entries = if reset { 0 } else { len / ENTRY };
         let max_entries = if writable { (capacity_bytes / ENTRY).max(entries) } else { entries };
