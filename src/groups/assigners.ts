@@ -126,6 +126,32 @@ function checkConfig(config: AssignerConfig, name: string): AssignerCluster {
   return cluster;
 }
 
+type Plan = Map<string, Map<string, number[]>>;
+
+/**
+ * An assigner of the eager protocol: subscription metadata without user data,
+ * and an assignment computed by `plan` from the partitions of the subscribed
+ * topics and the decoded members.
+ */
+function eagerAssigner(name: string, plan: (partitions: Map<string, number[]>, members: DecodedMember[]) => Plan): PartitionAssigner {
+  const version = 0;
+  return (config) => {
+    const cluster = checkConfig(config, name);
+    return {
+      name,
+      version,
+      async assign({ members, topics }) {
+        const partitions = partitionsByTopic(cluster, topics);
+        const decoded = decodeMembers(members, new Set(partitions.keys()));
+        return encodeAssignments(decoded, plan(partitions, decoded), version);
+      },
+      protocol({ topics }) {
+        return { name, metadata: AssignerProtocol.MemberMetadata.encode({ version, topics }) };
+      },
+    };
+  };
+}
+
 // ---------------------------------------------------------------------------
 // Range
 
@@ -134,35 +160,21 @@ function checkConfig(config: AssignerConfig, name: string): AssignerCluster {
  * by member id each get a contiguous range of its partitions; with `n`
  * partitions and `m` members, the first `n % m` members get one extra.
  */
-const range: PartitionAssigner = (config) => {
-  const cluster = checkConfig(config, 'RangeAssigner');
-  const name = 'RangeAssigner';
-  const version = 0;
-  return {
-    name,
-    version,
-    async assign({ members, topics }) {
-      const partitions = partitionsByTopic(cluster, topics);
-      const decoded = decodeMembers(members, new Set(partitions.keys()));
-      const byMember = new Map<string, Map<string, number[]>>();
-      for (const [topic, ids] of partitions) {
-        const consumers = decoded.filter((m) => m.topics.has(topic));
-        if (consumers.length === 0) continue;
-        const per = Math.floor(ids.length / consumers.length);
-        const extra = ids.length % consumers.length;
-        consumers.forEach((consumer, i) => {
-          const start = per * i + Math.min(i, extra);
-          const length = per + (i < extra ? 1 : 0);
-          for (const id of ids.slice(start, start + length)) addPartition(byMember, consumer.memberId, topic, id);
-        });
-      }
-      return encodeAssignments(decoded, byMember, version);
-    },
-    protocol({ topics }) {
-      return { name, metadata: AssignerProtocol.MemberMetadata.encode({ version, topics }) };
-    },
-  };
-};
+const range = eagerAssigner('RangeAssigner', (partitions, members) => {
+  const byMember: Plan = new Map();
+  for (const [topic, ids] of partitions) {
+    const consumers = members.filter((m) => m.topics.has(topic));
+    if (consumers.length === 0) continue;
+    const per = Math.floor(ids.length / consumers.length);
+    const extra = ids.length % consumers.length;
+    consumers.forEach((consumer, i) => {
+      const start = per * i + Math.min(i, extra);
+      const length = per + (i < extra ? 1 : 0);
+      for (const id of ids.slice(start, start + length)) addPartition(byMember, consumer.memberId, topic, id);
+    });
+  }
+  return byMember;
+});
 
 // ---------------------------------------------------------------------------
 // Round robin
@@ -174,37 +186,23 @@ const range: PartitionAssigner = (config) => {
  * is skipped for that partition (KafkaJS itself ignores subscriptions; with
  * equal subscriptions the results are identical).
  */
-const roundRobin: PartitionAssigner = (config) => {
-  const cluster = checkConfig(config, 'RoundRobinAssigner');
-  const name = 'RoundRobinAssigner';
-  const version = 0;
-  return {
-    name,
-    version,
-    async assign({ members, topics }) {
-      const partitions = partitionsByTopic(cluster, topics);
-      const decoded = decodeMembers(members, new Set(partitions.keys()));
-      const byMember = new Map<string, Map<string, number[]>>();
-      let next = 0;
-      for (const [topic, ids] of partitions) {
-        for (const id of ids) {
-          for (let tried = 0; tried < decoded.length; tried++) {
-            const candidate = decoded[(next + tried) % decoded.length]!;
-            if (candidate.topics.has(topic)) {
-              addPartition(byMember, candidate.memberId, topic, id);
-              next = (next + tried + 1) % decoded.length;
-              break;
-            }
-          }
+const roundRobin = eagerAssigner('RoundRobinAssigner', (partitions, members) => {
+  const byMember: Plan = new Map();
+  let next = 0;
+  for (const [topic, ids] of partitions) {
+    for (const id of ids) {
+      for (let tried = 0; tried < members.length; tried++) {
+        const candidate = members[(next + tried) % members.length]!;
+        if (candidate.topics.has(topic)) {
+          addPartition(byMember, candidate.memberId, topic, id);
+          next = (next + tried + 1) % members.length;
+          break;
         }
       }
-      return encodeAssignments(decoded, byMember, version);
-    },
-    protocol({ topics }) {
-      return { name, metadata: AssignerProtocol.MemberMetadata.encode({ version, topics }) };
-    },
-  };
-};
+    }
+  }
+  return byMember;
+});
 
 // ---------------------------------------------------------------------------
 // Owned-partitions user data (cooperative-sticky)
