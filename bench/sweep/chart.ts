@@ -20,7 +20,7 @@ export async function renderChart(produce: readonly ProduceResult[], consume: re
     if (row.senders !== 64 || row.partitions !== 1) continue;
     if (row.acks === 1) points.push({ panel: panels[0]!, store: row.store, valueBytes: row.valueBytes, mbPerSec: row.mbPerSec });
     if (row.acks === -1) {
-      const store = row.store === 'floor' ? `floor (fdatasync ${row.floorSync === 'end' ? 'at end' : 'per turn'})` : row.store;
+      const store = row.store === 'floor' ? `floor, fdatasync ${row.floorSync === 'end' ? 'at the end' : 'per turn'}` : row.store;
       points.push({ panel: panels[1]!, store, valueBytes: row.valueBytes, mbPerSec: row.mbPerSec });
     }
   }
@@ -38,7 +38,7 @@ export async function renderChart(produce: readonly ProduceResult[], consume: re
       encoding: {
         x: { field: 'valueBytes', type: 'quantitative', scale: { type: 'log' }, title: 'record value bytes' },
         y: { field: 'mbPerSec', type: 'quantitative', scale: { type: 'log' }, title: 'MB/s' },
-        color: { field: 'store', type: 'nominal', title: 'store' },
+        color: { field: 'store', type: 'nominal', title: 'store', legend: { labelLimit: 400 } },
       },
     },
     resolve: { scale: { y: 'shared' } },
