@@ -52,7 +52,7 @@ fn scattered(end: i64, n: usize) -> Vec<i64> {
 
 /// The page-cache path: every TRIM_BYTES the log is cut back to empty (untimed), so no
 /// segment rolls and nothing is written back inside a measurement (with rolls, the
-/// background fsync of each sealed segment bounds a 1 MiB append to the disk's speed).
+/// background fsync of each sealed segment made the disk part of the measurement).
 fn append(c: &mut Criterion) {
     const TRIM_BYTES: usize = 128 * MIB;
     let config = LogConfig { segment_bytes: 2 * TRIM_BYTES as u64, ..LogConfig::default() };
