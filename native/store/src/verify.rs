@@ -357,7 +357,7 @@ fn data_extents(file: &File, from: usize, to: usize) -> Vec<(usize, usize)> {
 /// Reads an index file's entries (ENTRY bytes each), reporting a missing file
 /// or a cut last entry. Trailing all-zero entries are unused preallocated
 /// slots of a segment that was active when its writer stopped.
-fn read_entries<const ENTRY: usize>(dir: &Path, base: i64, suffix: &str, problems: &mut Vec<Problem>) -> Result<(String, Vec<(u64, [u8; ENTRY])>)> {
+fn read_entries<const ENTRY: usize>(dir: &Path, base: i64, suffix: &str, problems: &mut Vec<Problem>) -> Result<Entries<[u8; ENTRY]>> {
     let name = file_name(base, suffix);
     let path = dir.join(&name);
     let bytes = match std::fs::read(&path) {
@@ -370,7 +370,7 @@ fn read_entries<const ENTRY: usize>(dir: &Path, base: i64, suffix: &str, problem
                 offset: Some(base),
                 message: format!("segment {} has no {suffix} file (open rebuilds it)", file_name(base, "log")),
             });
-            return Ok((name, Vec::new()));
+            return Ok(Entries { file: name, list: Vec::new() });
         }
         Err(e) => return Err(crate::error::StoreError::io("read", &path, e)),
     };
@@ -389,11 +389,11 @@ fn read_entries<const ENTRY: usize>(dir: &Path, base: i64, suffix: &str, problem
     while entries.last().is_some_and(|(_, e)| e.iter().all(|&b| b == 0)) {
         entries.pop();
     }
-    Ok((name, entries))
+    Ok(Entries { file: name, list: entries })
 }
 
 fn read_offset_index(dir: &Path, base: i64, problems: &mut Vec<Problem>) -> Result<Entries<(i32, u32)>> {
-    let (file, raw) = read_entries::<8>(dir, base, "index", problems)?;
+    let Entries { file, list: raw } = read_entries::<8>(dir, base, "index", problems)?;
     let mut list = Vec::with_capacity(raw.len());
     let mut previous: Option<(i32, u32)> = None;
     for (at, e) in raw {
@@ -424,7 +424,7 @@ fn read_offset_index(dir: &Path, base: i64, problems: &mut Vec<Problem>) -> Resu
 }
 
 fn read_time_index(dir: &Path, base: i64, problems: &mut Vec<Problem>) -> Result<Entries<(i64, i32)>> {
-    let (file, raw) = read_entries::<12>(dir, base, "timeindex", problems)?;
+    let Entries { file, list: raw } = read_entries::<12>(dir, base, "timeindex", problems)?;
     let mut list = Vec::with_capacity(raw.len());
     let mut previous: Option<(i64, i32)> = None;
     for (at, e) in raw {
