@@ -36,14 +36,48 @@ export class RecordListTooLargeError extends FjordError {
   }
 }
 
-/** Bytes fail their CRC-32C or cannot be framed: never appended, never served. */
+export interface CorruptRecordDetails {
+  /** Byte position of the bad batch (in `file`, or in the bytes being decoded). */
+  position?: number;
+  topic?: string;
+  partition?: number;
+  /** The first offset the bad batch holds (or should hold). */
+  offset?: number;
+  /** The segment file the bad batch is stored in. */
+  file?: string;
+}
+
+/**
+ * Bytes fail their CRC-32C or cannot be framed: never appended, never served.
+ * When stored data is damaged (`file` is set) the read that met it fails, and
+ * every read at that batch will (retrying does not help): seek past `offset`'s
+ * batch to go on. Reads before and after it still work.
+ */
 export class CorruptRecordError extends FjordError {
-  /** Byte position of the bad batch in the bytes being decoded, when known. */
   readonly position: number | undefined;
-  constructor(message: string, details?: { position?: number }) {
-    super(message, 'ERR_CORRUPT_RECORD', { type: 'CORRUPT_MESSAGE', code: 2, retriable: true });
+  readonly topic: string | undefined;
+  readonly partition: number | undefined;
+  readonly offset: number | undefined;
+  readonly file: string | undefined;
+  constructor(message: string, details?: CorruptRecordDetails) {
+    // Kafka's CORRUPT_MESSAGE is retriable (a network error); a damaged file is not.
+    super(message, 'ERR_CORRUPT_RECORD', { type: 'CORRUPT_MESSAGE', code: 2, retriable: details?.file === undefined });
     this.position = details?.position;
+    this.topic = details?.topic;
+    this.partition = details?.partition;
+    this.offset = details?.offset;
+    this.file = details?.file;
   }
+}
+
+/** The store's message for a stored batch that failed its check on read. */
+const STORED_CORRUPTION = /^corrupt record batch at offset (-?\d+) in ([\s\S]+) at byte (\d+): ([\s\S]*)$/;
+
+function corruptRecord(message: string): CorruptRecordError {
+  const stored = STORED_CORRUPTION.exec(message);
+  if (stored === null) return new CorruptRecordError(message);
+  const [, offset, file, position] = stored as unknown as [string, string, string, string];
+  return new CorruptRecordError(message, { offset: Number(offset), file, position: Number(position) });
 }
 
 /** A batch is well-formed on the wire but breaks a RecordBatch v2 rule. */
@@ -137,7 +171,7 @@ export class UnsupportedCompressionError extends FjordError {
 const byCode: Record<string, (message: string, code: string) => FjordError> = {
   ERR_RECORD_TOO_LARGE: (m) => new RecordTooLargeError(m),
   ERR_RECORD_LIST_TOO_LARGE: (m) => new RecordListTooLargeError(m),
-  ERR_CORRUPT_RECORD: (m) => new CorruptRecordError(m),
+  ERR_CORRUPT_RECORD: (m) => corruptRecord(m),
   ERR_INVALID_RECORD: (m) => new InvalidRecordError(m),
   ERR_OFFSET_OUT_OF_RANGE: (m) => new OffsetOutOfRangeError(m),
   ERR_INVALID_CONFIG: (m) => new InvalidConfigError(m),

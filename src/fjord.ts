@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 
 import { InvalidArgumentError, NotConnectedError } from './errors.js';
+import { createLogger, logLevel, stderrLogCreator, type LogCreator, type Logger, type LogLevel } from './logger.js';
 import { Admin, type AdminConfig } from './admin/admin.js';
 import { Consumer, type ConsumerConfig } from './consumer/consumer.js';
 import { SharedDirectory } from './directory/shared-directory.js';
@@ -27,6 +28,13 @@ export interface FjordConfig {
   groupInitialRebalanceDelayMs?: number;
   /** Where background failures (a retention run that could not delete) are reported; default `console.warn`. */
   onBackgroundError?: (error: Error, context: string) => void;
+  /** KafkaJS's `logLevel`: entries above it are dropped (default `logLevel.INFO`). */
+  logLevel?: LogLevel;
+  /**
+   * KafkaJS's `logCreator`. Fjord logs what recovery repaired when it opens a
+   * partition (a warning when data was cut). Default: one line on stderr.
+   */
+  logCreator?: LogCreator;
 }
 
 /** Fjord instances of one JavaScript environment on one directory share it. */
@@ -45,6 +53,7 @@ export class Fjord {
   readonly groupInitialRebalanceDelayMs: number;
   readonly clock: () => number;
   readonly #onBackgroundError: (error: Error, context: string) => void;
+  readonly #logger: Logger;
   #registry: TopicRegistry | null = null;
   #opening: Promise<TopicRegistry> | null = null;
   #retention: RetentionCleaner | null = null;
@@ -71,6 +80,19 @@ export class Fjord {
     }
     this.groupInitialRebalanceDelayMs = delay;
     this.#onBackgroundError = config.onBackgroundError ?? ((error, context) => console.warn(`fjord: ${context}:`, error));
+    const level = config.logLevel ?? logLevel.INFO;
+    if (!(Object.values(logLevel) as number[]).includes(level)) {
+      throw new InvalidArgumentError(`logLevel must be one of logLevel.NOTHING, ERROR, WARN, INFO, DEBUG (0, 1, 2, 4, 5), got ${JSON.stringify(level)}`);
+    }
+    if (config.logCreator !== undefined && typeof config.logCreator !== 'function') {
+      throw new InvalidArgumentError('logCreator must be a function (logLevel) => (entry) => void');
+    }
+    this.#logger = createLogger(level, config.logCreator ?? stderrLogCreator);
+  }
+
+  /** The root logger (KafkaJS's `kafka.logger()`). */
+  logger(): Logger {
+    return this.#logger;
   }
 
   /** `new Fjord(config)` and open its data directory (recovering logs off the main thread). */
@@ -98,7 +120,7 @@ export class Fjord {
     let shared = openDirectories.get(this.dir);
     if (shared === undefined) {
       try {
-        shared = new SharedDirectory(this.dir, { clock: this.clock, initialRebalanceDelayMs: this.groupInitialRebalanceDelayMs });
+        shared = new SharedDirectory(this.dir, { clock: this.clock, initialRebalanceDelayMs: this.groupInitialRebalanceDelayMs, logger: this.#logger });
       } catch (error) {
         this.#opening = null;
         throw error;

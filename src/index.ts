@@ -20,4 +20,8 @@ export type { AppendResult, LogOptions, LogSlice, Offset, RecoveryReport, Segmen
 export { batchInfos, decodeBatches, encodeBatch } from './storage/record-batch.js';
 export type { BatchInfo, DecodedRecord, EncodeOptions, RecordInput } from './storage/record-batch.js';
 export type { RetentionResult } from './topics/retention.js';
+export { formatVerification, verifyDataDir } from './directory/verify.js';
+export type { DataDirVerification, PartitionVerification, VerifyProblem } from './directory/verify.js';
+export { createLogger, logLevel, stderrLogCreator } from './logger.js';
+export type { LogCreator, LogEntry, Logger, LogLevel } from './logger.js';
 export * from './errors.js';

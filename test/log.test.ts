@@ -195,7 +195,7 @@ describe('Log', () => {
     const segments = log.segments();
     await log.close();
     const again = await Log.open(dir, { segmentBytes: 2048 });
-    expect(again.recoveryReport).toEqual({ cleanShutdown: true, segmentsRecovered: 0, bytesTruncated: 0, segmentsDeleted: 0, notes: [] });
+    expect(again.recoveryReport).toEqual({ cleanShutdown: true, segmentsRecovered: 0, bytesTruncated: 0, tornBytesTruncated: 0, segmentsDeleted: 0, notes: [] });
     expect(again.logStartOffset).toBe(start);
     expect(again.logEndOffset).toBe(150);
     expect(again.segments()).toEqual(segments);

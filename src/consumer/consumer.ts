@@ -893,7 +893,15 @@ export class Consumer {
         if (out.length >= maxRecords) break;
         if (this.#paused.has(key(owned.topic, owned.partition.id)) || this.#pausedTopics.has(owned.topic)) continue;
         this.#applySeek(owned);
-        const read = this.#read(owned, this.#maxBytesPerPartition);
+        let read;
+        try {
+          read = this.#read(owned, this.#maxBytesPerPartition);
+        } catch (error) {
+          // As the Java client: records already collected come first; the position
+          // stays at the failing batch, so the next poll raises the error again.
+          if (out.length > 0) return out;
+          throw error;
+        }
         if (read === null) continue;
         for (const r of read.messages.slice(0, maxRecords - out.length)) {
           out.push({ ...r, topic: owned.topic, partition: owned.partition.id });

@@ -4,7 +4,9 @@
 import { NotConnectedError, UnknownMemberIdError, fromNative } from '../errors.js';
 import { GROUP_METHODS, LocalGroupClient, type GroupClient } from '../groups/group-client.js';
 import { GroupCoordinator } from '../groups/group-coordinator.js';
-import { OffsetStore } from '../groups/offset-store.js';
+import { OffsetStore, OFFSETS_LOG_NAME } from '../groups/offset-store.js';
+import type { Logger } from '../logger.js';
+import { logRecovery } from '../storage/recovery-log.js';
 import { RemoteGroupClient } from '../groups/remote-group-client.js';
 import { native } from '../storage/native.js';
 import { TopicRegistry } from '../topics/topic-registry.js';
@@ -14,6 +16,8 @@ import { DirectoryService, type ServiceEvent } from './directory-service.js';
 export interface SharedDirectoryOptions {
   clock: () => number;
   initialRebalanceDelayMs: number;
+  /** Where recovery of the directory's logs is reported (the first Fjord's logger). */
+  logger: Logger;
 }
 
 const TOPIC_METHODS = new Set(['create', 'delete', 'addPartitions', 'setConfigs']);
@@ -50,6 +54,7 @@ export class SharedDirectory {
     this.registry = TopicRegistry.open(dir, {
       remote: this.#host ? null : (method, args) => this.#service.call(method, args),
       onChanged: () => this.#service.emit({ type: 'metadata' }),
+      logger: options.logger,
       // Every append passes here: build the event only when another thread listens.
       onAppend: (topic, partition) => {
         if (this.#service.hasPeers) this.#service.emit({ type: 'append', topic, partition });
@@ -68,6 +73,7 @@ export class SharedDirectory {
       return Promise.reject(new NotConnectedError(`the group coordinator of ${this.dir} lives in another thread of this process`));
     }
     this.#coordinator ??= OffsetStore.open(this.dir).then((offsets) => {
+      logRecovery(this.options.logger.namespace('Recovery'), OFFSETS_LOG_NAME, offsets.log);
       const coordinator = new GroupCoordinator(offsets, { clock: this.options.clock, initialRebalanceDelayMs: this.options.initialRebalanceDelayMs });
       coordinator.listeners.add((groupId) => this.#service.emit({ type: 'group', groupId, state: coordinator.describeGroup(groupId).state }));
       this.#local = new LocalGroupClient(coordinator);

@@ -2,10 +2,10 @@
 // Arguments are checked here, before they cross into Rust.
 import { mkdirSync, realpathSync } from 'node:fs';
 import { mkdir, realpath } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 
 import { describeValue } from '../arguments.js';
-import { fromNative, InvalidArgumentError, InvalidConfigError, LogClosedError, OffsetOutOfRangeError } from '../errors.js';
+import { CorruptRecordError, fromNative, InvalidArgumentError, InvalidConfigError, LogClosedError, OffsetOutOfRangeError } from '../errors.js';
 import { native } from './native.js';
 import type { NativeLog } from '../../native/binding.js';
 
@@ -52,7 +52,10 @@ export interface SegmentInfo {
 export interface RecoveryReport {
   cleanShutdown: boolean;
   segmentsRecovered: number;
+  /** Bytes cut after the last valid batch (up to the next hole of a sparse file). */
   bytesTruncated: number;
+  /** Of `bytesTruncated`, those of a torn or corrupt batch; 0 when only zeros were cut. */
+  tornBytesTruncated: number;
   segmentsDeleted: number;
   notes: string[];
 }
@@ -151,9 +154,15 @@ const EMPTY = Buffer.alloc(0);
  */
 export class Log {
   #open: OpenLog | null;
+  /**
+   * This open read the directory (and ran any recovery), so `recoveryReport`
+   * is news; false when the log was already open in this process.
+   */
+  readonly openedDirectory: boolean;
 
-  private constructor(open: OpenLog) {
+  private constructor(open: OpenLog, openedDirectory = false) {
     this.#open = open;
+    this.openedDirectory = openedDirectory;
   }
 
   /** Opens (creating if needed) a log directory; recovery runs off the main thread. */
@@ -178,7 +187,7 @@ export class Log {
     openLogs.set(key, pending);
     const open = await pending;
     openLogs.set(key, open);
-    return new Log(open);
+    return new Log(open, open.handle.openedDirectory);
   }
 
   /** `open` on the calling thread. */
@@ -195,7 +204,7 @@ export class Log {
     if (existing !== undefined) throw new InvalidArgumentError(`log ${key} is being opened asynchronously; await Log.open instead`);
     const open = new OpenLog(key, call(() => native.NativeLog.openSync(key, opts, Date.now())));
     openLogs.set(key, open);
-    return new Log(open);
+    return new Log(open, open.handle.openedDirectory);
   }
 
   get dir(): string {
@@ -246,7 +255,12 @@ export class Log {
       throw new OffsetOutOfRangeError(`offset ${at} is out of range: offsets are never negative`);
     }
     const open = this.#state();
-    const found = call(() => open.handle.read(at, maxBytes, scratch));
+    let found: boolean;
+    try {
+      found = open.handle.read(at, maxBytes, scratch);
+    } catch (error) {
+      throw inPartition(fromNative(error), open.dir);
+    }
     if (!found) return null;
     const buffer = open.bufferFor(scratch[0]!, scratch[4]!);
     return { bytes: Buffer.from(buffer, scratch[1]!, scratch[2]!), nextOffset: scratch[3]! };
@@ -374,6 +388,26 @@ export class Log {
     open.buffers.clear();
     open.handle.simulateCrash();
   }
+}
+
+/**
+ * A stored batch that failed its check, named by topic and partition when
+ * the directory is named as Kafka's are (`<topic>-<partition>`).
+ */
+function inPartition(error: Error, dir: string): Error {
+  if (!(error instanceof CorruptRecordError) || error.file === undefined) return error;
+  const name = /^(.+)-(\d+)$/.exec(basename(dir));
+  if (name === null) return error;
+  const [, topic, partition] = name as unknown as [string, string, string];
+  const typed = new CorruptRecordError(`topic ${topic} partition ${partition}: ${error.message}`, {
+    topic,
+    partition: Number(partition),
+    offset: error.offset,
+    file: error.file,
+    position: error.position,
+  });
+  typed.stack = `${typed.name}: ${typed.message}\n${error.stack?.split('\n').slice(1).join('\n') ?? ''}`;
+  return typed;
 }
 
 /** Read-only segment mappings alive in this process (held by logs or by Buffers). */

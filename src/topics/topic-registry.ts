@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 
 import { InvalidPartitionsError, InvalidTopicError, UnknownTopicOrPartitionError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { Log } from '../storage/log.js';
+import { logRecovery } from '../storage/recovery-log.js';
 import { Partition } from './partition.js';
 import { logOptionsFor, type TopicConfigs } from './topic-config.js';
 import { validateTopicName } from './topic-name.js';
@@ -34,6 +36,24 @@ interface MetadataFile {
 }
 
 const packr = new Packr({ useRecords: false });
+
+async function readMetadata(dir: string): Promise<MetadataFile> {
+  const path = join(dir, METADATA_FILE);
+  if (!existsSync(path)) return { version: METADATA_VERSION, topics: [] };
+  const metadata = packr.unpack(await readFile(path)) as MetadataFile;
+  if (metadata.version !== METADATA_VERSION) {
+    throw new Error(`${path}: metadata version ${metadata.version} is not supported (expected ${METADATA_VERSION})`);
+  }
+  return metadata;
+}
+
+/** The topics a data directory's metadata lists, read without opening it. */
+export async function listedTopics(dir: string): Promise<{ name: string; partitions: number }[]> {
+  return (await readMetadata(dir)).topics.map(({ name, partitions }) => ({ name, partitions }));
+}
+
+/** The metadata file of a data directory (Fjord's own; Kafka keeps topics in ZooKeeper or KRaft). */
+export const TOPICS_METADATA_FILE = METADATA_FILE;
 
 export class Topic {
   constructor(
@@ -75,6 +95,8 @@ export interface TopicRegistryOptions {
   onChanged?: (() => void) | null;
   /** Called after each append (to wake consumers in other threads). */
   onAppend?: ((topic: string, partition: number) => void) | null;
+  /** Where what recovery repaired at open is reported. */
+  logger?: Logger | null;
 }
 
 export class TopicRegistry {
@@ -84,6 +106,7 @@ export class TopicRegistry {
   #remote: TopicRegistryOptions['remote'];
   readonly #onChanged: TopicRegistryOptions['onChanged'];
   readonly #onAppend: TopicRegistryOptions['onAppend'];
+  readonly #logger: Logger | null;
 
   private constructor(
     readonly dir: string,
@@ -92,6 +115,7 @@ export class TopicRegistry {
     this.#remote = options.remote ?? null;
     this.#onChanged = options.onChanged ?? null;
     this.#onAppend = options.onAppend ?? null;
+    this.#logger = options.logger?.namespace('Recovery') ?? null;
   }
 
   /** This thread becomes the writer of the metadata (the host left). */
@@ -261,17 +285,12 @@ export class TopicRegistry {
 
   async #openPartition(topic: string, partition: number, configs: TopicConfigs): Promise<Partition> {
     const log = await Log.open(this.#partitionDir(topic, partition), logOptionsFor(configs));
+    if (this.#logger !== null) logRecovery(this.#logger, `${topic}-${partition}`, log);
     return new Partition(topic, partition, log, configs, this.#onAppend);
   }
 
-  async #readMetadata(): Promise<MetadataFile> {
-    const path = join(this.dir, METADATA_FILE);
-    if (!existsSync(path)) return { version: METADATA_VERSION, topics: [] };
-    const metadata = packr.unpack(await readFile(path)) as MetadataFile;
-    if (metadata.version !== METADATA_VERSION) {
-      throw new Error(`${path}: metadata version ${metadata.version} is not supported (expected ${METADATA_VERSION})`);
-    }
-    return metadata;
+  #readMetadata(): Promise<MetadataFile> {
+    return readMetadata(this.dir);
   }
 
   /** Written durably: temp file, fsync, rename, fsync the directory. */

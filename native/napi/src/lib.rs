@@ -79,6 +79,7 @@ pub struct RecoveryReport {
     pub clean_shutdown: bool,
     pub segments_recovered: u32,
     pub bytes_truncated: f64,
+    pub torn_bytes_truncated: f64,
     pub segments_deleted: u32,
     pub notes: Vec<String>,
 }
@@ -241,9 +242,17 @@ impl NativeLog {
             clean_shutdown: r.clean_shutdown,
             segments_recovered: r.segments_recovered,
             bytes_truncated: r.bytes_truncated as f64,
+            torn_bytes_truncated: r.torn_bytes_truncated as f64,
             segments_deleted: r.segments_deleted,
             notes: r.notes.clone(),
         }
+    }
+
+    /// True when this handle's open read the directory (its recovery report
+    /// is news); false for a handle on a log this process already had open.
+    #[napi(getter)]
+    pub fn opened_directory(&self) -> bool {
+        self.log.opened_directory()
     }
 
     #[napi]
@@ -378,4 +387,90 @@ pub fn crc32c(data: &[u8]) -> u32 {
 #[napi]
 pub fn live_read_maps() -> u32 {
     fjord_store::live_read_maps() as u32
+}
+
+#[napi(object)]
+pub struct VerifyProblem {
+    /// torn-batch, zero-tail, corrupt-batch, offset-mismatch, missing-index,
+    /// short-index, bad-index-entry or orphan-index.
+    pub kind: String,
+    pub file: String,
+    pub position: f64,
+    pub offset: Option<f64>,
+    pub message: String,
+}
+
+#[napi(object)]
+pub struct LogCheck {
+    pub dir: String,
+    pub clean_shutdown: bool,
+    pub segments: u32,
+    pub batches: f64,
+    pub first_offset: f64,
+    pub end_offset: f64,
+    pub problems: Vec<VerifyProblem>,
+}
+
+pub struct VerifyTask {
+    dir: String,
+}
+
+impl Task for VerifyTask {
+    type Output = fjord_store::LogCheck;
+    type JsValue = LogCheck;
+
+    fn compute(&mut self) -> Result<fjord_store::LogCheck> {
+        fjord_store::verify_log_dir(std::path::Path::new(&self.dir)).map_err(js_error)
+    }
+
+    fn resolve(&mut self, _env: Env, c: fjord_store::LogCheck) -> Result<LogCheck> {
+        Ok(LogCheck {
+            dir: c.dir.to_string_lossy().into_owned(),
+            clean_shutdown: c.clean_shutdown,
+            segments: c.segments,
+            batches: c.batches as f64,
+            first_offset: c.first_offset as f64,
+            end_offset: c.end_offset as f64,
+            problems: c
+                .problems
+                .into_iter()
+                .map(|p| VerifyProblem {
+                    kind: p.kind.as_str().to_string(),
+                    file: p.file,
+                    position: p.position as f64,
+                    offset: p.offset.map(|o| o as f64),
+                    message: p.message,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Checks every batch and index entry of one partition directory, changing
+/// nothing, off the main thread. Fails with ERR_LOG_DIR_LOCKED while a writer
+/// has the directory open.
+#[napi(ts_return_type = "Promise<LogCheck>")]
+pub fn verify_log(dir: String) -> AsyncTask<VerifyTask> {
+    AsyncTask::new(VerifyTask { dir })
+}
+
+/// A shared lock on a directory that writes nothing (see `ReadOnlyDirLock`):
+/// held by `verify` on the data directory so no Fjord opens it meanwhile.
+#[napi]
+pub struct ReadOnlyLock {
+    lock: Option<fjord_store::ReadOnlyDirLock>,
+}
+
+#[napi]
+impl ReadOnlyLock {
+    #[napi(factory)]
+    pub fn acquire(dir: String) -> Result<ReadOnlyLock> {
+        let lock = fjord_store::ReadOnlyDirLock::acquire(std::path::Path::new(&dir)).map_err(js_error)?;
+        Ok(ReadOnlyLock { lock: Some(lock) })
+    }
+
+    #[napi]
+    pub fn release(&mut self) {
+        self.lock = None;
+    }
 }

@@ -14,6 +14,10 @@ pub enum StoreError {
     #[error("corrupt record batch at byte {position} of the input: {reason}")]
     CorruptRecord { position: u64, reason: String },
 
+    /// A stored batch failed its check on read (CRC-32C, framing, offsets).
+    #[error("corrupt record batch at offset {offset} in {} at byte {position}: {reason}", file.display())]
+    CorruptStoredBatch { file: PathBuf, position: u64, offset: i64, reason: String },
+
     #[error("invalid record batch at byte {position} of the input: {reason}")]
     InvalidRecord { position: u64, reason: String },
 
@@ -43,7 +47,7 @@ impl StoreError {
         match self {
             StoreError::RecordTooLarge { .. } => "ERR_RECORD_TOO_LARGE",
             StoreError::RecordListTooLarge { .. } => "ERR_RECORD_LIST_TOO_LARGE",
-            StoreError::CorruptRecord { .. } => "ERR_CORRUPT_RECORD",
+            StoreError::CorruptRecord { .. } | StoreError::CorruptStoredBatch { .. } => "ERR_CORRUPT_RECORD",
             StoreError::InvalidRecord { .. } => "ERR_INVALID_RECORD",
             StoreError::OffsetOutOfRange { .. } => "ERR_OFFSET_OUT_OF_RANGE",
             StoreError::Locked { .. } => "ERR_LOG_DIR_LOCKED",

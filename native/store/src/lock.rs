@@ -86,3 +86,32 @@ pub fn release_host(dir: &Path, token: u64) {
         hosts.remove(&dir);
     }
 }
+
+/// A shared lock on a directory taken without writing anything, for readers
+/// that must not run while a writer has the directory open (`verify`). A
+/// directory without a `.lock` file was never opened, so there is no writer
+/// to exclude and nothing is created.
+pub struct ReadOnlyDirLock {
+    _file: Option<File>,
+}
+
+impl ReadOnlyDirLock {
+    pub fn acquire(dir: &Path) -> Result<ReadOnlyDirLock> {
+        let path = dir.join(".lock");
+        let mut file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ReadOnlyDirLock { _file: None }),
+            Err(e) => return Err(StoreError::io("open", &path, e)),
+        };
+        if let Err(e) = rustix::fs::flock(&file, FlockOperation::NonBlockingLockShared) {
+            if e == rustix::io::Errno::WOULDBLOCK {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = if holder.trim().is_empty() { "another process".to_string() } else { holder.trim().to_string() };
+                return Err(StoreError::Locked { dir: dir.to_path_buf(), holder });
+            }
+            return Err(StoreError::io("flock", &path, e.into()));
+        }
+        Ok(ReadOnlyDirLock { _file: Some(file) })
+    }
+}

@@ -15,6 +15,7 @@ use crate::checkpoint::{self, CLEAN_SHUTDOWN, LOG_START_OFFSET, RECOVERY_POINT};
 use crate::error::{IoContext, Result, StoreError};
 use crate::lock::DirLock;
 use crate::log_file::ReadMap;
+use crate::read_check::{check_stored_batch, Corruption};
 use crate::segment::{file_name, Segment, SegmentSizes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +120,9 @@ pub struct RecoveryReport {
     pub clean_shutdown: bool,
     pub segments_recovered: u32,
     pub bytes_truncated: u64,
+    /// Of `bytes_truncated`, those that held a torn or corrupt batch rather
+    /// than zeros (preallocated or zeroed space): 0 when only zeros were cut.
+    pub torn_bytes_truncated: u64,
     pub segments_deleted: u32,
     /// One line per cut or deletion, for the operator's log.
     pub notes: Vec<String>,
@@ -166,6 +170,9 @@ static OPEN_LOGS: LazyLock<Mutex<HashMap<PathBuf, Weak<Shared>>>> = LazyLock::ne
 pub struct Log {
     shared: Arc<Shared>,
     closed: AtomicBool,
+    /// This handle's open read the directory (and ran any recovery); other
+    /// handles share a log already open in this process.
+    opened_directory: bool,
 }
 
 impl Log {
@@ -182,7 +189,7 @@ impl Log {
         if let Some(shared) = open.get(&dir).and_then(Weak::upgrade) {
             if !shared.state.read().closed {
                 shared.handles.fetch_add(1, Ordering::SeqCst);
-                return Ok(Log { shared, closed: AtomicBool::new(false) });
+                return Ok(Log { shared, closed: AtomicBool::new(false), opened_directory: false });
             }
         }
         let lock = DirLock::acquire(&dir)?;
@@ -201,7 +208,7 @@ impl Log {
         });
         open.retain(|_, w| w.strong_count() > 0);
         open.insert(dir, Arc::downgrade(&shared));
-        Ok(Log { shared, closed: AtomicBool::new(false) })
+        Ok(Log { shared, closed: AtomicBool::new(false), opened_directory: true })
     }
 
     pub fn dir(&self) -> &Path {
@@ -210,6 +217,12 @@ impl Log {
 
     pub fn recovery_report(&self) -> &RecoveryReport {
         &self.shared.report
+    }
+
+    /// True when this handle's open read the directory, so its recovery
+    /// report is news; false for a handle on a log already open in this process.
+    pub fn opened_directory(&self) -> bool {
+        self.opened_directory
     }
 
     fn read_state(&self) -> Result<RwLockReadGuard<'_, State>> {
@@ -360,7 +373,14 @@ impl Log {
             }
             let map = seg.read_map()?;
             let start = if seg.base <= offset { seg.find_position(&map, offset) } else { 0 };
-            let Some(first) = Segment::header_at(&map, start, seg.size) else { continue };
+            if start >= seg.size {
+                continue;
+            }
+            let bytes = map.slice(0, seg.size);
+            let Some(first) = Segment::header_at(&map, start, seg.size) else {
+                let reason = check_stored_batch(&bytes[start..], None, seg.base, seg.next_offset).expect_err("no header");
+                return Err(corrupt_batch(seg, Corruption { position: start, offset, reason }));
+            };
             let mut len = first.size;
             let mut next_offset = first.next_offset();
             while let Some(h) = Segment::header_at(&map, start + len, seg.size) {
@@ -369,6 +389,15 @@ impl Log {
                 }
                 len += h.size;
                 next_offset = h.next_offset();
+            }
+            // Nothing corrupt is handed out: the batches are CRC-checked once per process.
+            let checked = seg.read_check.check(bytes, seg.size, seg.base, seg.next_offset, start, start + len);
+            if let Some(bad) = checked.corruption {
+                if checked.good_end == start {
+                    return Err(corrupt_batch(seg, bad));
+                }
+                len = checked.good_end - start;
+                next_offset = bad.offset;
             }
             return Ok(Some(ReadSlice { map, start, len, segment_base: seg.base, next_offset }));
         }
@@ -597,6 +626,10 @@ pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+fn corrupt_batch(seg: &Segment, bad: Corruption) -> StoreError {
+    StoreError::CorruptStoredBatch { file: seg.log.path.clone(), position: bad.position as u64, offset: bad.offset, reason: bad.reason }
+}
+
 fn floor_base(segments: &BTreeMap<i64, Segment>, offset: i64) -> i64 {
     segments.range(..=offset).next_back().or_else(|| segments.iter().next()).map_or(0, |(b, _)| *b)
 }
@@ -675,10 +708,19 @@ fn load(dir: &Path, config: LogConfig, now: i64) -> Result<(State, RecoveryRepor
         if needs_rebuild || base >= recover_from {
             let outcome = seg.recover(dir, sizes, prev_end)?;
             report.segments_recovered += 1;
+            if needs_rebuild && base < recover_from {
+                report.notes.push(format!("segment {}: indexes missing or inconsistent, rebuilt from the log", file_name(base, "log")));
+            }
             if outcome.truncated_bytes > 0 {
                 report.bytes_truncated += outcome.truncated_bytes as u64;
+                report.torn_bytes_truncated += outcome.torn_bytes as u64;
+                let what = if outcome.torn_bytes > 0 {
+                    format!("{} of them a torn or corrupt batch", outcome.torn_bytes)
+                } else {
+                    "all zeros".to_string()
+                };
                 report.notes.push(format!(
-                    "segment {}: cut {} bytes after the last valid batch at byte {} ({} valid batches)",
+                    "segment {}: cut {} bytes after the last valid batch at byte {} ({} valid batches), {what}",
                     file_name(base, "log"),
                     outcome.truncated_bytes,
                     outcome.valid_bytes,

@@ -11,6 +11,7 @@ use crate::batch::{self, BatchHeader, IncomingBatch, HEADER_SIZE};
 use crate::error::{IoContext, Result};
 use crate::index::{OffsetIndex, TimeIndex};
 use crate::log_file::{LogFile, ReadMap};
+use crate::read_check::ReadCheck;
 
 pub(crate) fn file_name(base: i64, suffix: &str) -> String {
     format!("{base:020}.{suffix}")
@@ -29,6 +30,9 @@ pub(crate) struct SegmentSizes {
 pub(crate) struct ScanOutcome {
     pub valid_bytes: usize,
     pub truncated_bytes: usize,
+    /// Of the truncated bytes, those up to the last one that is not zero: a
+    /// torn or corrupt batch rather than zeroed or preallocated space.
+    pub torn_bytes: usize,
     pub batches: usize,
 }
 
@@ -50,6 +54,8 @@ pub(crate) struct Segment {
     index_interval: usize,
     /// Set on every change; cleared by the flush that syncs the files.
     pub dirty: Arc<AtomicBool>,
+    /// Which bytes reads still have to CRC-check (see `read_check`).
+    pub read_check: ReadCheck,
 }
 
 impl Segment {
@@ -91,6 +97,7 @@ impl Segment {
             bytes_since_last_index: 0,
             index_interval,
             dirty: Arc::new(AtomicBool::new(true)),
+            read_check: ReadCheck::unchecked(0),
         }
     }
 
@@ -109,6 +116,7 @@ impl Segment {
         let time_index = TimeIndex::open(&time_path, sizes.index_bytes, active, !indexes_sane)?;
         let mut seg = Self::assemble(base, log, offset_index, time_index, sizes.index_interval, now);
         seg.size = size;
+        seg.read_check = ReadCheck::unchecked(size);
         seg.dirty.store(false, Ordering::Relaxed);
         let mut needs_recovery = !indexes_sane || !seg.offset_index.is_consistent(size);
         if !needs_recovery {
@@ -185,6 +193,10 @@ impl Segment {
         self.bytes_since_last_index = 0;
         let mut valid = 0usize;
         let mut batches = 0usize;
+        let mut torn_bytes = 0usize;
+        // Bytes up to the next hole were written and are lost; a hole is only
+        // preallocated space (ours, or a file system's) and is not counted.
+        let mut data_end = valid;
         if file_len > 0 {
             // SAFETY: dropped before the file is cut below.
             let map = unsafe { MmapOptions::new().len(file_len).map(&*self.log.file) }.ctx("mmap", &self.log.path)?;
@@ -205,18 +217,18 @@ impl Segment {
                 valid += h.size;
                 batches += 1;
             }
+            data_end = if file_len > valid { self.log.data_end(valid)?.clamp(valid, file_len) } else { valid };
+            torn_bytes = map[valid..data_end].iter().rposition(|&b| b != 0).map_or(0, |last| last + 1);
         }
         self.size = valid;
-        // Bytes up to the next hole were written and are lost; a hole is only
-        // preallocated space (ours, or a file system's) and is not counted.
-        let data_end = if file_len > valid { self.log.data_end(valid)?.clamp(valid, file_len) } else { valid };
         if file_len != valid {
             // No reader can hold this file yet: recovery runs before the log is handed out.
             self.log.file.set_len(valid as u64).ctx("truncate", &self.log.path)?;
         }
         self.log.preallocate()?;
+        self.read_check = ReadCheck::checked_up_to(valid, self.next_offset - self.base);
         self.dirty.store(true, Ordering::Relaxed);
-        Ok(ScanOutcome { valid_bytes: valid, truncated_bytes: data_end - valid, batches })
+        Ok(ScanOutcome { valid_bytes: valid, truncated_bytes: data_end - valid, torn_bytes, batches })
     }
 
     /// Records a batch that now sits at `position` in the index state.

@@ -1,0 +1,141 @@
+// `verifyDataDir`: checks every partition log of a data directory byte by
+// byte (in the native store: framing, magic, CRC-32C, contiguous offsets,
+// index and time index entries) without opening it for writing or changing
+// anything. It holds the data directory's lock shared and read-only for the
+// duration, so it fails (LogDirectoryLockedError) while a Fjord has the
+// directory open and no Fjord can open it meanwhile: files being appended to
+// would show torn tails that are only appends in flight.
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+
+import { describeValue } from '../arguments.js';
+import { fromNative, InvalidArgumentError } from '../errors.js';
+import { native } from '../storage/native.js';
+import { listedTopics, TOPICS_METADATA_FILE } from '../topics/topic-registry.js';
+
+export interface VerifyProblem {
+  /**
+   * `torn-batch`, `zero-tail`, `corrupt-batch`, `offset-mismatch`,
+   * `missing-index`, `short-index`, `bad-index-entry`, `orphan-index`; at the
+   * directory level `missing-partition` and `bad-metadata`.
+   */
+  kind: string;
+  /** File name inside the partition directory (or the data directory). */
+  file: string;
+  /** Byte position in that file. */
+  position: number;
+  /** The offset concerned, when there is one. */
+  offset: number | null;
+  message: string;
+}
+
+export interface PartitionVerification {
+  topic: string;
+  partition: number;
+  dir: string;
+  ok: boolean;
+  /** Closed cleanly: open will not need to recover it. */
+  cleanShutdown: boolean;
+  segments: number;
+  batches: number;
+  /** Base offset of the first segment, and one past the last offset found. */
+  firstOffset: number;
+  endOffset: number;
+  problems: VerifyProblem[];
+}
+
+export interface DataDirVerification {
+  dir: string;
+  /** No problem anywhere. */
+  ok: boolean;
+  partitions: PartitionVerification[];
+  /** Problems of the directory itself (metadata, missing partition directories). */
+  problems: VerifyProblem[];
+}
+
+const PARTITION_DIR = /^(.+)-(\d+)$/;
+
+/** Checks every partition of a Fjord data directory; changes nothing. */
+export async function verifyDataDir(dir: string): Promise<DataDirVerification> {
+  if (typeof dir !== 'string' || dir === '') throw new InvalidArgumentError(`dir must be a non-empty path, got ${describeValue(dir)}`);
+  const root = resolve(dir);
+  const info = await stat(root).catch(() => null);
+  if (info === null || !info.isDirectory()) throw new InvalidArgumentError(`${root} is not a directory`);
+  const entries = await readdir(root, { withFileTypes: true });
+  const partitionDirs = entries
+    .filter((e) => e.isDirectory() && PARTITION_DIR.test(e.name) && !e.name.endsWith('-delete'))
+    .map((e) => e.name)
+    .sort();
+  const hasMetadata = entries.some((e) => e.name === TOPICS_METADATA_FILE);
+  if (!hasMetadata && partitionDirs.length === 0) {
+    throw new InvalidArgumentError(`${root} is not a Fjord data directory: no ${TOPICS_METADATA_FILE} and no <topic>-<partition> directories`);
+  }
+  let lock;
+  try {
+    lock = native.ReadOnlyLock.acquire(root);
+  } catch (error) {
+    throw fromNative(error);
+  }
+  try {
+    const problems: VerifyProblem[] = [];
+    if (hasMetadata) {
+      try {
+        for (const { name, partitions } of await listedTopics(root)) {
+          for (let p = 0; p < partitions; p++) {
+            if (!partitionDirs.includes(`${name}-${p}`)) {
+              problems.push({ kind: 'missing-partition', file: `${name}-${p}`, position: 0, offset: null, message: `topic ${name} has ${partitions} partitions but no directory for partition ${p}` });
+            }
+          }
+        }
+      } catch (error) {
+        problems.push({ kind: 'bad-metadata', file: TOPICS_METADATA_FILE, position: 0, offset: null, message: `cannot read the topic metadata: ${(error as Error).message}` });
+      }
+    }
+    const partitions: PartitionVerification[] = [];
+    for (const name of partitionDirs) {
+      const [, topic, partition] = PARTITION_DIR.exec(name) as unknown as [string, string, string];
+      const check = await native.verifyLog(join(root, name)).catch((error: unknown) => {
+        throw fromNative(error);
+      });
+      const found = check.problems.map((p) => ({ kind: p.kind, file: p.file, position: p.position, offset: p.offset ?? null, message: p.message }));
+      partitions.push({
+        topic,
+        partition: Number(partition),
+        dir: check.dir,
+        ok: found.length === 0,
+        cleanShutdown: check.cleanShutdown,
+        segments: check.segments,
+        batches: check.batches,
+        firstOffset: check.firstOffset,
+        endOffset: check.endOffset,
+        problems: found,
+      });
+    }
+    return { dir: root, ok: problems.length === 0 && partitions.every((p) => p.ok), partitions, problems };
+  } finally {
+    lock.release();
+  }
+}
+
+const plural = (n: number, word: string, words = `${word}s`) => `${n} ${n === 1 ? word : words}`;
+
+function problemLine(p: VerifyProblem): string {
+  const offset = p.offset === null ? '' : ` offset ${p.offset}`;
+  return `    ${p.kind} ${p.file} byte ${p.position}${offset}: ${p.message}`;
+}
+
+/** A readable report: a line per partition, a line per problem, a summary. */
+export function formatVerification(result: DataDirVerification): string {
+  const lines = [`fjord verify ${result.dir}`];
+  for (const p of result.problems) lines.push(problemLine(p).slice(2));
+  for (const p of result.partitions) {
+    const offsets = p.endOffset > p.firstOffset ? `offsets [${p.firstOffset}, ${p.endOffset})` : `empty at offset ${p.endOffset}`;
+    const state = p.ok ? 'ok' : plural(p.problems.length, 'problem');
+    const shutdown = p.cleanShutdown ? '' : ', not closed cleanly';
+    lines.push(`  ${p.topic}-${p.partition}: ${state} (${plural(p.segments, 'segment')}, ${plural(p.batches, 'batch', 'batches')}, ${offsets}${shutdown})`);
+    for (const problem of p.problems) lines.push(problemLine(problem));
+  }
+  const total = result.problems.length + result.partitions.reduce((n, p) => n + p.problems.length, 0);
+  lines.push(`${plural(result.partitions.length, 'partition')} checked: ${total === 0 ? 'no problems' : plural(total, 'problem')}`);
+  return lines.join('\n') + '\n';
+}
