@@ -274,6 +274,7 @@ export function deserializeError(error: SerializedError): Error {
   };
   const make = classes[error.name];
   if (make !== undefined) return new make(error.message);
+  if (error.name === 'KafkaStorageError') return new KafkaStorageError(error.message, error.code ?? 'ERR_STORAGE');
   if (error.code !== undefined) return new FjordError(error.message, error.code);
   const plain = new Error(error.message);
   plain.name = error.name;

@@ -52,20 +52,28 @@ export async function load(url, context, next) {
 }
 `;
 
+export interface SpawnOptions {
+  /** A command that runs the node command line it is given (e.g. through `sh -c '...; exec "$@"'`). */
+  prefix?: string[];
+  /** Give the child a stdin pipe (default: none). */
+  stdin?: boolean;
+}
+
 /**
  * Writes `script` (an ES module; import Fjord from `FJORD`) and the loader to
  * `dir` and starts `node` on it, with the project root as working directory.
  */
-export function spawnScript(dir: string, script: string, args: string[] = []): ChildProcess {
+export function spawnScript(dir: string, script: string, args: string[] = [], options: SpawnOptions = {}): ChildProcess {
   const hooksFile = join(dir, 'ts-hooks.mjs');
   writeFileSync(hooksFile, hooks(resolve('node_modules/typescript')));
   const registerFile = join(dir, 'ts-register.mjs');
   writeFileSync(registerFile, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooksFile).href)});\n`);
   const scriptFile = join(dir, `child-${process.hrtime.bigint()}.mjs`);
   writeFileSync(scriptFile, script);
-  return spawn(process.execPath, ['--import', pathToFileURL(registerFile).href, scriptFile, ...args], {
+  const command = [...(options.prefix ?? []), process.execPath, '--import', pathToFileURL(registerFile).href, scriptFile, ...args];
+  return spawn(command[0]!, command.slice(1), {
     cwd: resolve('.'),
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
 }
 

@@ -33,7 +33,8 @@ pub enum StoreError {
     #[error("log {0} is closed")]
     Closed(PathBuf),
 
-    #[error("{op} {path}: {source}")]
+    /// Displays as `no space left on device (ENOSPC) appending to <file>`.
+    #[error("{} {} {}", describe_io(.source), doing(.op), .path.display())]
     Io {
         op: &'static str,
         path: PathBuf,
@@ -64,6 +65,71 @@ impl StoreError {
 
     pub(crate) fn io(op: &'static str, path: &Path, source: io::Error) -> Self {
         StoreError::Io { op, path: path.to_path_buf(), source }
+    }
+}
+
+/// The system's reason with the errno's name, e.g. `file too large (EFBIG)`.
+fn describe_io(error: &io::Error) -> String {
+    let text = error.to_string();
+    let reason = text.split(" (os error").next().unwrap_or(&text);
+    let mut reason = reason.to_string();
+    if let Some(first) = reason.get(..1) {
+        reason.replace_range(..1, &first.to_lowercase());
+    }
+    match error.raw_os_error() {
+        Some(code) => format!("{reason} ({})", errno_name(code)),
+        None => reason,
+    }
+}
+
+fn errno_name(code: i32) -> String {
+    use rustix::io::Errno;
+    let known = [
+        (Errno::NOSPC, "ENOSPC"),
+        (Errno::DQUOT, "EDQUOT"),
+        (Errno::FBIG, "EFBIG"),
+        (Errno::IO, "EIO"),
+        (Errno::ROFS, "EROFS"),
+        (Errno::ACCESS, "EACCES"),
+        (Errno::PERM, "EPERM"),
+        (Errno::NOENT, "ENOENT"),
+        (Errno::EXIST, "EEXIST"),
+        (Errno::NOTDIR, "ENOTDIR"),
+        (Errno::ISDIR, "EISDIR"),
+        (Errno::MFILE, "EMFILE"),
+        (Errno::NFILE, "ENFILE"),
+        (Errno::NOMEM, "ENOMEM"),
+        (Errno::INVAL, "EINVAL"),
+        (Errno::BADF, "EBADF"),
+        (Errno::AGAIN, "EAGAIN"),
+        (Errno::BUSY, "EBUSY"),
+        (Errno::NAMETOOLONG, "ENAMETOOLONG"),
+        (Errno::OPNOTSUPP, "EOPNOTSUPP"),
+    ];
+    known.iter().find(|(e, _)| e.raw_os_error() == code).map_or_else(|| format!("errno {code}"), |(_, name)| name.to_string())
+}
+
+/// An operation as the middle of a sentence: `appending to`, `syncing`.
+fn doing(op: &str) -> &str {
+    match op {
+        "append" => "appending to",
+        "write" => "writing",
+        "extend" => "extending",
+        "fallocate" => "preallocating",
+        "truncate" => "truncating",
+        "fsync" => "syncing",
+        "open" => "opening",
+        "create" => "creating",
+        "create directory" => "creating directory",
+        "stat" => "reading the size of",
+        "mmap" => "mapping",
+        "remove" => "removing",
+        "rename" => "renaming to",
+        "list" => "listing",
+        "resolve" => "resolving",
+        "seek" => "seeking in",
+        "flock" => "locking",
+        other => other,
     }
 }
 

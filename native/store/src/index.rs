@@ -24,7 +24,13 @@ impl<const ENTRY: usize> IndexFile<ENTRY> {
     /// (a cleanly closed index is trimmed), unless `reset`.
     fn open(path: &Path, capacity_bytes: usize, writable: bool, reset: bool) -> Result<Self> {
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).ctx("open", path)?;
-        let len = file.metadata().ctx("stat", path)?.len() as usize;
+        let mut len = file.metadata().ctx("stat", path)?.len() as usize;
+        if reset && len > 0 {
+            // A rebuild may write fewer entries than the file held (recovery
+            // indexes at its own cadence): no stale entry may follow the new ones.
+            file.set_len(0).ctx("truncate", path)?;
+            len = 0;
+        }
         let entries = if reset { 0 } else { len / ENTRY };
         let max_entries = if writable { (capacity_bytes / ENTRY).max(entries) } else { entries };
         let mut index = IndexFile { path: path.to_path_buf(), file: Arc::new(file), map: None, entries, max_entries };

@@ -336,15 +336,17 @@ impl Log {
         let sizes = st.config.sizes();
         let base = st.log_end();
         if st.active().size == 0 {
-            // An empty segment too small for the append: make it again, bigger.
-            let old = st.segments.remove(&base).expect("active");
-            drop(old);
-            st.segments.insert(base, Segment::create(&self.shared.dir, base, sizes, now)?);
+            // An empty segment too small for the append: make it bigger. On
+            // failure it stays as it was, still the active segment.
+            st.active_mut().log.grow(sizes.capacity)?;
             self.shared.generation.fetch_add(1, Ordering::AcqRel);
             return Ok(());
         }
         let fresh = Segment::create(&self.shared.dir, base, sizes, now)?;
-        st.active_mut().seal()?;
+        if let Err(e) = st.active_mut().seal() {
+            let _ = remove_segment(&self.shared.dir, fresh);
+            return Err(e);
+        }
         let files = st.active().files();
         let sync = std::thread::spawn(move || {
             for f in files {

@@ -135,6 +135,17 @@ impl LogFile {
         Ok(())
     }
 
+    /// Raises the capacity of an active file that holds no data yet; the read
+    /// mapping is made again at the new size on next use.
+    pub fn grow(&mut self, capacity: usize) -> Result<()> {
+        if capacity > self.capacity {
+            self.file.set_len(capacity as u64).ctx("extend", &self.path)?;
+            self.capacity = capacity;
+            self.read = OnceLock::new();
+        }
+        Ok(())
+    }
+
     /// Where the data after `from` ends: the next hole, or the end of the file.
     pub fn data_end(&self, from: usize) -> Result<usize> {
         match rustix::fs::seek(&*self.file, rustix::fs::SeekFrom::Hole(from as u64)) {
@@ -164,27 +175,39 @@ impl LogFile {
 
     /// Writes `slices` back to back at `position`. On failure (a full disk,
     /// the file size limit) whatever part was written is cut off again, so
-    /// the file ends where it did.
+    /// no partial batch stays in the file for a later recovery to find.
     pub fn write_at(&self, position: usize, mut slices: &mut [IoSlice<'_>]) -> Result<()> {
         let mut at = position as u64;
         while !slices.is_empty() {
             let chunk = &slices[..slices.len().min(MAX_IOVECS)];
-            match rustix::io::pwritev(&*self.file, chunk, at) {
-                Ok(0) => return self.undo(position, StoreError::io("write", &self.path, std::io::ErrorKind::WriteZero.into())),
+            let error = match rustix::io::pwritev(&*self.file, chunk, at) {
+                Ok(0) => std::io::ErrorKind::WriteZero.into(),
                 Ok(n) => {
                     at += n as u64;
                     IoSlice::advance_slices(&mut slices, n);
+                    continue;
                 }
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return self.undo(position, StoreError::io("write", &self.path, e.into())),
-            }
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => e.into(),
+            };
+            self.undo(position, at as usize);
+            return Err(StoreError::io("append", &self.path, error));
         }
         Ok(())
     }
 
-    fn undo(&self, position: usize, error: StoreError) -> Result<()> {
-        let _ = self.file.set_len(position as u64).and_then(|_| self.file.set_len(self.capacity as u64));
-        Err(error)
+    /// Turns the bytes written in `[from, to)` back into a hole. Punching
+    /// keeps the file's length, so an active file stays at its capacity even
+    /// where it could not be extended again (the file size limit); without
+    /// hole punching, cut the file and extend it again.
+    fn undo(&self, from: usize, to: usize) {
+        if to <= from {
+            return;
+        }
+        let punch = rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE;
+        if rustix::fs::fallocate(&*self.file, punch, from as u64, (to - from) as u64).is_err() {
+            let _ = self.file.set_len(from as u64).and_then(|_| self.file.set_len(self.capacity as u64));
+        }
     }
 
     /// Makes the file end at `size` bytes. A read mapping that readers may

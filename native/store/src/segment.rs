@@ -75,11 +75,24 @@ impl Segment {
                 std::fs::remove_file(p).ctx("remove", p)?;
             }
         }
-        let log = LogFile::open_active(&log_path, sizes.capacity, true)?;
-        log.preallocate()?;
-        let offset_index = OffsetIndex::open(&offset_path, sizes.index_bytes, true, true)?;
-        let time_index = TimeIndex::open(&time_path, sizes.index_bytes, true, true)?;
-        Ok(Self::assemble(base, log, offset_index, time_index, sizes.index_interval, now))
+        let made = (|| {
+            let log = LogFile::open_active(&log_path, sizes.capacity, true)?;
+            log.preallocate()?;
+            let offset_index = OffsetIndex::open(&offset_path, sizes.index_bytes, true, true)?;
+            let time_index = TimeIndex::open(&time_path, sizes.index_bytes, true, true)?;
+            Ok((log, offset_index, time_index))
+        })();
+        match made {
+            Ok((log, offset_index, time_index)) => Ok(Self::assemble(base, log, offset_index, time_index, sizes.index_interval, now)),
+            Err(e) => {
+                // No half-made segment may stay behind: appends that still fit
+                // go on in the current segment, past this one's base offset.
+                for p in [&log_path, &offset_path, &time_path] {
+                    let _ = std::fs::remove_file(p);
+                }
+                Err(e)
+            }
+        }
     }
 
     fn assemble(base: i64, log: LogFile, offset_index: OffsetIndex, time_index: TimeIndex, index_interval: usize, now: i64) -> Segment {
