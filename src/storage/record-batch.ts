@@ -1,7 +1,7 @@
 // Kafka RecordBatch v2 (magic 2): the on-disk and on-wire unit of a partition log.
 // Layout and field semantics: /work/shared/KAFKA-REFERENCE.md and Kafka's DefaultRecordBatch.
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { CorruptRecordError, InvalidArgumentError, RecordTooLargeError, UnsupportedCompressionError } from '../errors.js';
+import { CorruptRecordError, InvalidArgumentError, InvalidRecordError, RecordTooLargeError, UnsupportedCompressionError } from '../errors.js';
 import { native } from './native.js';
 import { type Cursor, readVarint, readVarlong, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
 
@@ -384,6 +384,55 @@ export function* decodeBatches(bytes: Buffer, options: DecodeOptions = {}): Gene
     if (cursor.pos !== sourceEnd) {
       throw corrupt(`${sourceEnd - cursor.pos} bytes left after its ${info.recordCount} records`, info.position);
     }
+  }
+}
+
+/**
+ * What the store cannot check before an append: that a gzip batch's records
+ * decompress and frame exactly (offset deltas 0, 1, 2, ...), and that every
+ * batch's timestamps fit a JavaScript number. Without this, a batch with a
+ * valid CRC over garbage would be stored and fail every reader.
+ * Stops quietly at the first batch whose frame or CRC is bad: the store
+ * rejects that one with the precise error.
+ */
+export function checkBatchContents(bytes: Uint8Array): void {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const cursor: Cursor = { pos: 0 };
+  let position = 0;
+  while (buf.length - position >= HEADER_SIZE) {
+    const length = buf.readInt32BE(position + LENGTH);
+    const end = position + LOG_OVERHEAD + length;
+    if (length < HEADER_SIZE - LOG_OVERHEAD || end > buf.length || buf[position + MAGIC] !== 2) return;
+    const invalid = (reason: string) => new InvalidRecordError(`invalid record batch at byte ${position} of the input: ${reason}`);
+    for (const [field, at] of [['baseTimestamp', BASE_TIMESTAMP], ['maxTimestamp', MAX_TIMESTAMP]] as const) {
+      const value = buf.readBigInt64BE(position + at);
+      if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER)) {
+        throw invalid(`${field} ${value} is outside the range Fjord reads (±2^53 - 1 ms)`);
+      }
+    }
+    if ((buf.readInt16BE(position + ATTRIBUTES) & CODEC_MASK) === CODEC_GZIP) {
+      if (native.crc32c(buf.subarray(position + ATTRIBUTES, end)) !== buf.readUInt32BE(position + CRC)) return;
+      const count = buf.readInt32BE(position + RECORDS_COUNT);
+      if (count <= 0) return;
+      let records: Buffer;
+      try {
+        records = gunzipSync(buf.subarray(position + HEADER_SIZE, end));
+      } catch (error) {
+        throw invalid(`gzip records do not decompress: ${(error as Error).message}`);
+      }
+      cursor.pos = 0;
+      for (let i = 0; i < count; i++) {
+        let offsetDelta: number;
+        try {
+          offsetDelta = decodeRecord(records, cursor, records.length, 0, 0, -1).offset;
+        } catch (error) {
+          throw invalid(`gzip record ${i}: ${(error as Error).message}`);
+        }
+        if (offsetDelta !== i) throw invalid(`gzip record ${i}: offsetDelta is ${offsetDelta}`);
+      }
+      if (cursor.pos !== records.length) throw invalid(`${records.length - cursor.pos} bytes follow the last of ${count} gzip records`);
+    }
+    position = end;
   }
 }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 import { Packr } from 'msgpackr';
 
+import { describeValue } from '../arguments.js';
 import { InvalidPartitionsError, InvalidTopicError, UnknownTopicOrPartitionError } from '../errors.js';
 import { Log } from '../storage/log.js';
 import { Partition } from './partition.js';
@@ -51,7 +52,7 @@ export class Topic {
   partition(id: number): Partition {
     const partition = Number.isInteger(id) ? this.partitions[id] : undefined;
     if (partition === undefined) {
-      throw new UnknownTopicOrPartitionError(`topic ${this.name} has no partition ${String(id)} (it has ${this.partitions.length}: 0 to ${this.partitions.length - 1})`);
+      throw new UnknownTopicOrPartitionError(`topic ${this.name} has no partition ${describeValue(id)} (it has ${this.partitions.length}: 0 to ${this.partitions.length - 1})`);
     }
     return partition;
   }
@@ -63,7 +64,7 @@ export class Topic {
 
 export function validatePartitionCount(count: unknown, what = 'numPartitions'): number {
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_PARTITIONS) {
-    throw new InvalidPartitionsError(`${what} must be an integer in [1, ${MAX_PARTITIONS}], got ${JSON.stringify(count)}`);
+    throw new InvalidPartitionsError(`${what} must be an integer in [1, ${MAX_PARTITIONS}], got ${describeValue(count)}`);
   }
   return count;
 }
