@@ -185,6 +185,9 @@ export class Consumer {
   #connected = false;
   #coordinator: GroupClient | null = null;
   #stopListening: (() => void) | null = null;
+  #stopWatchingPartitions: (() => void) | null = null;
+  /** Partition counts of the subscribed topics when this member last joined, e.g. `orders:3`. */
+  #joinedLayout = '';
   #registry: TopicRegistry | null = null;
   readonly #subscriptions: { match: string | RegExp; fromBeginning: boolean }[] = [];
   #manual = false;
@@ -263,6 +266,8 @@ export class Consumer {
     this.#registry = await this.fjord.topics();
     this.#coordinator = await this.fjord.groupClient();
     this.#stopListening = this.#coordinator.onChange(this.#onGroupChange);
+    // As a Kafka consumer does on a metadata refresh: a subscribed topic that gained partitions is rebalanced.
+    this.#stopWatchingPartitions = this.#registry.onPartitionsAdded(() => this.#wakeUp());
     this.#connected = true;
     this.#emit(EVENTS.CONNECT, null);
   }
@@ -276,6 +281,8 @@ export class Consumer {
     await this.stop();
     this.#stopListening?.();
     this.#stopListening = null;
+    this.#stopWatchingPartitions?.();
+    this.#stopWatchingPartitions = null;
     this.#connected = false;
     this.#emit(EVENTS.DISCONNECT, null);
   }
@@ -316,6 +323,10 @@ export class Consumer {
   #subscribedTopics(): string[] {
     const names = this.#registry!.list().map((t) => t.name);
     return names.filter((name) => this.#subscriptions.some((s) => (typeof s.match === 'string' ? s.match === name : s.match.test(name)))).sort();
+  }
+
+  #layout(topics: string[]): string {
+    return topics.map((t) => `${t}:${this.#registry!.get(t).numPartitions}`).join(',');
   }
 
   #fromBeginning(topic: string): boolean {
@@ -411,6 +422,7 @@ export class Consumer {
   async #runLoop(config: ConsumerRunConfig): Promise<void> {
     const autoCommit = config.autoCommit ?? true;
     while (this.#running) {
+      if (!this.#rejoin && this.#memberId !== '' && this.#layout(this.#subscribedTopics()) !== this.#joinedLayout) this.#rejoin = true;
       if (this.#rejoin && this.#backgroundJoin === null) {
         // Revoked partitions' progress is committed once their processing has ended,
         // before the rejoin that lets another member take them.
@@ -479,6 +491,7 @@ export class Consumer {
     const started = Date.now();
     this.#rejoin = false;
     const topics = this.#subscribedTopics();
+    this.#joinedLayout = this.#layout(topics);
     const ownedBefore = this.#ownedAssignment();
     const protocols = this.#assigners.map((a) => a.protocol({ topics, ownedPartitions: ownedBefore, generationId: this.#ownedGeneration }));
     this.#awaitingJoinResponse = true;

@@ -85,6 +85,8 @@ export class TopicRegistry {
   #remote: TopicRegistryOptions['remote'];
   readonly #onChanged: TopicRegistryOptions['onChanged'];
   readonly #onAppend: TopicRegistryOptions['onAppend'];
+  /** Told when a topic gains partitions (here or, after a reload, in another thread). */
+  readonly #growthListeners = new Set<() => void>();
 
   private constructor(
     readonly dir: string,
@@ -112,6 +114,16 @@ export class TopicRegistry {
     }
     await registry.#removeLeftovers();
     return registry;
+  }
+
+  /** Calls `listener` whenever a topic gains partitions; returns a function that removes it. */
+  onPartitionsAdded(listener: () => void): () => void {
+    this.#growthListeners.add(listener);
+    return () => this.#growthListeners.delete(listener);
+  }
+
+  #partitionsAdded(): void {
+    for (const listener of this.#growthListeners) listener();
   }
 
   has(name: string): boolean {
@@ -188,6 +200,7 @@ export class TopicRegistry {
         topic.partitions.push(await this.#openPartition(name, p, topic.configs));
       }
       await this.#writeMetadata();
+      this.#partitionsAdded();
     });
   }
 
@@ -225,6 +238,7 @@ export class TopicRegistry {
     return this.#change(async () => {
       const metadata = await this.#readMetadata();
       const listed = new Set<string>();
+      let grew = false;
       for (const record of metadata.topics) {
         listed.add(record.name);
         let topic = this.#topics.get(record.name);
@@ -238,6 +252,7 @@ export class TopicRegistry {
           this.#topics.set(record.name, new Topic(record.name, record.id, record.configs, partitions, record.createdAt));
           continue;
         }
+        if (topic.partitions.length < record.partitions) grew = true;
         while (topic.partitions.length < record.partitions) topic.partitions.push(await this.#openPartition(record.name, topic.partitions.length, record.configs));
         topic.configs = record.configs;
         for (const partition of topic.partitions) partition.applyConfigs(record.configs);
@@ -247,6 +262,7 @@ export class TopicRegistry {
         this.#topics.delete(name);
         await Promise.allSettled(topic.partitions.map((p) => p.close()));
       }
+      if (grew) this.#partitionsAdded();
     });
   }
 
