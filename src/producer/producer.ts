@@ -11,7 +11,7 @@ import {
 import { booleanOption, describeValue, integerOption } from '../arguments.js';
 import type { Fjord } from '../fjord.js';
 import { Instrumentation } from '../instrumentation.js';
-import { encodeBatch, type RecordInput } from '../storage/record-batch.js';
+import { concatBuilt, encodeBatch, type RecordInput } from '../storage/record-batch.js';
 import type { Partition } from '../topics/partition.js';
 import { numericConfig } from '../topics/topic-config.js';
 import type { Topic } from '../topics/topic-registry.js';
@@ -415,7 +415,7 @@ export class Producer {
       pending = [];
       pendingBytes = 0;
       try {
-        const bytes = group.length === 1 ? group[0]!.bytes : Buffer.concat(group.map((g) => g.bytes));
+        const bytes = group.length === 1 ? group[0]!.bytes : concatBuilt(group.map((g) => g.bytes));
         const result = partition.append(bytes, now, group.reduce((n, g) => n + g.records.length, 0));
         let offset = result.baseOffset;
         for (const g of group) for (const q of g.records) q.send.recordWritten(partition, offset++, result.logAppendTime);

@@ -119,6 +119,20 @@ function lengthsWithRoom(lengths: Int32Array, needed: number): Int32Array {
   return bigger;
 }
 
+/**
+ * Gzip batches encodeBatch built (alone or concatenated by `concatBuilt`):
+ * their records are known to frame, so the append check need not
+ * decompress them a second time.
+ */
+const builtGzip = new WeakSet<Uint8Array>();
+
+/** `Buffer.concat` of batches, still known as built here when every part was. */
+export function concatBuilt(parts: Buffer[]): Buffer {
+  const joined = Buffer.concat(parts);
+  if (parts.every((part) => builtGzip.has(part) || (part[ATTRIBUTES + 1]! & CODEC_MASK) !== CODEC_GZIP)) builtGzip.add(joined);
+  return joined;
+}
+
 /** Encodes `records` as one RecordBatch v2, offsets baseOffset, baseOffset + 1, ... */
 export function encodeBatch(records: readonly RecordInput[], options: EncodeOptions = {}): Buffer {
   if (!Array.isArray(records) || records.length === 0) {
@@ -219,6 +233,7 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeOpti
   batch.writeInt32BE(baseSequence, BASE_SEQUENCE);
   batch.writeInt32BE(count, RECORDS_COUNT);
   batch.writeUInt32BE(native.crc32c(batch.subarray(ATTRIBUTES)), CRC);
+  if ((attributes & CODEC_MASK) === CODEC_GZIP) builtGzip.add(batch);
   return batch;
 }
 
@@ -396,6 +411,7 @@ export function* decodeBatches(bytes: Buffer, options: DecodeOptions = {}): Gene
  * rejects that one with the precise error.
  */
 export function checkBatchContents(bytes: Uint8Array): void {
+  if (builtGzip.has(bytes)) return;
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const cursor: Cursor = { pos: 0 };
   let position = 0;
@@ -405,10 +421,9 @@ export function checkBatchContents(bytes: Uint8Array): void {
     if (length < HEADER_SIZE - LOG_OVERHEAD || end > buf.length || buf[position + MAGIC] !== 2) return;
     const invalid = (reason: string) => new InvalidRecordError(`invalid record batch at byte ${position} of the input: ${reason}`);
     for (const [field, at] of [['baseTimestamp', BASE_TIMESTAMP], ['maxTimestamp', MAX_TIMESTAMP]] as const) {
-      const value = buf.readBigInt64BE(position + at);
-      if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER)) {
-        throw invalid(`${field} ${value} is outside the range Fjord reads (±2^53 - 1 ms)`);
-      }
+      // The high 32 bits decide whether the 64-bit value is within ±(2^53 - 1).
+      const high = buf.readInt32BE(position + at);
+      if (high > 0x1fffff || high < -0x1fffff) throw invalid(`${field} ${buf.readBigInt64BE(position + at)} is outside the range Fjord reads (±2^53 - 1 ms)`);
     }
     if ((buf.readInt16BE(position + ATTRIBUTES) & CODEC_MASK) === CODEC_GZIP) {
       if (native.crc32c(buf.subarray(position + ATTRIBUTES, end)) !== buf.readUInt32BE(position + CRC)) return;
