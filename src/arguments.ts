@@ -14,7 +14,21 @@ export function integerOption(value: unknown, name: string, fallback: number, mi
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
     const wanted = min === 0 ? 'a non-negative integer' : `an integer >= ${min}`;
-    throw new InvalidArgumentError(`${name} must be ${wanted}, got ${JSON.stringify(value)}`);
+    throw new InvalidArgumentError(`${name} must be ${wanted}, got ${describeValue(value)}`);
   }
   return value;
+}
+
+/** An optional boolean option; `fallback` when absent. */
+export function booleanOption(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new InvalidArgumentError(`${name} must be true or false, got ${describeValue(value)}`);
+  return value;
+}
+
+/** An optional function option; `fallback` when absent. */
+export function functionOption<F extends (...args: never[]) => unknown>(value: unknown, name: string, fallback: F): F {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'function') throw new InvalidArgumentError(`${name} must be a function, got ${describeValue(value)}`);
+  return value as F;
 }

@@ -1,6 +1,7 @@
 // The entry point: one data directory, its topics, and KafkaJS-shaped clients.
 import { resolve } from 'node:path';
 
+import { booleanOption, describeValue, functionOption } from './arguments.js';
 import { InvalidArgumentError, NotConnectedError } from './errors.js';
 import { createLogger, logLevel, stderrLogCreator, type LogCreator, type Logger, type LogLevel } from './logger.js';
 import { Admin, type AdminConfig } from './admin/admin.js';
@@ -63,31 +64,29 @@ export class Fjord {
 
   constructor(config: FjordConfig) {
     if (config === null || typeof config !== 'object') throw new InvalidArgumentError('new Fjord(config): config must be an object with a dir');
-    if (typeof config.dir !== 'string' || config.dir === '') throw new InvalidArgumentError(`config.dir must be a non-empty path, got ${JSON.stringify(config.dir)}`);
+    if (typeof config.dir !== 'string' || config.dir === '') throw new InvalidArgumentError(`config.dir must be a non-empty path, got ${describeValue(config.dir)}`);
     this.dir = resolve(config.dir);
+    if (config.clientId !== undefined && typeof config.clientId !== 'string') throw new InvalidArgumentError(`clientId must be a string, got ${describeValue(config.clientId)}`);
     this.clientId = config.clientId ?? 'fjord';
-    this.allowAutoTopicCreation = config.allowAutoTopicCreation ?? true;
+    this.allowAutoTopicCreation = booleanOption(config.allowAutoTopicCreation, 'allowAutoTopicCreation', true);
     this.numPartitions = validatePartitionCount(config.numPartitions ?? 1, 'numPartitions');
     const interval = config.retentionCheckIntervalMs ?? 300_000;
     if (!Number.isSafeInteger(interval) || interval < 1) {
-      throw new InvalidArgumentError(`retentionCheckIntervalMs must be a positive integer, got ${JSON.stringify(interval)}`);
+      throw new InvalidArgumentError(`retentionCheckIntervalMs must be a positive integer, got ${describeValue(interval)}`);
     }
     this.retentionCheckIntervalMs = interval;
-    this.clock = config.clock ?? Date.now;
+    this.clock = functionOption(config.clock, 'clock', Date.now);
     const delay = config.groupInitialRebalanceDelayMs ?? 0;
     if (!Number.isSafeInteger(delay) || delay < 0) {
-      throw new InvalidArgumentError(`groupInitialRebalanceDelayMs must be a non-negative integer, got ${JSON.stringify(delay)}`);
+      throw new InvalidArgumentError(`groupInitialRebalanceDelayMs must be a non-negative integer, got ${describeValue(delay)}`);
     }
     this.groupInitialRebalanceDelayMs = delay;
-    this.#onBackgroundError = config.onBackgroundError ?? ((error, context) => console.warn(`fjord: ${context}:`, error));
+    this.#onBackgroundError = functionOption(config.onBackgroundError, 'onBackgroundError', (error: Error, context: string) => console.warn(`fjord: ${context}:`, error));
     const level = config.logLevel ?? logLevel.INFO;
     if (!(Object.values(logLevel) as number[]).includes(level)) {
-      throw new InvalidArgumentError(`logLevel must be one of logLevel.NOTHING, ERROR, WARN, INFO, DEBUG (0, 1, 2, 4, 5), got ${JSON.stringify(level)}`);
+      throw new InvalidArgumentError(`logLevel must be one of logLevel.NOTHING, ERROR, WARN, INFO, DEBUG (0, 1, 2, 4, 5), got ${describeValue(level)}`);
     }
-    if (config.logCreator !== undefined && typeof config.logCreator !== 'function') {
-      throw new InvalidArgumentError('logCreator must be a function (logLevel) => (entry) => void');
-    }
-    this.#logger = createLogger(level, config.logCreator ?? stderrLogCreator);
+    this.#logger = createLogger(level, functionOption(config.logCreator, 'logCreator', stderrLogCreator));
   }
 
   /** The root logger (KafkaJS's `kafka.logger()`). */
@@ -112,7 +111,8 @@ export class Fjord {
 
   /** The registry once open; for synchronous paths that run after connect(). */
   openedTopics(): TopicRegistry {
-    if (this.#registry === null || this.#closed) throw new NotConnectedError(`Fjord on ${this.dir} is not open: call connect() first`);
+    if (this.#closed) throw new NotConnectedError(`Fjord on ${this.dir} is closed`);
+    if (this.#registry === null) throw new NotConnectedError(`Fjord on ${this.dir} is not open: call connect() first`);
     return this.#registry;
   }
 

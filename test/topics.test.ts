@@ -1,7 +1,8 @@
 // Topics: Kafka's name rules, config validation, persistence across restart,
 // deletion, and one process per data directory.
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import {
@@ -246,6 +247,18 @@ describe('deleting topics', () => {
   });
 });
 
+/** Every file under `dir` with its size and SHA-256, by relative path. */
+function fileTree(dir: string): Record<string, { size: number; sha256: string }> {
+  const tree: Record<string, { size: number; sha256: string }> = {};
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name);
+    const name = relative(dir, path);
+    if (entry.isDirectory()) tree[`${name}/`] = { size: 0, sha256: '' };
+    else tree[name] = { size: statSync(path).size, sha256: createHash('sha256').update(readFileSync(path)).digest('hex') };
+  }
+  return tree;
+}
+
 describe('one process per data directory', () => {
   const probe = (dir: string) => `
 import { Fjord, LogDirectoryLockedError } from ${JSON.stringify(FJORD)};
@@ -259,6 +272,70 @@ try {
   console.log(JSON.stringify({ opened: false, name: error.name, code: error.code, typed: error instanceof LogDirectoryLockedError, message: error.message }));
 }
 `;
+
+  // Everything a second process might try on a locked directory: the clients, and the Log API on a partition directory.
+  const intruder = (dir: string) => `
+import { join } from 'node:path';
+import { Fjord, Log, encodeBatch } from ${JSON.stringify(FJORD)};
+const outcomes = [];
+const attempt = async (what, fn) => {
+  try {
+    await fn();
+    outcomes.push({ what, ok: true });
+  } catch (error) {
+    outcomes.push({ what, name: error.name, message: error.message });
+  }
+};
+const fjord = new Fjord({ dir: ${JSON.stringify(dir)} });
+await attempt('producer', async () => {
+  const producer = fjord.producer();
+  await producer.connect();
+  await producer.send({ topic: 'held', messages: [{ value: 'intruder' }] });
+});
+await attempt('admin', async () => {
+  const admin = fjord.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'intruder' }] });
+});
+await attempt('consumer', async () => fjord.consumer({ groupId: 'intruders' }).connect());
+await attempt('Log.open', async () => (await Log.open(join(${JSON.stringify(dir)}, 'held-0'))).append(encodeBatch([{ value: 'intruder' }])));
+await attempt('Log.openSync', () => Log.openSync(join(${JSON.stringify(dir)}, 'held-0')));
+await fjord.close();
+console.log(JSON.stringify(outcomes));
+`;
+
+  it('a second process gets LogDirectoryLockedError naming the holder from every entry point, and changes no file', async () => {
+    const dir = tempDir();
+    const fjord = track(new Fjord({ dir }));
+    const admin = await adminOf(fjord);
+    // Small preallocated files, so that hashing every byte of the directory is quick.
+    const configEntries = [
+      { name: 'segment.bytes', value: '65536' },
+      { name: 'segment.index.bytes', value: '4096' },
+    ];
+    await admin.createTopics({ topics: [{ topic: 'held', numPartitions: 2, configEntries }] });
+    const producer = fjord.producer();
+    await producer.connect();
+    await producer.send({ topic: 'held', messages: [{ value: 'mine', partition: 0 }] });
+    await admin.setOffsets({ groupId: 'owners', topic: 'held', partitions: [{ partition: 0, offset: '1' }] });
+    const before = fileTree(dir);
+    expect(Object.keys(before)).toEqual(expect.arrayContaining(['.lock', 'fjord-topics.msgpack', 'held-0/', 'held-0/00000000000000000000.log', 'held-1/']));
+
+    const run = await runScript(tempDir('fjord-child-'), intruder(dir));
+    expect(run.stderr).toBe('');
+    const outcomes = JSON.parse(run.stdout) as { what: string; ok?: boolean; name?: string; message?: string }[];
+    expect(outcomes.map((o) => [o.what, o.name])).toEqual([
+      ['producer', 'LogDirectoryLockedError'],
+      ['admin', 'LogDirectoryLockedError'],
+      ['consumer', 'LogDirectoryLockedError'],
+      ['Log.open', 'LogDirectoryLockedError'],
+      ['Log.openSync', 'LogDirectoryLockedError'],
+    ]);
+    expect(outcomes[0]!.message).toBe(`log directory ${dir} is locked by pid ${process.pid} (node)`);
+    expect(outcomes[3]!.message).toBe(`log directory ${join(dir, 'held-0')} is locked by pid ${process.pid} (node)`);
+    expect(fileTree(dir)).toEqual(before);
+    expect(await valuesOf(fjord, 'held', 0)).toEqual(['mine']);
+  }, 15_000);
 
   it('a second process opening the same data dir gets LogDirectoryLockedError; after close it opens', async () => {
     const dir = tempDir();

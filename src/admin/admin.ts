@@ -1,12 +1,13 @@
 // KafkaJS's admin client, on the embedded store: same method names, argument
 // objects and result shapes; offsets as decimal strings.
-import { InvalidArgumentError, NotConnectedError } from '../errors.js';
+import { describeValue } from '../arguments.js';
+import { InvalidArgumentError, InvalidPartitionsError, NotConnectedError, OffsetOutOfRangeError } from '../errors.js';
 import type { Fjord } from '../fjord.js';
 import { Instrumentation } from '../instrumentation.js';
 import { toOffset } from '../storage/log.js';
 import { configDefault, topicConfigNames, validateTopicConfigs, type TopicConfigs } from '../topics/topic-config.js';
 import type { GroupDescription } from '../groups/group-coordinator.js';
-import type { Topic, TopicRegistry } from '../topics/topic-registry.js';
+import { validatePartitionCount, type Topic, type TopicRegistry } from '../topics/topic-registry.js';
 import { validateTopicName } from '../topics/topic-name.js';
 
 export interface AdminConfig {
@@ -77,7 +78,7 @@ export class Admin {
   }
 
   async disconnect(): Promise<void> {
-    if (!this.#connected) return;
+    // As KafkaJS: a second disconnect resolves and reports the event again.
     this.#connected = false;
     this.#instrumentation.emit(this.events.DISCONNECT, null);
   }
@@ -104,7 +105,7 @@ export class Admin {
     if (!Array.isArray(options?.topics)) throw new InvalidArgumentError('createTopics: options.topics must be an array');
     const planned = options.topics.map((t) => {
       const name = validateTopicName(t?.topic);
-      const partitions = t.numPartitions === undefined || t.numPartitions === -1 ? this.fjord.numPartitions : t.numPartitions;
+      const partitions = t.numPartitions === undefined || t.numPartitions === -1 ? this.fjord.numPartitions : validatePartitionCount(t.numPartitions);
       const configs = validateTopicConfigs(t.configEntries ?? []);
       return { name, partitions, configs };
     });
@@ -132,13 +133,17 @@ export class Admin {
   async createPartitions(options: { topicPartitions: { topic: string; count: number }[]; validateOnly?: boolean; timeout?: number }): Promise<boolean> {
     const registry = this.#topics();
     if (!Array.isArray(options?.topicPartitions)) throw new InvalidArgumentError('createPartitions: options.topicPartitions must be an array');
-    for (const { topic, count } of options.topicPartitions) {
-      if (options.validateOnly) {
-        registry.get(topic);
-        continue;
+    // Every entry is checked before any topic grows.
+    for (const entry of options.topicPartitions) {
+      if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError(`createPartitions: each entry must be { topic, count }, got ${describeValue(entry)}`);
+      const topic = registry.get(entry.topic);
+      validatePartitionCount(entry.count, `count for topic ${topic.name}`);
+      if (entry.count <= topic.numPartitions) {
+        throw new InvalidPartitionsError(`topic ${topic.name} has ${topic.numPartitions} partitions; it can only grow, and ${entry.count} is not more`);
       }
-      await registry.addPartitions(topic, count);
     }
+    if (options.validateOnly) return true;
+    for (const { topic, count } of options.topicPartitions) await registry.addPartitions(topic, count);
     return true;
   }
 
@@ -177,7 +182,7 @@ export class Admin {
    */
   async fetchTopicOffsetsByTimestamp(topic: string, timestamp?: number): Promise<SeekEntry[]> {
     if (timestamp !== undefined && !Number.isSafeInteger(timestamp)) {
-      throw new InvalidArgumentError(`fetchTopicOffsetsByTimestamp: timestamp must be an integer, got ${JSON.stringify(timestamp)}`);
+      throw new InvalidArgumentError(`fetchTopicOffsetsByTimestamp: timestamp must be an integer, got ${describeValue(timestamp)}`);
     }
     return this.#topics()
       .get(topic)
@@ -244,10 +249,17 @@ export class Admin {
   async deleteTopicRecords(options: { topic: string; partitions: SeekEntry[] }): Promise<void> {
     const topic = this.#topics().get(options?.topic);
     if (!Array.isArray(options.partitions)) throw new InvalidArgumentError('deleteTopicRecords: options.partitions must be an array');
-    const cuts = options.partitions.map(({ partition, offset }) => {
+    const cuts = options.partitions.map((entry) => {
+      const { partition, offset } = seekEntry(entry, 'deleteTopicRecords');
       const p = topic.partition(partition);
-      const at = toOffset(offset);
-      return { p, at: at === -1 ? p.log.logEndOffset : at };
+      const requested = toOffset(offset);
+      const end = p.log.logEndOffset;
+      const at = requested === -1 ? end : requested;
+      // Checked for every partition before any is cut.
+      if (at < 0 || at > end) {
+        throw new OffsetOutOfRangeError(`deleteTopicRecords: offset ${requested} of ${topic.name}-${p.id} is out of range: it must be -1 (the log end) or in [0, ${end}]`);
+      }
+      return { p, at };
     });
     for (const { p, at } of cuts) p.log.deleteSegmentsBefore(at);
   }
@@ -284,8 +296,9 @@ export class Admin {
     { topic: string; partitions: { partition: number; offset: string; metadata: string | null; lag: string }[] }[]
   > {
     const registry = this.#topics();
-    const groups = await this.fjord.groupClient();
     const groupId = options?.groupId;
+    if (typeof groupId !== 'string' || groupId === '') throw new InvalidArgumentError(`fetchOffsets: groupId must be a non-empty string, got ${describeValue(groupId)}`);
+    const groups = await this.fjord.groupClient();
     const offsets = await groups.groupOffsets(groupId);
     const topics = options.topics ?? [...new Set(offsets.map((o) => o.topic))];
     return topics.map((name) => {
@@ -320,8 +333,10 @@ export class Admin {
   /** Sets committed offsets of a group that has no members (Kafka's rule for admin commits). */
   async setOffsets(options: { groupId: string; topic: string; partitions: SeekEntry[] }): Promise<void> {
     const topic = this.#topics().get(options?.topic);
+    if (!Array.isArray(options.partitions)) throw new InvalidArgumentError(`setOffsets: partitions must be an array of { partition, offset }, got ${describeValue(options.partitions)}`);
     const groups = await this.fjord.groupClient();
-    const offsets = options.partitions.map(({ partition, offset }) => {
+    const offsets = options.partitions.map((entry) => {
+      const { partition, offset } = seekEntry(entry, 'setOffsets');
       topic.partition(partition);
       return { topic: topic.name, partition, offset: toOffset(offset) };
     });
@@ -334,6 +349,11 @@ export class Admin {
     }
     return registry.get(resource.name);
   }
+}
+
+function seekEntry(entry: unknown, call: string): SeekEntry {
+  if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError(`${call}: each partition entry must be { partition, offset }, got ${describeValue(entry)}`);
+  return entry as SeekEntry;
 }
 
 function describeEntry(configs: TopicConfigs, name: string, includeSynonyms: boolean): ConfigEntry {

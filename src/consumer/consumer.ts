@@ -10,7 +10,7 @@ import {
   RebalanceInProgressError,
   UnknownMemberIdError,
 } from '../errors.js';
-import { integerOption } from '../arguments.js';
+import { booleanOption, describeValue, integerOption } from '../arguments.js';
 import type { Fjord } from '../fjord.js';
 import { Instrumentation } from '../instrumentation.js';
 import { AssignerProtocol } from '../groups/assigner-protocol.js';
@@ -21,6 +21,7 @@ import { decodeBatches, type DecodedRecord } from '../storage/record-batch.js';
 import { toOffset } from '../storage/log.js';
 import type { Partition } from '../topics/partition.js';
 import type { TopicRegistry } from '../topics/topic-registry.js';
+import { validateTopicName } from '../topics/topic-name.js';
 
 export interface ConsumerConfig {
   groupId: string;
@@ -122,9 +123,38 @@ const EVENTS = {
 const COOPERATIVE_PROTOCOL = 'cooperative-sticky';
 /** A position not known yet: the committed offset is being looked up. */
 const UNRESOLVED = -1;
+/** KafkaJS's special seek offsets: the log start and the log end at the next fetch. */
+const EARLIEST = -2;
+const LATEST = -1;
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
+
+/** Checks a KafkaJS `[{ topic, partitions? }]` list (assign, pause, resume). */
+function topicPartitionList(list: unknown, call: string): { topic: string; partitions?: number[] }[] {
+  if (!Array.isArray(list)) throw new InvalidArgumentError(`${call} takes an array of { topic, partitions }, got ${describeValue(list)}`);
+  for (const [i, entry] of (list as unknown[]).entries()) {
+    if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError(`${call}: entry ${i} must be { topic, partitions }, got ${describeValue(entry)}`);
+    const { topic, partitions } = entry as { topic: string; partitions: unknown };
+    validateTopicName(topic);
+    if (partitions !== undefined && (!Array.isArray(partitions) || partitions.some((p) => !Number.isInteger(p)))) {
+      throw new InvalidArgumentError(`${call}: partitions of ${topic} must be an array of partition numbers, got ${describeValue(partitions)}`);
+    }
+  }
+  return list as { topic: string; partitions?: number[] }[];
+}
+
+function checkRunConfig(config: ConsumerRunConfig): void {
+  const { eachMessage, eachBatch } = config;
+  if (eachMessage === undefined && eachBatch === undefined) throw new InvalidArgumentError('run needs an eachMessage or an eachBatch handler');
+  if (eachMessage !== undefined && typeof eachMessage !== 'function') throw new InvalidArgumentError(`eachMessage must be a function, got ${describeValue(eachMessage)}`);
+  if (eachBatch !== undefined && typeof eachBatch !== 'function') throw new InvalidArgumentError(`eachBatch must be a function, got ${describeValue(eachBatch)}`);
+  booleanOption(config.autoCommit, 'autoCommit', true);
+  booleanOption(config.eachBatchAutoResolve, 'eachBatchAutoResolve', true);
+  if (config.autoCommitInterval !== null) integerOption(config.autoCommitInterval, 'autoCommitInterval', 0, 0);
+  if (config.autoCommitThreshold !== null) integerOption(config.autoCommitThreshold, 'autoCommitThreshold', 1, 1);
+  integerOption(config.partitionsConsumedConcurrently, 'partitionsConsumedConcurrently', 1, 1);
+}
 
 /** A partition this consumer reads: where it is, and what it has processed. */
 interface Owned {
@@ -155,6 +185,9 @@ export class Consumer {
   #connected = false;
   #coordinator: GroupClient | null = null;
   #stopListening: (() => void) | null = null;
+  #stopWatchingPartitions: (() => void) | null = null;
+  /** Partition counts of the subscribed topics when this member last joined, e.g. `orders:3`. */
+  #joinedLayout = '';
   #registry: TopicRegistry | null = null;
   readonly #subscriptions: { match: string | RegExp; fromBeginning: boolean }[] = [];
   #manual = false;
@@ -199,7 +232,7 @@ export class Consumer {
     config: ConsumerConfig,
   ) {
     if (config === null || typeof config !== 'object') throw new InvalidArgumentError('consumer config must be an object with a groupId');
-    if (typeof config.groupId !== 'string' || config.groupId === '') throw new InvalidArgumentError(`groupId must be a non-empty string, got ${JSON.stringify(config.groupId)}`);
+    if (typeof config.groupId !== 'string' || config.groupId === '') throw new InvalidArgumentError(`groupId must be a non-empty string, got ${describeValue(config.groupId)}`);
     this.#groupId = config.groupId;
     this.#sessionTimeout = integerOption(config.sessionTimeout, 'sessionTimeout', 30_000, 0);
     this.#rebalanceTimeout = integerOption(config.rebalanceTimeout, 'rebalanceTimeout', 60_000, 0);
@@ -214,9 +247,9 @@ export class Consumer {
       throw new InvalidArgumentError('partitionAssigners must be a non-empty array of assigner factories');
     }
     this.#assigners = assigners.map((factory) => factory({ cluster: { findTopicPartitionMetadata: (topic: string) => this.#partitionMetadata(topic) } }));
-    this.#allowAutoTopicCreation = config.allowAutoTopicCreation ?? fjord.allowAutoTopicCreation;
+    this.#allowAutoTopicCreation = booleanOption(config.allowAutoTopicCreation, 'allowAutoTopicCreation', fjord.allowAutoTopicCreation);
     if (config.autoOffsetReset !== undefined && !['earliest', 'latest', 'none'].includes(config.autoOffsetReset)) {
-      throw new InvalidArgumentError(`autoOffsetReset must be earliest, latest or none, got ${JSON.stringify(config.autoOffsetReset)}`);
+      throw new InvalidArgumentError(`autoOffsetReset must be earliest, latest or none, got ${describeValue(config.autoOffsetReset)}`);
     }
     this.#autoOffsetReset = config.autoOffsetReset;
   }
@@ -233,15 +266,23 @@ export class Consumer {
     this.#registry = await this.fjord.topics();
     this.#coordinator = await this.fjord.groupClient();
     this.#stopListening = this.#coordinator.onChange(this.#onGroupChange);
+    // As a Kafka consumer does on a metadata refresh: a subscribed topic that gained partitions is rebalanced.
+    this.#stopWatchingPartitions = this.#registry.onPartitionsAdded(() => this.#wakeUp());
     this.#connected = true;
     this.#emit(EVENTS.CONNECT, null);
   }
 
   async disconnect(): Promise<void> {
-    if (!this.#connected) return;
+    // As KafkaJS: disconnecting a disconnected consumer resolves and reports the event again.
+    if (!this.#connected) {
+      this.#emit(EVENTS.DISCONNECT, null);
+      return;
+    }
     await this.stop();
     this.#stopListening?.();
     this.#stopListening = null;
+    this.#stopWatchingPartitions?.();
+    this.#stopWatchingPartitions = null;
     this.#connected = false;
     this.#emit(EVENTS.DISCONNECT, null);
   }
@@ -284,6 +325,10 @@ export class Consumer {
     return names.filter((name) => this.#subscriptions.some((s) => (typeof s.match === 'string' ? s.match === name : s.match.test(name)))).sort();
   }
 
+  #layout(topics: string[]): string {
+    return topics.map((t) => `${t}:${this.#registry!.get(t).numPartitions}`).join(',');
+  }
+
   #fromBeginning(topic: string): boolean {
     return this.#subscriptions.some((s) => s.fromBeginning && (typeof s.match === 'string' ? s.match === topic : s.match.test(topic)));
   }
@@ -293,16 +338,11 @@ export class Consumer {
   }
 
   async run(config: ConsumerRunConfig = {}): Promise<void> {
+    if (config === null || typeof config !== 'object') throw new InvalidArgumentError(`run(config): config must be an object, got ${describeValue(config)}`);
     this.#check();
     if (this.#running) throw new InvalidArgumentError('the consumer is already running');
-    if (typeof config.eachMessage !== 'function' && typeof config.eachBatch !== 'function') {
-      throw new InvalidArgumentError('run needs an eachMessage or an eachBatch handler');
-    }
+    checkRunConfig(config);
     if (this.#subscriptions.length === 0) throw new InvalidArgumentError('subscribe to a topic before run()');
-    const concurrent = config.partitionsConsumedConcurrently;
-    if (concurrent !== undefined && (!Number.isSafeInteger(concurrent) || concurrent < 1)) {
-      throw new InvalidArgumentError(`partitionsConsumedConcurrently must be a positive integer, got ${JSON.stringify(concurrent)}`);
-    }
     this.#running = true;
     this.#rejoin = true;
     this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), this.#heartbeatInterval);
@@ -382,6 +422,7 @@ export class Consumer {
   async #runLoop(config: ConsumerRunConfig): Promise<void> {
     const autoCommit = config.autoCommit ?? true;
     while (this.#running) {
+      if (!this.#rejoin && this.#memberId !== '' && this.#layout(this.#subscribedTopics()) !== this.#joinedLayout) this.#rejoin = true;
       if (this.#rejoin && this.#backgroundJoin === null) {
         // Revoked partitions' progress is committed once their processing has ended,
         // before the rejoin that lets another member take them.
@@ -450,6 +491,7 @@ export class Consumer {
     const started = Date.now();
     this.#rejoin = false;
     const topics = this.#subscribedTopics();
+    this.#joinedLayout = this.#layout(topics);
     const ownedBefore = this.#ownedAssignment();
     const protocols = this.#assigners.map((a) => a.protocol({ topics, ownedPartitions: ownedBefore, generationId: this.#ownedGeneration }));
     this.#awaitingJoinResponse = true;
@@ -567,14 +609,20 @@ export class Consumer {
   #startOffset(topic: string, partition: Partition, committed: number | null): number {
     const log = partition.log;
     if (committed !== null && committed >= log.logStartOffset && committed <= log.logEndOffset) return committed;
+    return this.#reset(
+      topic,
+      partition,
+      committed === null
+        ? `no committed offset for ${topic}-${partition.id} in group ${this.#groupId}`
+        : `committed offset ${committed} of ${topic}-${partition.id} is outside the log [${log.logStartOffset}, ${log.logEndOffset}]`,
+    );
+  }
+
+  /** Where the reset policy puts a partition whose position is unknown or out of range (`why` says which); `none` throws. */
+  #reset(topic: string, partition: Partition, why: string): number {
+    const log = partition.log;
     const policy = this.#autoOffsetReset ?? (this.#fromBeginning(topic) ? 'earliest' : 'latest');
-    if (policy === 'none') {
-      throw new OffsetOutOfRangeError(
-        committed === null
-          ? `no committed offset for ${topic}-${partition.id} in group ${this.#groupId} and autoOffsetReset is none`
-          : `committed offset ${committed} of ${topic}-${partition.id} is outside the log [${log.logStartOffset}, ${log.logEndOffset}] and autoOffsetReset is none`,
-      );
-    }
+    if (policy === 'none') throw new OffsetOutOfRangeError(`${why} and autoOffsetReset is none`);
     return policy === 'earliest' ? log.logStartOffset : log.logEndOffset;
   }
 
@@ -618,8 +666,9 @@ export class Consumer {
       slice = owned.partition.log.readSlice(owned.position, maxBytes);
     } catch (error) {
       if (!(error instanceof OffsetOutOfRangeError)) throw error;
-      // Retention moved the log start past us, or the log was truncated: apply the reset policy.
-      owned.position = this.#startOffset(owned.topic, owned.partition, null);
+      // Retention moved the log start past us, the log was truncated, or a seek went past the end: apply the reset policy.
+      const log = owned.partition.log;
+      owned.position = this.#reset(owned.topic, owned.partition, `offset ${owned.position} of ${owned.topic}-${owned.partition.id} is outside the log [${log.logStartOffset}, ${log.logEndOffset}]`);
       return null;
     }
     if (slice === null) return null;
@@ -785,9 +834,14 @@ export class Consumer {
 
   /** Commits offsets (the next offset to read, as in Kafka) for this member's generation. */
   async commitOffsets(offsets: { topic: string; partition: number; offset: string; metadata?: string | null }[]): Promise<void> {
-    const { coordinator } = this.#check();
+    const { coordinator, registry } = this.#check();
     if (!Array.isArray(offsets)) throw new InvalidArgumentError('commitOffsets takes an array of { topic, partition, offset }');
-    const parsed = offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: toOffset(o.offset), metadata: o.metadata ?? null }));
+    const parsed = offsets.map((o, i) => {
+      if (o === null || typeof o !== 'object') throw new InvalidArgumentError(`commitOffsets: offsets[${i}] must be { topic, partition, offset }, got ${describeValue(o)}`);
+      // As Kafka: a commit for a partition that does not exist is UNKNOWN_TOPIC_OR_PARTITION.
+      registry.get(o.topic).partition(o.partition);
+      return { topic: o.topic, partition: o.partition, offset: toOffset(o.offset), metadata: o.metadata ?? null };
+    });
     await coordinator.commitOffsets({
       groupId: this.#groupId,
       generationId: this.#manual ? -1 : this.#generationId,
@@ -807,10 +861,15 @@ export class Consumer {
    * come right after a `run()` that was not awaited), and the batch being
    * processed for it turns stale.
    */
-  seek({ topic, partition, offset }: { topic: string; partition: number; offset: string }): void {
-    this.#check();
+  seek(target: { topic: string; partition: number; offset: string }): void {
+    const { registry } = this.#check();
+    if (target === null || typeof target !== 'object') throw new InvalidArgumentError(`seek takes { topic, partition, offset }, got ${describeValue(target)}`);
+    const { topic, partition, offset } = target;
+    registry.get(topic).partition(partition);
     const at = toOffset(offset);
-    if (at < 0) throw new OffsetOutOfRangeError(`seek to offset ${at} of ${topic}-${partition}: offsets are never negative`);
+    if (at < 0 && at !== EARLIEST && at !== LATEST) {
+      throw new OffsetOutOfRangeError(`seek to offset ${at} of ${topic}-${partition}: offsets are never negative (-2 is the earliest, -1 the latest)`);
+    }
     const k = key(topic, partition);
     if (this.#manual ? !this.#owned.has(k) : !this.#running) {
       throw new InvalidArgumentError(
@@ -826,19 +885,21 @@ export class Consumer {
     const at = this.#seeks.get(k);
     if (at === undefined) return;
     this.#seeks.delete(k);
-    owned.position = at;
-    owned.resolved = at;
+    const log = owned.partition.log;
+    const position = at === EARLIEST ? log.logStartOffset : at === LATEST ? log.logEndOffset : at;
+    owned.position = position;
+    owned.resolved = position;
   }
 
   pause(topicPartitions: { topic: string; partitions?: number[] }[]): void {
-    for (const { topic, partitions } of topicPartitions) {
+    for (const { topic, partitions } of topicPartitionList(topicPartitions, 'pause')) {
       if (partitions === undefined) this.#pausedTopics.add(topic);
       else for (const p of partitions) this.#paused.add(key(topic, p));
     }
   }
 
   resume(topicPartitions: { topic: string; partitions?: number[] }[]): void {
-    for (const { topic, partitions } of topicPartitions) {
+    for (const { topic, partitions } of topicPartitionList(topicPartitions, 'resume')) {
       if (partitions === undefined) {
         this.#pausedTopics.delete(topic);
         for (const k of [...this.#paused]) if (k.startsWith(`${topic}\u0000`)) this.#paused.delete(k);
@@ -867,13 +928,14 @@ export class Consumer {
   assign(assignments: { topic: string; partitions: number[] }[]): void {
     const { registry } = this.#check();
     if (this.#subscriptions.length > 0 || this.#running) throw new InvalidArgumentError('this consumer uses subscribe(); subscribe and assign do not mix');
-    this.#manual = true;
     const next: Record<string, number[]> = {};
-    for (const { topic, partitions } of assignments) {
+    for (const { topic, partitions } of topicPartitionList(assignments, 'assign')) {
       const t = registry.get(topic);
+      if (partitions === undefined) throw new InvalidArgumentError(`assign: partitions of ${topic} must be an array of partition numbers`);
       for (const p of partitions) t.partition(p);
       next[topic] = partitions;
     }
+    this.#manual = true;
     this.#assign(next, null);
   }
 

@@ -2,6 +2,7 @@
 // heartbeat, leave, generations, member ids, session and rebalance timeouts;
 // the leader member computes the assignment) and commit fencing. Requests and
 // results keep the protocol's shapes so a Kafka-protocol front can serve them.
+import { describeValue } from '../arguments.js';
 import {
   GroupIdNotFoundError,
   IllegalGenerationError,
@@ -42,7 +43,7 @@ export interface CoordinatorOptions {
 }
 
 function checkGroupId(groupId: unknown): string {
-  if (typeof groupId !== 'string' || groupId.length === 0) throw new InvalidArgumentError(`groupId must be a non-empty string, got ${JSON.stringify(groupId)}`);
+  if (typeof groupId !== 'string' || groupId.length === 0) throw new InvalidArgumentError(`groupId must be a non-empty string, got ${describeValue(groupId)}`);
   return groupId;
 }
 

@@ -8,10 +8,10 @@ import {
   UnknownTopicOrPartitionError,
   UnsupportedCompressionError,
 } from '../errors.js';
-import { integerOption } from '../arguments.js';
+import { booleanOption, describeValue, integerOption } from '../arguments.js';
 import type { Fjord } from '../fjord.js';
 import { Instrumentation } from '../instrumentation.js';
-import { encodeBatch, type RecordInput } from '../storage/record-batch.js';
+import { concatBuilt, encodeBatch, type RecordInput } from '../storage/record-batch.js';
 import type { Partition } from '../topics/partition.js';
 import { numericConfig } from '../topics/topic-config.js';
 import type { Topic } from '../topics/topic-registry.js';
@@ -136,6 +136,9 @@ function measure(message: Message, where: string): number {
   checkData(message.value, `${where}.value`);
   checkData(message.key, `${where}.key`);
   checkTimestamp(message.timestamp, `${where}.timestamp`);
+  if (message.partition !== undefined && message.partition !== null && !Number.isInteger(message.partition)) {
+    throw new InvalidArgumentError(`${where}.partition must be an integer partition number, got ${describeValue(message.partition)}`);
+  }
   let bytes = RECORD_OVERHEAD + 2 * VARINT_MAX + byteLength(message.key) + byteLength(message.value);
   if (message.headers !== undefined) {
     if (message.headers === null || typeof message.headers !== 'object' || Array.isArray(message.headers)) {
@@ -157,7 +160,7 @@ function measure(message: Message, where: string): number {
 function checkAcks(acks: unknown): -1 | 0 | 1 {
   if (acks === undefined || acks === -1 || acks === 'all') return -1;
   if (acks === 0 || acks === 1) return acks;
-  throw new InvalidArgumentError(`acks must be -1 (all), 0 or 1, got ${JSON.stringify(acks)}`);
+  throw new InvalidArgumentError(`acks must be -1 (all), 0 or 1, got ${describeValue(acks)}`);
 }
 
 function checkCompression(compression: unknown): boolean {
@@ -166,7 +169,7 @@ function checkCompression(compression: unknown): boolean {
   if (compression === CompressionTypes.Snappy || compression === CompressionTypes.LZ4 || compression === CompressionTypes.ZSTD) {
     throw new UnsupportedCompressionError(`compression ${compression} (${['', '', 'snappy', 'lz4', 'zstd'][compression]}) is not supported; use CompressionTypes.None or CompressionTypes.GZIP`, { codec: compression });
   }
-  throw new InvalidArgumentError(`compression must be one of CompressionTypes, got ${JSON.stringify(compression)}`);
+  throw new InvalidArgumentError(`compression must be one of CompressionTypes, got ${describeValue(compression)}`);
 }
 
 
@@ -194,7 +197,7 @@ export class Producer {
     const factory = config.createPartitioner ?? Partitioners.DefaultPartitioner;
     if (typeof factory !== 'function') throw new InvalidArgumentError('createPartitioner must be a function returning a partitioner');
     this.#partitioner = factory();
-    this.#allowAutoTopicCreation = config.allowAutoTopicCreation ?? fjord.allowAutoTopicCreation;
+    this.#allowAutoTopicCreation = booleanOption(config.allowAutoTopicCreation, 'allowAutoTopicCreation', fjord.allowAutoTopicCreation);
     this.#lingerMs = integerOption(config.lingerMs, 'lingerMs', 0, 0);
     this.#batchSize = integerOption(config.batchSize, 'batchSize', 16384, 1);
     this.#maxRequestSize = integerOption(config.maxRequestSize, 'maxRequestSize', 1048576, 1);
@@ -208,7 +211,11 @@ export class Producer {
 
   /** Writes what is queued, waits for sends in flight, and closes the producer. */
   async disconnect(): Promise<void> {
-    if (!this.#connected) return;
+    // As KafkaJS: disconnecting a disconnected producer resolves and reports the event again.
+    if (!this.#connected) {
+      this.#instrumentation.emit(this.events.DISCONNECT, null);
+      return;
+    }
     // Sends still on their way to a queue must not wait out lingerMs.
     this.#draining = true;
     this.#flushAll();
@@ -408,7 +415,7 @@ export class Producer {
       pending = [];
       pendingBytes = 0;
       try {
-        const bytes = group.length === 1 ? group[0]!.bytes : Buffer.concat(group.map((g) => g.bytes));
+        const bytes = group.length === 1 ? group[0]!.bytes : concatBuilt(group.map((g) => g.bytes));
         const result = partition.append(bytes, now, group.reduce((n, g) => n + g.records.length, 0));
         let offset = result.baseOffset;
         for (const g of group) for (const q of g.records) q.send.recordWritten(partition, offset++, result.logAppendTime);

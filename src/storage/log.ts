@@ -7,6 +7,7 @@ import { basename, resolve } from 'node:path';
 import { describeValue } from '../arguments.js';
 import { CorruptRecordError, fromNative, InvalidArgumentError, InvalidConfigError, LogClosedError, OffsetOutOfRangeError } from '../errors.js';
 import { native } from './native.js';
+import { checkBatchContents } from './record-batch.js';
 import type { NativeLog } from '../../native/binding.js';
 
 export interface LogOptions {
@@ -84,10 +85,10 @@ function checkOptions(options: unknown): LogOptions {
     const limits = optionLimits[key as keyof LogOptions];
     if (limits === null) {
       if (value !== 'CreateTime' && value !== 'LogAppendTime') {
-        throw new InvalidConfigError(`messageTimestampType must be 'CreateTime' or 'LogAppendTime', got ${JSON.stringify(value)}`);
+        throw new InvalidConfigError(`messageTimestampType must be 'CreateTime' or 'LogAppendTime', got ${describeValue(value)}`);
       }
     } else if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < limits[0] || value > limits[1]) {
-      throw new InvalidConfigError(`${key} must be an integer in [${limits[0]}, ${limits[1]}], got ${JSON.stringify(value)}`);
+      throw new InvalidConfigError(`${key} must be an integer in [${limits[0]}, ${limits[1]}], got ${describeValue(value)}`);
     }
   }
   return options as LogOptions;
@@ -232,6 +233,7 @@ export class Log {
     const now = options?.now ?? Date.now();
     if (!Number.isSafeInteger(now)) throw new InvalidArgumentError(`now must be an integer timestamp, got ${describeValue(now)}`);
     const handle = this.#handle;
+    checkBatchContents(batches);
     call(() => handle.append(batches, now, scratch));
     return { baseOffset: scratch[0]!, lastOffset: scratch[1]!, position: scratch[2]!, logAppendTime: scratch[3]! };
   }
@@ -327,6 +329,7 @@ export class Log {
    */
   deleteSegmentsBefore(offset: Offset): number {
     const at = toOffset(offset);
+    if (at < 0) throw new OffsetOutOfRangeError(`offset ${at} is out of range: offsets are never negative`);
     const handle = this.#handle;
     return call(() => handle.deleteSegmentsBefore(at));
   }

@@ -1,7 +1,7 @@
 // Kafka RecordBatch v2 (magic 2): the on-disk and on-wire unit of a partition log.
 // Layout and field semantics: /work/shared/KAFKA-REFERENCE.md and Kafka's DefaultRecordBatch.
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { CorruptRecordError, InvalidArgumentError, RecordTooLargeError, UnsupportedCompressionError } from '../errors.js';
+import { CorruptRecordError, InvalidArgumentError, InvalidRecordError, RecordTooLargeError, UnsupportedCompressionError } from '../errors.js';
 import { native } from './native.js';
 import { type Cursor, readVarint, readVarlong, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
 
@@ -119,6 +119,20 @@ function lengthsWithRoom(lengths: Int32Array, needed: number): Int32Array {
   return bigger;
 }
 
+/**
+ * Gzip batches encodeBatch built (alone or concatenated by `concatBuilt`):
+ * their records are known to frame, so the append check need not
+ * decompress them a second time.
+ */
+const builtGzip = new WeakSet<Uint8Array>();
+
+/** `Buffer.concat` of batches, still known as built here when every part was. */
+export function concatBuilt(parts: Buffer[]): Buffer {
+  const joined = Buffer.concat(parts);
+  if (parts.every((part) => builtGzip.has(part) || (part[ATTRIBUTES + 1]! & CODEC_MASK) !== CODEC_GZIP)) builtGzip.add(joined);
+  return joined;
+}
+
 /** Encodes `records` as one RecordBatch v2, offsets baseOffset, baseOffset + 1, ... */
 export function encodeBatch(records: readonly RecordInput[], options: EncodeOptions = {}): Buffer {
   if (!Array.isArray(records) || records.length === 0) {
@@ -219,6 +233,7 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeOpti
   batch.writeInt32BE(baseSequence, BASE_SEQUENCE);
   batch.writeInt32BE(count, RECORDS_COUNT);
   batch.writeUInt32BE(native.crc32c(batch.subarray(ATTRIBUTES)), CRC);
+  if ((attributes & CODEC_MASK) === CODEC_GZIP) builtGzip.add(batch);
   return batch;
 }
 
@@ -384,6 +399,55 @@ export function* decodeBatches(bytes: Buffer, options: DecodeOptions = {}): Gene
     if (cursor.pos !== sourceEnd) {
       throw corrupt(`${sourceEnd - cursor.pos} bytes left after its ${info.recordCount} records`, info.position);
     }
+  }
+}
+
+/**
+ * What the store cannot check before an append: that a gzip batch's records
+ * decompress and frame exactly (offset deltas 0, 1, 2, ...), and that every
+ * batch's timestamps fit a JavaScript number. Without this, a batch with a
+ * valid CRC over garbage would be stored and fail every reader.
+ * Stops quietly at the first batch whose frame or CRC is bad: the store
+ * rejects that one with the precise error.
+ */
+export function checkBatchContents(bytes: Uint8Array): void {
+  if (builtGzip.has(bytes)) return;
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const cursor: Cursor = { pos: 0 };
+  let position = 0;
+  while (buf.length - position >= HEADER_SIZE) {
+    const length = buf.readInt32BE(position + LENGTH);
+    const end = position + LOG_OVERHEAD + length;
+    if (length < HEADER_SIZE - LOG_OVERHEAD || end > buf.length || buf[position + MAGIC] !== 2) return;
+    const invalid = (reason: string) => new InvalidRecordError(`invalid record batch at byte ${position} of the input: ${reason}`);
+    for (const [field, at] of [['baseTimestamp', BASE_TIMESTAMP], ['maxTimestamp', MAX_TIMESTAMP]] as const) {
+      // The high 32 bits decide whether the 64-bit value is within ±(2^53 - 1).
+      const high = buf.readInt32BE(position + at);
+      if (high > 0x1fffff || high < -0x1fffff) throw invalid(`${field} ${buf.readBigInt64BE(position + at)} is outside the range Fjord reads (±2^53 - 1 ms)`);
+    }
+    if ((buf.readInt16BE(position + ATTRIBUTES) & CODEC_MASK) === CODEC_GZIP) {
+      if (native.crc32c(buf.subarray(position + ATTRIBUTES, end)) !== buf.readUInt32BE(position + CRC)) return;
+      const count = buf.readInt32BE(position + RECORDS_COUNT);
+      if (count <= 0) return;
+      let records: Buffer;
+      try {
+        records = gunzipSync(buf.subarray(position + HEADER_SIZE, end));
+      } catch (error) {
+        throw invalid(`gzip records do not decompress: ${(error as Error).message}`);
+      }
+      cursor.pos = 0;
+      for (let i = 0; i < count; i++) {
+        let offsetDelta: number;
+        try {
+          offsetDelta = decodeRecord(records, cursor, records.length, 0, 0, -1).offset;
+        } catch (error) {
+          throw invalid(`gzip record ${i}: ${(error as Error).message}`);
+        }
+        if (offsetDelta !== i) throw invalid(`gzip record ${i}: offsetDelta is ${offsetDelta}`);
+      }
+      if (cursor.pos !== records.length) throw invalid(`${records.length - cursor.pos} bytes follow the last of ${count} gzip records`);
+    }
+    position = end;
   }
 }
 

@@ -1,5 +1,6 @@
 // Topic configs: Kafka's names, defaults and value rules. Values arrive as
 // strings (KafkaJS's `configEntries`) and are kept as strings, as Kafka does.
+import { describeValue } from '../arguments.js';
 import { InvalidConfigError } from '../errors.js';
 import type { LogOptions } from '../storage/log.js';
 
@@ -73,14 +74,17 @@ export type TopicConfigs = Record<string, string>;
 export const topicConfigNames = Object.keys(definitions);
 
 /** Checks overrides (name → string value) and returns them normalised. */
-export function validateTopicConfigs(entries: Iterable<{ name: unknown; value: unknown }>): TopicConfigs {
+export function validateTopicConfigs(entries: unknown): TopicConfigs {
+  if (!Array.isArray(entries)) throw new InvalidConfigError(`configEntries must be an array of { name, value }, got ${describeValue(entries)}`);
   const out: TopicConfigs = {};
-  for (const { name, value } of entries) {
+  for (const entry of entries as unknown[]) {
+    if (entry === null || typeof entry !== 'object') throw new InvalidConfigError(`a config entry must be { name, value }, got ${describeValue(entry)}`);
+    const { name, value } = entry as { name: unknown; value: unknown };
     if (typeof name !== 'string' || !(name in definitions)) {
-      throw new InvalidConfigError(`unknown topic config ${JSON.stringify(name)}; known: ${topicConfigNames.join(', ')}`);
+      throw new InvalidConfigError(`unknown topic config ${describeValue(name)}; known: ${topicConfigNames.join(', ')}`);
     }
     const text = typeof value === 'number' || typeof value === 'bigint' ? String(value) : value;
-    if (typeof text !== 'string') throw new InvalidConfigError(`topic config ${name} must be a string, got ${typeof value}`);
+    if (typeof text !== 'string') throw new InvalidConfigError(`topic config ${name} must be a string, got ${describeValue(value)}`);
     const problem = definitions[name]!.check(text.trim());
     if (problem !== undefined) throw new InvalidConfigError(`topic config ${name} ${problem}`);
     out[name] = text.trim();

@@ -1,3 +1,4 @@
+import { describeValue } from '../arguments.js';
 import { InvalidTopicError } from '../errors.js';
 
 const LEGAL = /^[a-zA-Z0-9._-]+$/;
@@ -5,7 +6,7 @@ export const MAX_TOPIC_NAME_LENGTH = 249;
 
 /** Kafka's rules for a topic name; throws `InvalidTopicError` saying which one broke. */
 export function validateTopicName(name: unknown): string {
-  if (typeof name !== 'string') throw new InvalidTopicError(`topic name must be a string, got ${typeof name}`);
+  if (typeof name !== 'string') throw new InvalidTopicError(`topic name must be a string, got ${describeValue(name)}`);
   if (name.length === 0) throw new InvalidTopicError('topic name is empty');
   if (name === '.' || name === '..') throw new InvalidTopicError(`topic name cannot be "${name}"`);
   if (name.length > MAX_TOPIC_NAME_LENGTH) {

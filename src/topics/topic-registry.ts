@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 import { Packr } from 'msgpackr';
 
+import { describeValue } from '../arguments.js';
 import { InvalidPartitionsError, InvalidTopicError, UnknownTopicOrPartitionError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Log } from '../storage/log.js';
@@ -71,7 +72,7 @@ export class Topic {
   partition(id: number): Partition {
     const partition = Number.isInteger(id) ? this.partitions[id] : undefined;
     if (partition === undefined) {
-      throw new UnknownTopicOrPartitionError(`topic ${this.name} has no partition ${String(id)} (it has ${this.partitions.length}: 0 to ${this.partitions.length - 1})`);
+      throw new UnknownTopicOrPartitionError(`topic ${this.name} has no partition ${describeValue(id)} (it has ${this.partitions.length}: 0 to ${this.partitions.length - 1})`);
     }
     return partition;
   }
@@ -83,7 +84,7 @@ export class Topic {
 
 export function validatePartitionCount(count: unknown, what = 'numPartitions'): number {
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_PARTITIONS) {
-    throw new InvalidPartitionsError(`${what} must be an integer in [1, ${MAX_PARTITIONS}], got ${JSON.stringify(count)}`);
+    throw new InvalidPartitionsError(`${what} must be an integer in [1, ${MAX_PARTITIONS}], got ${describeValue(count)}`);
   }
   return count;
 }
@@ -107,6 +108,8 @@ export class TopicRegistry {
   readonly #onChanged: TopicRegistryOptions['onChanged'];
   readonly #onAppend: TopicRegistryOptions['onAppend'];
   readonly #logger: Logger | null;
+  /** Told when a topic gains partitions (here or, after a reload, in another thread). */
+  readonly #growthListeners = new Set<() => void>();
 
   private constructor(
     readonly dir: string,
@@ -135,6 +138,16 @@ export class TopicRegistry {
     }
     await registry.#removeLeftovers();
     return registry;
+  }
+
+  /** Calls `listener` whenever a topic gains partitions; returns a function that removes it. */
+  onPartitionsAdded(listener: () => void): () => void {
+    this.#growthListeners.add(listener);
+    return () => this.#growthListeners.delete(listener);
+  }
+
+  #partitionsAdded(): void {
+    for (const listener of this.#growthListeners) listener();
   }
 
   has(name: string): boolean {
@@ -211,6 +224,7 @@ export class TopicRegistry {
         topic.partitions.push(await this.#openPartition(name, p, topic.configs));
       }
       await this.#writeMetadata();
+      this.#partitionsAdded();
     });
   }
 
@@ -248,6 +262,7 @@ export class TopicRegistry {
     return this.#change(async () => {
       const metadata = await this.#readMetadata();
       const listed = new Set<string>();
+      let grew = false;
       for (const record of metadata.topics) {
         listed.add(record.name);
         let topic = this.#topics.get(record.name);
@@ -261,6 +276,7 @@ export class TopicRegistry {
           this.#topics.set(record.name, new Topic(record.name, record.id, record.configs, partitions, record.createdAt));
           continue;
         }
+        if (topic.partitions.length < record.partitions) grew = true;
         while (topic.partitions.length < record.partitions) topic.partitions.push(await this.#openPartition(record.name, topic.partitions.length, record.configs));
         topic.configs = record.configs;
         for (const partition of topic.partitions) partition.applyConfigs(record.configs);
@@ -270,6 +286,7 @@ export class TopicRegistry {
         this.#topics.delete(name);
         await Promise.allSettled(topic.partitions.map((p) => p.close()));
       }
+      if (grew) this.#partitionsAdded();
     });
   }
 
