@@ -18,10 +18,13 @@ import type { PartitionAssigner } from '../groups/assigner-protocol.js';
 import { PartitionAssigners } from '../groups/assigners.js';
 import type { GroupClient } from '../groups/group-client.js';
 import { decodeBatches, type DecodedRecord } from '../storage/record-batch.js';
-import { toOffset } from '../storage/log.js';
+import { decodeMessages, type KafkaMessage } from './kafka-message.js';
+import { toOffset, type LogSlice } from '../storage/log.js';
 import type { Partition } from '../topics/partition.js';
 import type { TopicRegistry } from '../topics/topic-registry.js';
 import { validateTopicName } from '../topics/topic-name.js';
+
+export type { KafkaMessage } from './kafka-message.js';
 
 export interface ConsumerConfig {
   groupId: string;
@@ -46,16 +49,6 @@ export interface ConsumerConfig {
   metadataMaxAge?: number;
   maxInFlightRequests?: number;
   rackId?: string;
-}
-
-export interface KafkaMessage {
-  key: Buffer | null;
-  value: Buffer | null;
-  timestamp: string;
-  attributes: number;
-  offset: string;
-  headers: Record<string, Buffer | null | (Buffer | null)[]>;
-  size?: number;
 }
 
 export interface Batch {
@@ -660,10 +653,10 @@ export class Consumer {
   }
 
 
-  #read(owned: Owned, maxBytes: number): { messages: DecodedRecord[]; bytes: number; highWatermark: number } | null {
-    let slice;
+  /** The log's bytes at the partition's position; null at the log end, or after applying the reset policy to a position out of range. */
+  #slice(owned: Owned, maxBytes: number): LogSlice | null {
     try {
-      slice = owned.partition.log.readSlice(owned.position, maxBytes);
+      return owned.partition.log.readSlice(owned.position, maxBytes);
     } catch (error) {
       if (!(error instanceof OffsetOutOfRangeError)) throw error;
       // Retention moved the log start past us, the log was truncated, or a seek went past the end: apply the reset policy.
@@ -671,23 +664,19 @@ export class Consumer {
       owned.position = this.#reset(owned.topic, owned.partition, `offset ${owned.position} of ${owned.topic}-${owned.partition.id} is outside the log [${log.logStartOffset}, ${log.logEndOffset}]`);
       return null;
     }
+  }
+
+  #read(owned: Owned, maxBytes: number): { messages: KafkaMessage[]; bytes: number; highWatermark: number } | null {
+    const slice = this.#slice(owned, maxBytes);
     if (slice === null) return null;
-    const messages = [...decodeBatches(slice.bytes, { fromOffset: owned.position })];
+    const messages = decodeMessages(slice.bytes, owned.position);
     if (messages.length === 0) owned.position = slice.nextOffset;
     return { messages, bytes: slice.bytes.length, highWatermark: owned.partition.log.logEndOffset };
   }
 
-  async #process(owned: Owned, records: DecodedRecord[], highWatermark: number, config: ConsumerRunConfig): Promise<void> {
+  async #process(owned: Owned, messages: KafkaMessage[], highWatermark: number, config: ConsumerRunConfig): Promise<void> {
     const topic = owned.topic;
     const partitionId = owned.partition.id;
-    const messages: KafkaMessage[] = records.map((r) => ({
-      key: r.key,
-      value: r.value,
-      timestamp: String(r.timestamp),
-      attributes: 0,
-      offset: String(r.offset),
-      headers: r.headers,
-    }));
     const resolveOffset = (offset: string) => {
       const next = toOffset(offset) + 1;
       if (owned.resolved === null || next > owned.resolved) {
@@ -704,8 +693,8 @@ export class Consumer {
     const heartbeat = async () => this.#heartbeat();
     // Stale once the partition is no longer this member's (a kept partition keeps its Owned object across a cooperative rebalance).
     const stale = () => !this.#running || this.#mustRejoin() || this.#owned.get(key(topic, partitionId)) !== owned || this.#seeks.has(key(topic, partitionId));
-    const first = records[0]!.offset;
-    const last = records[records.length - 1]!.offset;
+    const first = Number(messages[0]!.offset);
+    const last = Number(messages[messages.length - 1]!.offset);
     const batchPayload = {
       topic,
       partition: partitionId,
@@ -955,19 +944,22 @@ export class Consumer {
         if (out.length >= maxRecords) break;
         if (this.#paused.has(key(owned.topic, owned.partition.id)) || this.#pausedTopics.has(owned.topic)) continue;
         this.#applySeek(owned);
-        let read;
+        let decoded = 0;
         try {
-          read = this.#read(owned, this.#maxBytesPerPartition);
+          const slice = this.#slice(owned, this.#maxBytesPerPartition);
+          if (slice === null) continue;
+          for (const r of decodeBatches(slice.bytes, { fromOffset: owned.position })) {
+            if (out.length >= maxRecords) break;
+            out.push({ ...r, topic: owned.topic, partition: owned.partition.id });
+            owned.position = r.offset + 1;
+            decoded++;
+          }
+          if (decoded === 0) owned.position = slice.nextOffset;
         } catch (error) {
           // As the Java client: records already collected come first; the position
           // stays at the failing batch, so the next poll raises the error again.
           if (out.length > 0) return out;
           throw error;
-        }
-        if (read === null) continue;
-        for (const r of read.messages.slice(0, maxRecords - out.length)) {
-          out.push({ ...r, topic: owned.topic, partition: owned.partition.id });
-          owned.position = r.offset + 1;
         }
       }
       if (out.length > 0 || Date.now() >= deadline) return out;

@@ -354,12 +354,49 @@ function writeInt64(buf: Buffer, pos: number, value: number): void {
  * Keys and values of uncompressed batches are views into `bytes`, not copies.
  */
 export function* decodeBatches(bytes: Buffer, options: DecodeOptions = {}): Generator<DecodedRecord> {
-  const verifyCrc = options.verifyCrc === true;
   const fromOffset = options.fromOffset ?? -Infinity;
   if (typeof fromOffset !== 'number' || Number.isNaN(fromOffset)) {
     throw new InvalidArgumentError(`decodeBatches: options.fromOffset must be a number, got ${describe(fromOffset)}`);
   }
   const cursor: Cursor = { pos: 0 };
+  for (const section of recordSections(bytes, fromOffset, options.verifyCrc === true)) {
+    const { source, end, baseOffset, baseTimestamp, appendTime, recordCount, position } = section;
+    cursor.pos = section.start;
+    for (let i = 0; i < recordCount; i++) {
+      let record: DecodedRecord;
+      try {
+        record = decodeRecord(source, cursor, end, baseOffset, baseTimestamp, appendTime);
+      } catch (error) {
+        throw asCorrupt(error, position);
+      }
+      if (record.offset >= fromOffset) yield record;
+    }
+    checkRecordsEnd(section, cursor.pos);
+  }
+}
+
+/** The records of one data batch, ready to decode: where they lie and what they share. */
+export interface RecordSection {
+  /** The batch's bytes, or its records decompressed. */
+  source: Buffer;
+  /** Where the records start and end in `source`. */
+  start: number;
+  end: number;
+  baseOffset: number;
+  baseTimestamp: number;
+  /** The batch's LogAppendTime, every record's timestamp; -1 for CreateTime batches. */
+  appendTime: number;
+  recordCount: number;
+  /** Byte position of the batch in the walked buffer. */
+  position: number;
+}
+
+/**
+ * The record sections of the data batches in `bytes` that hold offsets at or
+ * past `fromOffset`, in order; control batches and empty batches are skipped,
+ * gzip records are decompressed. A trailing partial batch ends the iteration.
+ */
+export function* recordSections(bytes: Buffer, fromOffset: number, verifyCrc: boolean): Generator<RecordSection> {
   let position = 0;
   for (;;) {
     const info = readBatchHeader(bytes, position);
@@ -374,31 +411,33 @@ export function* decodeBatches(bytes: Buffer, options: DecodeOptions = {}): Gene
 
     const codec = info.attributes & CODEC_MASK;
     let source = bytes;
+    let start = info.position + HEADER_SIZE;
     let sourceEnd = end;
-    cursor.pos = info.position + HEADER_SIZE;
     if (codec === CODEC_GZIP) {
-      source = gunzip(bytes.subarray(cursor.pos, end), info.position);
-      cursor.pos = 0;
+      source = gunzip(bytes.subarray(start, end), info.position);
+      start = 0;
       sourceEnd = source.length;
     } else if (codec !== 0) {
       if (codec < CODEC_NAMES.length) throw unsupportedCompression(codec, info.position);
       throw corrupt(`unknown compression codec ${codec}`, info.position);
     }
+    yield {
+      source,
+      start,
+      end: sourceEnd,
+      baseOffset: info.baseOffset,
+      baseTimestamp: readInt64(bytes, info.position + BASE_TIMESTAMP, info.position),
+      appendTime: (info.attributes & LOG_APPEND_TIME) !== 0 ? info.maxTimestamp : -1,
+      recordCount: info.recordCount,
+      position: info.position,
+    };
+  }
+}
 
-    const baseTimestamp = readInt64(bytes, info.position + BASE_TIMESTAMP, info.position);
-    const appendTime = (info.attributes & LOG_APPEND_TIME) !== 0 ? info.maxTimestamp : -1;
-    for (let i = 0; i < info.recordCount; i++) {
-      let record: DecodedRecord;
-      try {
-        record = decodeRecord(source, cursor, sourceEnd, info.baseOffset, baseTimestamp, appendTime);
-      } catch (error) {
-        throw asCorrupt(error, info.position);
-      }
-      if (record.offset >= fromOffset) yield record;
-    }
-    if (cursor.pos !== sourceEnd) {
-      throw corrupt(`${sourceEnd - cursor.pos} bytes left after its ${info.recordCount} records`, info.position);
-    }
+/** Throws CorruptRecordError unless a section's records, decoded, ended at its end. */
+export function checkRecordsEnd(section: RecordSection, decodedTo: number): void {
+  if (decodedTo !== section.end) {
+    throw corrupt(`${section.end - decodedTo} bytes left after its ${section.recordCount} records`, section.position);
   }
 }
 
@@ -506,16 +545,8 @@ function decodeRecord(
   const offsetDelta = readVarint(source, cursor);
   const key = readBytes(source, cursor, recordEnd);
   const value = readBytes(source, cursor, recordEnd);
-  const headerCount = readVarint(source, cursor);
-  if (headerCount < 0) throw new RangeError(`negative header count ${headerCount}`);
   const headers: DecodedRecord['headers'] = {};
-  for (let h = 0; h < headerCount; h++) {
-    const nameLength = readVarint(source, cursor);
-    const nameStart = cursor.pos;
-    if (nameLength < 0 || nameStart + nameLength > recordEnd) throw new RangeError(`header key length ${nameLength} is invalid`);
-    cursor.pos += nameLength;
-    addHeader(headers, source.toString('utf8', nameStart, cursor.pos), readBytes(source, cursor, recordEnd));
-  }
+  readHeaders(source, cursor, recordEnd, headers);
   if (cursor.pos !== recordEnd) throw new RangeError(`record declares ${size} bytes but its fields take ${size + cursor.pos - recordEnd}`);
   return {
     offset: baseOffset + offsetDelta,
@@ -524,6 +555,22 @@ function decodeRecord(
     value,
     headers,
   };
+}
+
+/**
+ * Reads a record's header count and headers at `cursor.pos` into `headers`; a
+ * RangeError when they run past `recordEnd`.
+ */
+export function readHeaders(source: Buffer, cursor: Cursor, recordEnd: number, headers: DecodedRecord['headers']): void {
+  const headerCount = readVarint(source, cursor);
+  if (headerCount < 0) throw new RangeError(`negative header count ${headerCount}`);
+  for (let h = 0; h < headerCount; h++) {
+    const nameLength = readVarint(source, cursor);
+    const nameStart = cursor.pos;
+    if (nameLength < 0 || nameStart + nameLength > recordEnd) throw new RangeError(`header key length ${nameLength} is invalid`);
+    cursor.pos += nameLength;
+    addHeader(headers, source.toString('utf8', nameStart, cursor.pos), readBytes(source, cursor, recordEnd));
+  }
 }
 
 function readBytes(source: Buffer, cursor: Cursor, recordEnd: number): Buffer | null {
@@ -559,7 +606,8 @@ function gunzip(compressed: Buffer, position: number): Buffer {
   }
 }
 
-function asCorrupt(error: unknown, position: number): unknown {
+/** A RangeError from decoding the records of the batch at `position`, as the CorruptRecordError it means; other errors as they are. */
+export function asCorrupt(error: unknown, position: number): unknown {
   if (error instanceof RangeError) return corrupt(error.message, position, { cause: error });
   return error;
 }
