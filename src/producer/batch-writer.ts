@@ -112,13 +112,14 @@ export class BatchWriter {
     this.#ensure(RECORD_FRAMING_MAX + bodySize - (gather ? valueLength : 0));
 
     const buf = this.#buf;
-    let pos = writeVarint(buf, bodySize, this.#pos);
+    let pos = putVarint(buf, bodySize, this.#pos);
     buf[pos++] = 0; // record attributes, unused
-    pos = writeVarlong(buf, delta, pos);
-    pos = writeVarint(buf, offsetDelta, pos);
-    pos = writeField(buf, pos, run.keys[i]!, keyLength);
+    if (delta === 0) buf[pos++] = 0;
+    else pos = writeVarlong(buf, delta, pos);
+    pos = putVarint(buf, offsetDelta, pos);
+    pos = writeField(buf, pos, run.keyOf(i), keyLength);
     if (gather) {
-      pos = writeVarint(buf, valueLength, pos);
+      pos = putVarint(buf, valueLength, pos);
       this.#cut(value as Buffer, pos);
       this.#batchValueBytes += valueLength;
     } else pos = writeField(buf, pos, value, valueLength);
@@ -182,8 +183,23 @@ export class BatchWriter {
   }
 }
 
+/** writeVarint, with the one- and two-byte cases (most lengths and deltas) small enough to inline. */
+function putVarint(buf: Buffer, value: number, pos: number): number {
+  const z = ((value << 1) ^ (value >> 31)) >>> 0;
+  if (z < 0x80) {
+    buf[pos] = z;
+    return pos + 1;
+  }
+  if (z < 0x4000) {
+    buf[pos] = (z & 0x7f) | 0x80;
+    buf[pos + 1] = z >>> 7;
+    return pos + 2;
+  }
+  return writeVarint(buf, value, pos);
+}
+
 function writeField(buf: Buffer, pos: number, data: Buffer | string | null, length: number): number {
-  pos = writeVarint(buf, length, pos);
+  pos = putVarint(buf, length, pos);
   if (length <= 0) return pos;
   if (typeof data !== 'string') buf.set(data!, pos);
   else if (length === data.length && length <= SHORT_ASCII) {

@@ -7,7 +7,7 @@ export class PendingSend {
   /** Records queued and not yet appended (or failed). */
   outstanding = 0;
   /** First offset of this send's records per touched partition, in first-touch order. */
-  readonly firsts = new Map<Partition, { baseOffset: number; logAppendTime: number }>();
+  readonly firsts = new Map<Partition, { baseOffset: number; logAppendTime: number; logStartOffset: number }>();
   readonly rejected: RecordTooLargeError[] = [];
   error: unknown = null;
   readonly done: Promise<void>;
@@ -18,8 +18,8 @@ export class PendingSend {
   }
 
   /** `count` of its records were appended to `partition`, from `offset` on. */
-  recordsWritten(partition: Partition, offset: number, count: number, logAppendTime: number): void {
-    if (!this.firsts.has(partition)) this.firsts.set(partition, { baseOffset: offset, logAppendTime });
+  recordsWritten(partition: Partition, offset: number, count: number, logAppendTime: number, logStartOffset: number): void {
+    if (!this.firsts.has(partition)) this.firsts.set(partition, { baseOffset: offset, logAppendTime, logStartOffset });
     this.outstanding -= count;
     if (this.outstanding === 0) this.resolve();
   }

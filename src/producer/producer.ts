@@ -245,24 +245,33 @@ export class Producer {
     const name = topic.name;
     const partitionMetadata = topic.partitions.map((p) => ({ partitionId: p.id, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
     const limit = Math.min(numericConfig(topic.configs, 'max.message.bytes'), this.#maxRequestSize);
-    const ids: number[] = [];
-    let mixed = false;
+    // Partition ids per record, kept only once they differ.
+    let firstId = NaN;
+    let ids: number[] | null = null;
+    let lastId = NaN;
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i]!;
       let id = message.partition ?? this.#partitioner({ topic: name, partitionMetadata, message });
-      const partition = topic.partition(id); // throws for a partition the topic lacks
+      if (id !== lastId) {
+        topic.partition(id); // throws for a partition the topic lacks
+        lastId = id;
+      }
       if (BATCH_HEADER + run.bounds[i]! > limit) {
-        const tooLarge = this.#sizeProblem(partition, message, run.timestampOf(i), limit, gzip);
+        const tooLarge = this.#sizeProblem(topic.partition(id), message, run.timestampOf(i), limit, gzip);
         if (tooLarge !== null) {
           send.rejected.push(tooLarge);
           id = -1;
         }
       }
-      ids.push(id);
-      if (id !== ids[0]) mixed = true;
+      if (ids !== null) ids.push(id);
+      else if (i === 0) firstId = id;
+      else if (id !== firstId) {
+        ids = new Array<number>(i).fill(firstId);
+        ids.push(id);
+      }
     }
-    if (!mixed) {
-      if (ids[0] !== -1) routed.push({ partition: topic.partition(ids[0]!), run });
+    if (ids === null) {
+      if (firstId !== -1) routed.push({ partition: topic.partition(firstId), run });
       return;
     }
     const byPartition = new Map<number, number[]>();
@@ -396,7 +405,7 @@ export class Producer {
     for (let r = first, at = index, left = count; left > 0; left--) {
       const run = runs[r]!;
       const headers = run.headers?.[at] ?? null;
-      records.push({ key: run.keys[at], value: run.values[at]!, headers: headers === null ? undefined : headerObject(headers), timestamp: run.timestampOf(at) });
+      records.push({ key: run.keyOf(at), value: run.values[at]!, headers: headers === null ? undefined : headerObject(headers), timestamp: run.timestampOf(at) });
       if (members.at(-1)?.run === run) members.at(-1)!.count++;
       else members.push({ run, count: 1 });
       if (++at === run.count) {
@@ -422,7 +431,7 @@ export class Producer {
       const result = partition.appendGathered(writer.framing, writer.values, writer.cuts, now, writer.records);
       let offset = result.baseOffset;
       for (let k = 0; k < group.runs.length; k++) {
-        group.runs[k]!.send.recordsWritten(partition, offset, group.counts[k]!, result.logAppendTime);
+        group.runs[k]!.send.recordsWritten(partition, offset, group.counts[k]!, result.logAppendTime, result.logStartOffset);
         offset += group.counts[k]!;
       }
     } catch (error) {
@@ -439,7 +448,7 @@ export class Producer {
       errorCode: 0,
       baseOffset: String(first.baseOffset),
       logAppendTime: String(first.logAppendTime),
-      logStartOffset: String(partition.log.logStartOffset),
+      logStartOffset: String(first.logStartOffset),
     }));
   }
 }

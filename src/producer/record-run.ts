@@ -23,16 +23,19 @@ const RECORD_OVERHEAD = 21;
 const VARINT_MAX = 5;
 
 export class RecordRun {
-  readonly keys: Data[] = [];
-  readonly values: Data[] = [];
+  /** Keys per record; null while every key is null. */
+  keys: Data[] | null = null;
+  readonly values: Data[];
   /** Key and value bytes per record, -1 for null: lengths[2i], lengths[2i + 1]. */
-  readonly lengths: number[] = [];
+  readonly lengths: Float64Array;
   /** Upper bound of each record's bytes in a batch. */
-  readonly bounds: number[] = [];
+  readonly bounds: Float64Array;
   /** Per record, once a record of the run has its own timestamp; the others have `timestamp`. */
   timestamps: number[] | null = null;
   /** Per record, once a record of the run has headers. */
   headers: (HeaderFields | null)[] | null = null;
+  /** Records in the run. */
+  count = 0;
   /** Sum of `bounds`. */
   bytes = 0;
 
@@ -41,14 +44,19 @@ export class RecordRun {
     /** The time of the send: the timestamp of records without one. */
     readonly timestamp: number,
     readonly gzip: boolean,
-  ) {}
-
-  get count(): number {
-    return this.keys.length;
+    readonly capacity: number,
+  ) {
+    this.values = new Array<Data>(capacity);
+    this.lengths = new Float64Array(2 * capacity);
+    this.bounds = new Float64Array(capacity);
   }
 
   timestampOf(i: number): number {
     return this.timestamps === null ? this.timestamp : this.timestamps[i]!;
+  }
+
+  keyOf(i: number): Data {
+    return this.keys === null ? null : this.keys[i]!;
   }
 
   /**
@@ -56,52 +64,61 @@ export class RecordRun {
    * new run; throws InvalidArgumentError at the first bad one.
    */
   static measure(messages: readonly Message[], topic: string, send: PendingSend, now: number, gzip: boolean): RecordRun {
-    const run = new RecordRun(send, now, gzip);
+    const run = new RecordRun(send, now, gzip, messages.length);
     for (let i = 0; i < messages.length; i++) run.#add(messages[i]!, topic, i);
     return run;
   }
 
   #add(message: Message, topic: string, index: number): void {
     if (message === null || typeof message !== 'object') throw new InvalidArgumentError(`${where(topic, index)} must be an object with a value`);
+    const i = this.count++;
     const value = message.value;
-    const key = message.key ?? null;
     const valueLength = Buffer.isBuffer(value) ? value.length : dataLength(value, topic, index, 'value');
-    const keyLength = Buffer.isBuffer(key) ? key.length : dataLength(key, topic, index, 'key');
+    const key = message.key;
+    let keyLength = -1;
+    if (key !== null && key !== undefined) {
+      keyLength = Buffer.isBuffer(key) ? key.length : dataLength(key, topic, index, 'key');
+      this.keys ??= new Array<Data>(this.capacity).fill(null);
+      this.keys[i] = key;
+    }
     let bound = RECORD_OVERHEAD + 2 * VARINT_MAX + Math.max(keyLength, 0) + Math.max(valueLength, 0);
-    const i = this.keys.length;
-    if (message.timestamp !== undefined && message.timestamp !== null) {
-      const timestamp = timestampOf(message.timestamp, topic, index);
-      this.timestamps ??= new Array<number>(i).fill(this.timestamp);
-      this.timestamps.push(timestamp);
-    } else if (this.timestamps !== null) this.timestamps.push(this.timestamp);
+    const timestamp = message.timestamp;
+    if (timestamp !== undefined && timestamp !== null) {
+      this.timestamps ??= new Array<number>(this.capacity).fill(this.timestamp);
+      this.timestamps[i] = timestampOf(timestamp, topic, index);
+    }
     if (message.headers !== undefined) {
       const headers = headerFields(message.headers, topic, index);
       for (let h = 0; h < headers.names.length; h++) bound += 2 * VARINT_MAX + headers.lengths[2 * h]! + Math.max(headers.lengths[2 * h + 1]!, 0);
       bound += VARINT_MAX;
-      this.headers ??= new Array<HeaderFields | null>(i).fill(null);
-      this.headers.push(headers);
-    } else if (this.headers !== null) this.headers.push(null);
-    this.keys.push(key);
-    this.values.push(value);
-    this.lengths.push(keyLength, valueLength);
-    this.bounds.push(bound);
+      this.headers ??= new Array<HeaderFields | null>(this.capacity).fill(null);
+      this.headers[i] = headers;
+    }
+    this.values[i] = value;
+    this.lengths[2 * i] = keyLength;
+    this.lengths[2 * i + 1] = valueLength;
+    this.bounds[i] = bound;
     this.bytes += bound;
   }
 
   /** A run of this run's records at `indexes`, in that order. */
   pick(indexes: readonly number[]): RecordRun {
-    const run = new RecordRun(this.send, this.timestamp, this.gzip);
-    if (this.timestamps !== null) run.timestamps = [];
-    if (this.headers !== null) run.headers = [];
-    for (const i of indexes) {
-      run.keys.push(this.keys[i]!);
-      run.values.push(this.values[i]!);
-      run.lengths.push(this.lengths[2 * i]!, this.lengths[2 * i + 1]!);
-      run.bounds.push(this.bounds[i]!);
+    const run = new RecordRun(this.send, this.timestamp, this.gzip, indexes.length);
+    if (this.keys !== null) run.keys = new Array<Data>(indexes.length);
+    if (this.timestamps !== null) run.timestamps = new Array<number>(indexes.length);
+    if (this.headers !== null) run.headers = new Array<HeaderFields | null>(indexes.length);
+    for (let k = 0; k < indexes.length; k++) {
+      const i = indexes[k]!;
+      if (run.keys !== null) run.keys[k] = this.keys![i]!;
+      run.values[k] = this.values[i]!;
+      run.lengths[2 * k] = this.lengths[2 * i]!;
+      run.lengths[2 * k + 1] = this.lengths[2 * i + 1]!;
+      run.bounds[k] = this.bounds[i]!;
       run.bytes += this.bounds[i]!;
-      run.timestamps?.push(this.timestamps![i]!);
-      run.headers?.push(this.headers![i]!);
+      if (run.timestamps !== null) run.timestamps[k] = this.timestamps![i]!;
+      if (run.headers !== null) run.headers[k] = this.headers![i]!;
     }
+    run.count = indexes.length;
     return run;
   }
 }

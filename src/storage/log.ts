@@ -33,6 +33,11 @@ export interface AppendResult {
   logAppendTime: number;
 }
 
+export interface GatheredAppendResult extends AppendResult {
+  /** The log start offset right after the append (Kafka's produce response carries it). */
+  logStartOffset: number;
+}
+
 export interface LogSlice {
   /** Whole RecordBatch v2 batches, a view of the mapped segment file. */
   bytes: Buffer;
@@ -234,7 +239,7 @@ export class Log {
    * framing's CRC fields are ignored) and validates the rest as `append`
    * does; the pieces go to the file in one vectored write.
    */
-  appendGathered(framing: Uint8Array, values: readonly Uint8Array[], cuts: Uint32Array, options?: { now?: number }): AppendResult {
+  appendGathered(framing: Uint8Array, values: readonly Uint8Array[], cuts: Uint32Array, options?: { now?: number }): GatheredAppendResult {
     if (!(framing instanceof Uint8Array)) throw new InvalidArgumentError(`framing must be a Buffer or Uint8Array, got ${describeValue(framing)}`);
     if (!Array.isArray(values)) throw new InvalidArgumentError(`values must be an array of Buffers, got ${describeValue(values)}`);
     for (let i = 0; i < values.length; i++) {
@@ -247,7 +252,7 @@ export class Log {
     if (!Number.isSafeInteger(now)) throw new InvalidArgumentError(`now must be an integer timestamp, got ${describeValue(now)}`);
     const handle = this.#handle;
     call(() => handle.appendGathered(framing, values as Uint8Array[], cuts, now, scratch));
-    return { baseOffset: scratch[0]!, lastOffset: scratch[1]!, position: scratch[2]!, logAppendTime: scratch[3]! };
+    return { baseOffset: scratch[0]!, lastOffset: scratch[1]!, position: scratch[2]!, logAppendTime: scratch[3]!, logStartOffset: scratch[4]! };
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { AppendResult, Log } from '../storage/log.js';
+import type { AppendResult, GatheredAppendResult, Log } from '../storage/log.js';
 import { GroupCommit } from './group-commit.js';
 import { numericConfig, type TopicConfigs } from './topic-config.js';
 
@@ -39,7 +39,7 @@ export class Partition {
   }
 
   /** `append` of batches in pieces, their CRCs stamped by the store (see `Log.appendGathered`). */
-  appendGathered(framing: Uint8Array, values: readonly Uint8Array[], cuts: Uint32Array, now: number, records: number): AppendResult {
+  appendGathered(framing: Uint8Array, values: readonly Uint8Array[], cuts: Uint32Array, now: number, records: number): GatheredAppendResult {
     const result = this.log.appendGathered(framing, values, cuts, { now });
     this.#afterAppend(records);
     return result;

@@ -124,7 +124,7 @@ impl NativeLog {
 
     /// Appends batches given as `framing` with `values[i]` spliced in at byte
     /// `cuts[i]` of it; the store stamps each batch's CRC. Writes what
-    /// `append` writes into `out`.
+    /// `append` writes into `out`, then the log start offset.
     #[napi]
     pub fn append_gathered(&self, framing: &[u8], values: Vec<&[u8]>, cuts: &[u32], now: f64, mut out: Float64ArraySlice) -> Result<()> {
         // SAFETY: as in `append`.
@@ -135,6 +135,7 @@ impl NativeLog {
         out[1] = info.last_offset as f64;
         out[2] = info.position as f64;
         out[3] = info.log_append_time as f64;
+        out[4] = self.log.log_start_offset().map_err(js_error)? as f64;
         Ok(())
     }
 

@@ -84,6 +84,7 @@ impl<'a> Cursor<'_, 'a> {
         }
     }
 
+    #[inline]
     fn advance(&mut self, mut n: usize) -> Option<()> {
         self.pos += n;
         while n > 0 {
@@ -123,7 +124,8 @@ impl<'a> Cursor<'_, 'a> {
 
     /// Reads a varint of at most `max_bytes` bytes with `read`, which works on
     /// one contiguous slice; a varint across two parts is first copied out.
-    fn read_var<T>(&mut self, max_bytes: usize, read: fn(&[u8]) -> Option<(T, usize)>) -> Option<T> {
+    #[inline]
+    fn read_var<T>(&mut self, max_bytes: usize, read: impl Fn(&[u8]) -> Option<(T, usize)>) -> Option<T> {
         let rest = self.rest_of_part();
         if rest.len() >= max_bytes {
             let (v, n) = read(rest)?;
@@ -150,6 +152,7 @@ impl<'a> Cursor<'_, 'a> {
         Some(v)
     }
 
+    #[inline]
     fn read_varint(&mut self) -> Option<i32> {
         self.read_var(5, varint::read_varint)
     }
@@ -282,7 +285,16 @@ fn validate_records(mut cursor: Cursor<'_, '_>, end: usize, count: i32) -> std::
             return Err(format!("record {i}: length {len} runs past the batch"));
         }
         let record_end = cursor.pos + len as usize;
-        let offset_delta = parse_record(&mut cursor, record_end).ok_or_else(|| format!("record {i}: malformed record"))?;
+        let rest = cursor.rest_of_part();
+        let offset_delta = if rest.len() >= len as usize {
+            // The whole record in one part, as every record with its value in the framing.
+            let parsed = batch::parse_record(&rest[..len as usize]);
+            cursor.advance(len as usize);
+            parsed
+        } else {
+            parse_record(&mut cursor, record_end)
+        }
+        .ok_or_else(|| format!("record {i}: malformed record"))?;
         if offset_delta != i {
             return Err(format!("record {i}: offsetDelta is {offset_delta}"));
         }
