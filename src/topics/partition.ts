@@ -46,6 +46,7 @@ export class Partition {
   }
 
   #afterAppend(records: number): void {
+    this.durability.appended();
     this.notifyAppend();
     this.onAppend?.(this.topic, this.id);
     this.#unflushedMessages += records;
