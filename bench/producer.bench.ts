@@ -6,7 +6,13 @@
 // length-prefixed frames, framed and appended with `fs.writeSync` to one file.
 // For acks all the floor fdatasyncs the way the best group commit could: once
 // per send with 1 sender; with 64 senders once per round of 64 sends, all of
-// whose latencies are the round's time.
+// whose latencies are the round's time. Acks all cells also measure two more
+// floors: the same frames with ONE fdatasync at the end of the pass (what
+// durability costs at best), and one fdatasync per record (no group commit;
+// sampled for at most FSYNC_SAMPLE_MS, as it is slow).
+//
+// Each pass also records the process's CPU time (user + system): on a shared
+// machine the wall-clock ratio swings with the load, the CPU ratio much less.
 //
 // A hand-rolled loop rather than tinybench: a cell is a few timed passes of a
 // fixed volume, floor and Fjord alternating, each on a fresh file or data dir
@@ -17,6 +23,7 @@
 //   npx tsc -p tsconfig.json && node --expose-gc dist/bench/producer.bench.js [--quick] [--batch-size N]
 //   one cell, e.g. to profile it: ... --size 100 --acks 1 --senders 64
 import { closeSync, fdatasyncSync, openSync, rmSync } from 'node:fs';
+import { cpuUsage } from 'node:process';
 import { parseArgs } from 'node:util';
 
 import { Fjord, type Message } from '../src/index.js';
@@ -175,6 +182,8 @@ function primePageCache(bytes: number): void {
 /** One timed pass of a cell. */
 interface Pass {
   ms: number;
+  /** CPU time of the process (user + system, all threads) during the pass, in ms. */
+  cpuMs: number;
   /** Per send, from the call to its completion, in ms. */
   latencies: Float64Array;
   /** fsyncs (Fjord: group-commit flushes; floor: fdatasync calls) during the pass. */
@@ -182,6 +191,8 @@ interface Pass {
 }
 
 interface Measurement extends Throughput {
+  /** Record value bytes (10^6) per CPU second (user + system), over the pass of median CPU time. */
+  cpuMbPerSec: number;
   /** Per send, over the sends of every pass. */
   p50Ms: number;
   p99Ms: number;
@@ -203,6 +214,20 @@ interface ResultRow {
   floor: Measurement;
   /** Fjord MB/s over floor MB/s; above 1 means Fjord is faster. */
   ratio: number;
+  /** Floor CPU time over Fjord CPU time for the same bytes; above 1 means Fjord spends less CPU. */
+  cpuRatio: number;
+  /** Acks all only: the frames with one fdatasync at the end of the pass, and Fjord's MB/s over its MB/s. */
+  floorOneSync?: Measurement;
+  ratioOneSync?: number;
+  /** Acks all only: one fdatasync per record, and Fjord's records/s over its records/s. */
+  syncPerRecord?: SyncPerRecord;
+  ratioSyncPerRecord?: number;
+}
+
+interface SyncPerRecord {
+  records: number;
+  recordsPerSec: number;
+  mbPerSec: number;
 }
 
 function measurement(work: Workload, passes: readonly Pass[]): Measurement {
@@ -214,8 +239,10 @@ function measurement(work: Workload, passes: readonly Pass[]): Measurement {
     at += pass.latencies.length;
   }
   sorted.sort();
+  const cpuMs = passes.map((pass) => pass.cpuMs).sort((a, b) => a - b)[Math.floor(passes.length / 2)]!;
   return {
     ...rate,
+    cpuMbPerSec: work.payloadBytes / 1e3 / cpuMs,
     p50Ms: quantile(sorted, 0.5),
     p99Ms: quantile(sorted, 0.99),
     maxMs: sorted[sorted.length - 1] ?? NaN,
@@ -260,14 +287,16 @@ async function fjordPass(work: Workload, acks: Acks, senders: number): Promise<P
     const durability = partition.durability;
     const fsyncsBefore = durability.flushes;
     const latencies = new Float64Array(work.sends);
+    const cpuBefore = cpuUsage();
     const start = now();
     await drive(senders, work.warmupSends, work.sends, send, latencies);
     const ms = msSince(start);
+    const cpuMs = cpuMsSince(cpuBefore);
     const fsyncs = durability.flushes - fsyncsBefore;
     await producer.disconnect();
     const expected = (work.warmupSends + work.sends) * work.messagesPerSend;
     if (partition.log.logEndOffset !== expected) throw new Error(`fjord pass: the log ends at offset ${partition.log.logEndOffset}, expected ${expected}`);
-    return { ms, latencies, fsyncs };
+    return { ms, cpuMs, latencies, fsyncs };
   } finally {
     await fjord.close();
     rmSync(dir, { recursive: true, force: true });
@@ -298,14 +327,70 @@ function floorPass(work: Workload, acks: Acks, senders: number): Pass {
     primePageCache(work.payloadBytes * PRIME_FACTOR);
     fsyncs = 0;
     const latencies = new Float64Array(work.sends);
+    const cpuBefore = cpuUsage();
     const start = now();
     for (let s = 0; s < work.sends; s += senders) round(work.warmupSends + s, latencies, s);
     const ms = msSince(start);
-    return { ms, latencies, fsyncs };
+    return { ms, cpuMs: cpuMsSince(cpuBefore), latencies, fsyncs };
   } finally {
     closeSync(fd);
     rmSync(path, { force: true });
   }
+}
+
+/**
+ * The floor of durability: every send's frames written with writeSync and
+ * ONE fdatasync at the end of the pass (timed); a send's latency is the
+ * pass's time, as none is durable before the end.
+ */
+function floorOneSyncPass(work: Workload): Pass {
+  const path = freshPath('frames-one-sync');
+  const fd = openSync(path, 'w');
+  try {
+    for (let s = 0; s < work.warmupSends; s++) writeAll(fd, frame(work.values(s)));
+    fdatasyncSync(fd);
+    gc?.();
+    primePageCache(work.payloadBytes * PRIME_FACTOR);
+    const cpuBefore = cpuUsage();
+    const start = now();
+    for (let s = 0; s < work.sends; s++) writeAll(fd, frame(work.values(work.warmupSends + s)));
+    fdatasyncSync(fd);
+    const ms = msSince(start);
+    return { ms, cpuMs: cpuMsSince(cpuBefore), latencies: new Float64Array(work.sends).fill(ms), fsyncs: 1 };
+  } finally {
+    closeSync(fd);
+    rmSync(path, { force: true });
+  }
+}
+
+/** fdatasync per record is slow: it is timed over at most this long (and at most the cell's records). */
+const FSYNC_SAMPLE_MS = quick ? 1000 : 3000;
+
+/** No group commit: each record framed, written and fdatasynced on its own. */
+function syncPerRecord(work: Workload): SyncPerRecord {
+  const path = freshPath('frames-sync-each');
+  const fd = openSync(path, 'w');
+  const values = work.values(0);
+  const one = (r: number): void => {
+    writeAll(fd, frame([values[r % values.length]!]));
+    fdatasyncSync(fd);
+  };
+  try {
+    for (let r = 0; r < 8; r++) one(r);
+    let records = 0;
+    const start = now();
+    while (records < work.records && (records < 16 || msSince(start) < FSYNC_SAMPLE_MS)) one(records++);
+    const seconds = msSince(start) / 1000;
+    return { records, recordsPerSec: records / seconds, mbPerSec: (records * work.size.valueBytes) / 1e6 / seconds };
+  } finally {
+    closeSync(fd);
+    rmSync(path, { force: true });
+  }
+}
+
+function cpuMsSince(before: NodeJS.CpuUsage): number {
+  const used = cpuUsage(before);
+  return (used.user + used.system) / 1000;
 }
 
 async function benchSize(size: SizeCase): Promise<ResultRow[]> {
@@ -316,16 +401,21 @@ async function benchSize(size: SizeCase): Promise<ResultRow[]> {
       `${size.label}, acks ${acksLabel(acks)}: ${work.records.toLocaleString('en-US')} records (${(work.payloadBytes / MiB).toFixed(0)} MiB) in ` +
         `${work.sends.toLocaleString('en-US')} sends of ${work.messagesPerSend} per pass, after ${work.warmupSends} warm-up sends`,
     );
+    // Independent of the sender count: measured once per size.
+    const perRecord = acks === -1 ? syncPerRecord(work) : undefined;
     for (const senders of senderCounts) {
       const cellStart = now();
       const floorPasses: Pass[] = [];
+      const oneSyncPasses: Pass[] = [];
       const fjordPasses: Pass[] = [];
       for (let pass = 0; pass < PASSES; pass++) {
         floorPasses.push(floorPass(work, acks, senders));
+        if (acks === -1) oneSyncPasses.push(floorOneSyncPass(work));
         fjordPasses.push(await fjordPass(work, acks, senders));
       }
       const floor = measurement(work, floorPasses);
       const fjord = measurement(work, fjordPasses);
+      const floorOneSync = acks === -1 ? measurement(work, oneSyncPasses) : undefined;
       const row: ResultRow = {
         size: size.label,
         valueBytes: size.valueBytes,
@@ -338,11 +428,25 @@ async function benchSize(size: SizeCase): Promise<ResultRow[]> {
         fjord,
         floor,
         ratio: fjord.mbPerSec / floor.mbPerSec,
+        cpuRatio: fjord.cpuMbPerSec / floor.cpuMbPerSec,
+        ...(floorOneSync === undefined || perRecord === undefined
+          ? {}
+          : {
+              floorOneSync,
+              ratioOneSync: fjord.mbPerSec / floorOneSync.mbPerSec,
+              syncPerRecord: perRecord,
+              ratioSyncPerRecord: fjord.recordsPerSec / perRecord.recordsPerSec,
+            }),
       };
       rows.push(row);
+      const durable =
+        row.floorOneSync === undefined
+          ? ''
+          : `; floor with one fdatasync ${row.floorOneSync.passMbPerSec.join(' ')} MB/s, ratio ${row.ratioOneSync!.toFixed(2)}; ` +
+            `fdatasync per record ${whole(row.syncPerRecord!.recordsPerSec)} records/s, fjord ${row.ratioSyncPerRecord!.toFixed(1)}x`;
       console.error(
         `  acks ${acksLabel(acks).padEnd(3)} senders ${String(senders).padStart(2)}: fjord ${fjord.passMbPerSec.join(' ')} MB/s, ` +
-          `floor ${floor.passMbPerSec.join(' ')} MB/s, median ratio ${row.ratio.toFixed(2)}, ${(msSince(cellStart) / 1000).toFixed(1)} s`,
+          `floor ${floor.passMbPerSec.join(' ')} MB/s, median ratio ${row.ratio.toFixed(2)} (cpu ${row.cpuRatio.toFixed(2)})${durable}, ${(msSince(cellStart) / 1000).toFixed(1)} s`,
       );
     }
   }
@@ -357,14 +461,19 @@ function acksLabel(acks: Acks): string {
 
 function markdownTable(rows: readonly ResultRow[]): string {
   const lines = [
-    '| size | acks | senders | fjord records/s | fjord MB/s | p50 | p99 | floor MB/s | fjord / floor | fsyncs fjord / floor |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| size | acks | senders | fjord records/s | fjord MB/s | p50 | p99 | floor MB/s | fjord / floor | cpu: fjord / floor | fsyncs fjord / floor | ' +
+      'floor, one fdatasync, MB/s | fjord / that | fdatasync per record, records/s | fjord / that (records/s) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const row of rows) {
     const fsyncs = row.acks === -1 ? `${whole(row.fjord.fsyncs)} / ${whole(row.floor.fsyncs)}` : '–';
+    const durable =
+      row.floorOneSync === undefined
+        ? '– | – | – | –'
+        : `${whole(row.floorOneSync.mbPerSec)} | ${row.ratioOneSync!.toFixed(2)} | ${whole(row.syncPerRecord!.recordsPerSec)} | ${row.ratioSyncPerRecord!.toFixed(1)}`;
     lines.push(
       `| ${row.size} | ${acksLabel(row.acks)} | ${row.senders} | ${whole(row.fjord.recordsPerSec)} | ${whole(row.fjord.mbPerSec)} | ` +
-        `${latency(row.fjord.p50Ms)} | ${latency(row.fjord.p99Ms)} | ${whole(row.floor.mbPerSec)} | ${row.ratio.toFixed(2)} | ${fsyncs} |`,
+        `${latency(row.fjord.p50Ms)} | ${latency(row.fjord.p99Ms)} | ${whole(row.floor.mbPerSec)} | ${row.ratio.toFixed(2)} | ${row.cpuRatio.toFixed(2)} | ${fsyncs} | ${durable} |`,
     );
   }
   return lines.join('\n');
@@ -386,6 +495,9 @@ function writeProducerResults(rows: readonly ResultRow[], startedAt: Date, sameF
       latency: 'per send over all passes, from the call to its resolution (floor: the time of the round of `senders` sends it belongs to)',
       primePageCache: `a file of ${PRIME_FACTOR}x the pass's bytes written and unlinked before each timed pass`,
       floor: '4-byte length + value frames, framed and written with fs.writeSync; acks all: one fdatasync per round of `senders` sends',
+      floorOneSync: 'acks all: the same frames with one fdatasync at the end of the timed pass',
+      syncPerRecord: `acks all: one frame written and fdatasynced per record, timed over at most ${FSYNC_SAMPLE_MS} ms`,
+      cpuRatio: 'CPU time (user + system) of the floor over that of Fjord for the same bytes, median passes',
     },
     results: rows,
   });
@@ -406,7 +518,8 @@ async function main(): Promise<void> {
     `\nOne partition, producer batchSize ${batchSize ?? '16384 (default)'}, ${Math.floor(SEND_TARGET_BYTES / KiB)} KiB of values per send. ` +
       `MB/s: record value bytes (10^6) per second, median of ${PASSES} passes; p50/p99: latency of one send over all passes.\n` +
       'floor: the same values as 4-byte length-prefixed frames appended with fs.writeSync; for acks all, one fdatasync per send (1 sender) ' +
-      'or per round of 64 sends (64 senders), the best a group commit can do.\n',
+      'or per round of 64 sends (64 senders), the best a group commit can do. cpu: CPU seconds of the floor over those of Fjord for the same bytes. ' +
+      'Acks all also: the frames with ONE fdatasync at the end of the pass, and one fdatasync per record (records/s, sampled).\n',
   );
   console.log(markdownTable(rows));
   console.log(`\nresults: ${writeProducerResults(rows, startedAt, sameFilesystem)} (${elapsed.toFixed(1)} s)`);

@@ -85,10 +85,11 @@ function candidateIds(metadata: Metadata): number[] {
 }
 
 /**
- * The `index`-th eligible partition id in ascending id order. Does not
+ * The `index`-th eligible partition id in ascending id order (a number index
+ * is taken modulo the eligible count; a function gets the count). Does not
  * allocate when the metadata is already sorted by id (the usual case).
  */
-function nthCandidate(metadata: Metadata, index: (count: number) => number): number {
+function nthCandidate(metadata: Metadata, index: number | ((count: number) => number)): number {
   const all = useAllPartitions(metadata);
   let count = 0;
   let sorted = true;
@@ -98,7 +99,7 @@ function nthCandidate(metadata: Metadata, index: (count: number) => number): num
     previous = p.partitionId;
     if (all || p.leader >= 0) count++;
   }
-  const i = index(count);
+  const i = typeof index === 'number' ? index % count : index(count);
   if (!sorted) return candidateIds(metadata)[i]!;
   let seen = 0;
   for (const p of metadata) {
@@ -112,11 +113,18 @@ function nthCandidate(metadata: Metadata, index: (count: number) => number): num
 
 /** Per-topic round-robin: `(counter++ & 0x7fffffff) % eligible` with the counter starting at 0. */
 function createRoundRobin(): (topic: string, metadata: Metadata) => number {
-  const counters = new Map<string, number>();
+  const counters = new Map<string, { next: number }>();
+  // The topic of the last call and its counter: most calls repeat the topic.
+  let lastTopic: string | null = null;
+  let last = { next: 0 };
   return (topic, metadata) => {
-    const counter = counters.get(topic) ?? 0;
-    counters.set(topic, (counter + 1) | 0); // wraps like Java's int
-    return nthCandidate(metadata, (count) => toPositive(counter) % count);
+    let counter = topic === lastTopic ? last : counters.get(topic);
+    if (counter === undefined) counters.set(topic, (counter = { next: 0 }));
+    lastTopic = topic;
+    last = counter;
+    const value = counter.next;
+    counter.next = (value + 1) | 0; // wraps like Java's int
+    return nthCandidate(metadata, toPositive(value));
   };
 }
 

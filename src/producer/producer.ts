@@ -11,12 +11,15 @@ import {
 import { booleanOption, describeValue, integerOption } from '../arguments.js';
 import type { Fjord } from '../fjord.js';
 import { Instrumentation } from '../instrumentation.js';
-import { concatBuilt, encodeBatch, type RecordInput } from '../storage/record-batch.js';
+import { encodeBatch, type RecordInput } from '../storage/record-batch.js';
 import type { Partition } from '../topics/partition.js';
 import { numericConfig } from '../topics/topic-config.js';
 import type { Topic } from '../topics/topic-registry.js';
 import { validateTopicName } from '../topics/topic-name.js';
+import { BatchWriter } from './batch-writer.js';
 import { Partitioners, type Partitioner, type PartitionerFactory } from './partitioners.js';
+import { PendingSend } from './pending-send.js';
+import { RecordRun, type HeaderFields } from './record-run.js';
 
 export interface ProducerConfig {
   /** A KafkaJS partitioner factory; default: key hash as Kafka's Java client, round-robin without a key. */
@@ -72,90 +75,9 @@ export interface RecordMetadata {
   logStartOffset: string;
 }
 
-/** One send() call: its records, and what it waits for. */
-class PendingSend {
-  outstanding = 0;
-  /** First offset of this send's records per touched partition, in first-touch order. */
-  readonly firsts = new Map<Partition, { baseOffset: number; logAppendTime: number }>();
-  readonly rejected: RecordTooLargeError[] = [];
-  error: unknown = null;
-  readonly done: Promise<void>;
-  resolve!: () => void;
-
-  constructor() {
-    this.done = new Promise<void>((resolve) => (this.resolve = resolve));
-  }
-
-  recordWritten(partition: Partition, offset: number, logAppendTime: number): void {
-    if (!this.firsts.has(partition)) this.firsts.set(partition, { baseOffset: offset, logAppendTime });
-    if (--this.outstanding === 0) this.resolve();
-  }
-
-  recordFailed(error: unknown): void {
-    this.error ??= error;
-    if (--this.outstanding === 0) this.resolve();
-  }
-}
-
-interface Queued {
-  record: RecordInput;
-  /** Upper bound of the record's bytes inside a batch. */
-  bytes: number;
-  send: PendingSend;
-  gzip: boolean;
-}
-
-/** Batches of one flush are copied together into one append up to this many bytes. */
+/** Batches of one flush go to the store together, in one append, up to this many bytes. */
 const APPEND_GATHER_BYTES = 1 << 20;
-const RECORD_OVERHEAD = 21; // attributes, timestamp delta, offset delta and length varints, at most
 const BATCH_HEADER = 61;
-const VARINT_MAX = 5;
-
-function byteLength(data: Buffer | string | null | undefined): number {
-  if (data === null || data === undefined) return 0;
-  return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-}
-
-function checkData(data: unknown, what: string): void {
-  if (data === null || data === undefined || typeof data === 'string' || Buffer.isBuffer(data)) return;
-  throw new InvalidArgumentError(`${what} must be a Buffer, a string or null, got ${typeof data === 'object' ? Object.prototype.toString.call(data) : typeof data}`);
-}
-
-/** The rule encodeBatch applies, checked before queueing so that one bad record cannot fail a batch shared with other sends. */
-function checkTimestamp(timestamp: unknown, what: string): void {
-  if (timestamp === undefined || timestamp === null) return;
-  const ms = typeof timestamp === 'string' && /^-?\d+$/.test(timestamp) ? Number(timestamp) : timestamp;
-  if (typeof ms === 'number' && Number.isInteger(ms) && ms >= -1 && ms <= 8.64e15) return;
-  throw new InvalidArgumentError(`${what} must be an integer number of ms since the epoch (or a decimal string of one), got ${typeof timestamp === 'string' ? JSON.stringify(timestamp) : String(timestamp)}`);
-}
-
-/** Validates a message and returns an upper bound of its encoded bytes in a batch. */
-function measure(message: Message, where: string): number {
-  if (message === null || typeof message !== 'object') throw new InvalidArgumentError(`${where} must be an object with a value`);
-  if (message.value === undefined) throw new InvalidArgumentError(`${where}.value is missing (use null for a tombstone)`);
-  checkData(message.value, `${where}.value`);
-  checkData(message.key, `${where}.key`);
-  checkTimestamp(message.timestamp, `${where}.timestamp`);
-  if (message.partition !== undefined && message.partition !== null && !Number.isInteger(message.partition)) {
-    throw new InvalidArgumentError(`${where}.partition must be an integer partition number, got ${describeValue(message.partition)}`);
-  }
-  let bytes = RECORD_OVERHEAD + 2 * VARINT_MAX + byteLength(message.key) + byteLength(message.value);
-  if (message.headers !== undefined) {
-    if (message.headers === null || typeof message.headers !== 'object' || Array.isArray(message.headers)) {
-      throw new InvalidArgumentError(`${where}.headers must be an object`);
-    }
-    for (const [name, value] of Object.entries(message.headers)) {
-      const values = Array.isArray(value) ? value : [value];
-      for (const v of values) {
-        if (v === undefined) continue;
-        checkData(v, `${where}.headers[${JSON.stringify(name)}]`);
-        bytes += 2 * VARINT_MAX + Buffer.byteLength(name) + byteLength(v);
-      }
-    }
-    bytes += VARINT_MAX;
-  }
-  return bytes;
-}
 
 function checkAcks(acks: unknown): -1 | 0 | 1 {
   if (acks === undefined || acks === -1 || acks === 'all') return -1;
@@ -181,7 +103,9 @@ export class Producer {
   readonly #lingerMs: number;
   readonly #batchSize: number;
   readonly #maxRequestSize: number;
-  readonly #queues = new Map<Partition, Queued[]>();
+  readonly #queues = new Map<Partition, RecordRun[]>();
+  /** Encodes every flush; its pooled buffer is reused (an append is synchronous). */
+  readonly #writer = new BatchWriter();
   readonly #queuedBytes = new Map<Partition, number>();
   #flushScheduled = false;
   #lingerTimer: NodeJS.Timeout | null = null;
@@ -256,46 +180,34 @@ export class Producer {
     const gzip = checkCompression(batch.compression);
     this.fjord.openedTopics();
     const now = this.fjord.clock();
+    const send = new PendingSend();
+    const entries = batch.topicMessages;
 
     // Validate every message before any topic is created or anything queued.
-    const sizes = batch.topicMessages.map((entry, t) => {
+    const staged: RecordRun[] = [];
+    for (let t = 0; t < entries.length; t++) {
+      const entry = entries[t];
       if (entry === null || typeof entry !== 'object' || !Array.isArray(entry.messages)) {
         throw new InvalidArgumentError(`topicMessages[${t}] must be { topic, messages: [...] }`);
       }
       validateTopicName(entry.topic);
-      return entry.messages.map((message, i) => measure(message, `${entry.topic} messages[${i}]`));
-    });
-    const planned: { partition: Partition; record: RecordInput; bytes: number; limit: number }[] = [];
-    for (const [t, { topic: name, messages }] of batch.topicMessages.entries()) {
-      const topic = await this.#topic(name);
-      const partitionMetadata = topic.partitions.map((p) => ({ partitionId: p.id, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
-      const limit = Math.min(numericConfig(topic.configs, 'max.message.bytes'), this.#maxRequestSize);
-      for (const [i, message] of messages.entries()) {
-        const id = message.partition ?? this.#partitioner({ topic: name, partitionMetadata, message });
-        const partition = topic.partition(id);
-        const timestamp = message.timestamp ?? now;
-        planned.push({ partition, record: { key: message.key, value: message.value, headers: message.headers, timestamp }, bytes: sizes[t]![i]!, limit });
-      }
+      staged.push(RecordRun.measure(entry.messages, entry.topic, send, now, gzip));
     }
-
-    const send = new PendingSend();
-    const accepted: { partition: Partition; record: RecordInput; bytes: number }[] = [];
-    for (const { partition, record, bytes, limit } of planned) {
-      const tooLarge = this.#sizeProblem(partition, record, bytes, limit, gzip);
-      if (tooLarge !== null) {
-        send.rejected.push(tooLarge);
-        continue;
-      }
-      accepted.push({ partition, record, bytes });
+    const routed: { partition: Partition; run: RecordRun }[] = [];
+    for (let t = 0; t < entries.length; t++) {
+      const registry = this.fjord.openedTopics();
+      const name = entries[t]!.topic;
+      const topic = registry.has(name) ? registry.get(name) : await this.#topic(name);
+      this.#route(topic, entries[t]!.messages, staged[t]!, gzip, send, routed);
     }
-    // Count every record before queueing any: a full batch is appended inside
-    // #enqueue, and the send must not look done while later records wait.
-    send.outstanding = accepted.length;
+    // Count every record before queueing any: a full batch is appended on
+    // the next turn, and the send must not look done while later records wait.
+    for (const { run } of routed) send.outstanding += run.count;
     if (send.outstanding === 0) send.resolve();
-    for (const { partition, record, bytes } of accepted) this.#enqueue(partition, { record, bytes, send, gzip });
+    for (const { partition, run } of routed) this.#enqueue(partition, run);
     if (acks === 0) {
       // Resolved once queued: offsets are not known yet (-1, as Kafka's client reports).
-      const touched = [...new Set(accepted.map((p) => p.partition))];
+      const touched = [...new Set(routed.map((r) => r.partition))];
       const queued = touched.map((partition) => ({
         topicName: partition.topic,
         partition: partition.id,
@@ -314,7 +226,10 @@ export class Producer {
     }
     await send.done;
     if (send.error !== null) throw send.error;
-    if (acks === -1) await Promise.all([...send.firsts.keys()].map((p) => p.durability.sync()));
+    if (acks === -1) {
+      if (send.firsts.size === 1) await send.firsts.keys().next().value!.durability.sync();
+      else await Promise.all([...send.firsts.keys()].map((p) => p.durability.sync()));
+    }
     const results = this.#results(send);
     if (send.rejected.length > 0) {
       const error = send.rejected[0]!;
@@ -322,6 +237,55 @@ export class Producer {
       throw error;
     }
     return results;
+  }
+
+  /**
+   * Picks each record's partition and splits `run` (the records of
+   * `messages`) into one run per partition, in `routed`; a record over the
+   * size limit goes to `send.rejected` instead.
+   */
+  #route(topic: Topic, messages: readonly Message[], run: RecordRun, gzip: boolean, send: PendingSend, routed: { partition: Partition; run: RecordRun }[]): void {
+    if (run.count === 0) return;
+    const name = topic.name;
+    const partitionMetadata = topic.partitions.map((p) => ({ partitionId: p.id, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+    const limit = Math.min(numericConfig(topic.configs, 'max.message.bytes'), this.#maxRequestSize);
+    // Partition ids per record, kept only once they differ.
+    let firstId = NaN;
+    let ids: number[] | null = null;
+    let lastId = NaN;
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i]!;
+      let id = message.partition ?? this.#partitioner({ topic: name, partitionMetadata, message });
+      if (id !== lastId) {
+        topic.partition(id); // throws for a partition the topic lacks
+        lastId = id;
+      }
+      if (BATCH_HEADER + run.bounds[i]! > limit) {
+        const tooLarge = this.#sizeProblem(topic.partition(id), message, run.timestampOf(i), limit, gzip);
+        if (tooLarge !== null) {
+          send.rejected.push(tooLarge);
+          id = -1;
+        }
+      }
+      if (ids !== null) ids.push(id);
+      else if (i === 0) firstId = id;
+      else if (id !== firstId) {
+        ids = new Array<number>(i).fill(firstId);
+        ids.push(id);
+      }
+    }
+    if (ids === null) {
+      if (firstId !== -1) routed.push({ partition: topic.partition(firstId), run });
+      return;
+    }
+    const byPartition = new Map<number, number[]>();
+    for (let i = 0; i < ids.length; i++) {
+      if (ids[i] === -1) continue;
+      let indexes = byPartition.get(ids[i]!);
+      if (indexes === undefined) byPartition.set(ids[i]!, (indexes = []));
+      indexes.push(i);
+    }
+    for (const [id, indexes] of byPartition) routed.push({ partition: topic.partition(id), run: run.pick(indexes) });
   }
 
   async #topic(name: string): Promise<Topic> {
@@ -336,22 +300,22 @@ export class Producer {
   }
 
   /** A record over the limit gets its own error; the rest of the request goes on. */
-  #sizeProblem(partition: Partition, record: RecordInput, bytes: number, limit: number, gzip: boolean): RecordTooLargeError | null {
-    if (BATCH_HEADER + bytes <= limit) return null;
+  #sizeProblem(partition: Partition, message: Message, timestamp: number, limit: number, gzip: boolean): RecordTooLargeError | null {
+    const record: RecordInput = { key: message.key, value: message.value, headers: message.headers, timestamp };
     const exact = encodeBatch([record], { compression: gzip ? 'gzip' : 'none' }).length;
     if (exact <= limit) return null;
     const which = limit === this.#maxRequestSize ? `the producer's maxRequestSize (${limit} bytes)` : `max.message.bytes of topic ${partition.topic} (${limit} bytes)`;
     return new RecordTooLargeError(`a record for ${partition.topic}-${partition.id} is ${exact} bytes as a batch, larger than ${which}`);
   }
 
-  #enqueue(partition: Partition, queued: Queued): void {
+  #enqueue(partition: Partition, run: RecordRun): void {
     let queue = this.#queues.get(partition);
     if (queue === undefined) {
       queue = [];
       this.#queues.set(partition, queue);
     }
-    queue.push(queued);
-    const bytes = (this.#queuedBytes.get(partition) ?? 0) + queued.bytes;
+    queue.push(run);
+    const bytes = (this.#queuedBytes.get(partition) ?? 0) + run.bytes;
     this.#queuedBytes.set(partition, bytes);
     // A full batch is written on the next turn of the event loop, not inside
     // send(): appending synchronously here lets sends resolve each other
@@ -381,61 +345,104 @@ export class Producer {
     for (const partition of [...this.#queues.keys()]) this.#flush(partition);
   }
 
-  /** Encodes the partition's queue into batches of at most `batchSize` and appends them. */
+  /**
+   * Encodes the partition's queue into batches of at most `batchSize` bytes
+   * (a record larger than that gets a batch of its own, as in Kafka) and
+   * appends them, as many together as fit APPEND_GATHER_BYTES and the
+   * topic's segment.bytes.
+   */
   #flush(partition: Partition): void {
-    const queue = this.#queues.get(partition);
-    if (queue === undefined || queue.length === 0) return;
+    const runs = this.#queues.get(partition);
+    if (runs === undefined || runs.length === 0) return;
     this.#queues.delete(partition);
     this.#queuedBytes.delete(partition);
-    const cap = Math.min(this.#batchSize, numericConfig(this.fjord.openedTopics().get(partition.topic).configs, 'max.message.bytes') - BATCH_HEADER);
-    const batches: Queued[][] = [];
-    let start = 0;
-    while (start < queue.length) {
-      let end = start + 1;
-      let bytes = queue[start]!.bytes;
-      while (end < queue.length && queue[end]!.gzip === queue[start]!.gzip && bytes + queue[end]!.bytes <= cap) bytes += queue[end++]!.bytes;
-      batches.push(queue.slice(start, end));
-      start = end;
+    const configs = this.fjord.openedTopics().get(partition.topic).configs;
+    const cap = Math.min(this.#batchSize, numericConfig(configs, 'max.message.bytes') - BATCH_HEADER);
+    const groupCap = Math.min(APPEND_GATHER_BYTES, numericConfig(configs, 'segment.bytes'));
+    const writer = this.#writer;
+    const group = new AppendGroup();
+    const now = this.fjord.clock();
+    writer.reset();
+    let r = 0;
+    let i = 0;
+    while (r < runs.length) {
+      const gzip = runs[r]!.gzip;
+      // One batch: records while they fit the cap, at least one.
+      const startRun = r;
+      const startIndex = i;
+      let bytes = 0;
+      let count = 0;
+      while (r < runs.length && runs[r]!.gzip === gzip) {
+        const run = runs[r]!;
+        const bound = run.bounds[i]!;
+        if (count > 0 && bytes + bound > cap) break;
+        bytes += bound;
+        count++;
+        if (++i === run.count) {
+          r++;
+          i = 0;
+        }
+      }
+      // The group is written first when this batch would take it past its cap.
+      if (!writer.isEmpty && writer.bytes + BATCH_HEADER + bytes > groupCap) this.#write(partition, group, now);
+      if (gzip) this.#addCompressed(runs, startRun, startIndex, count, now, group);
+      else {
+        writer.beginBatch();
+        for (let run = startRun, at = startIndex, left = count; left > 0; left--) {
+          writer.addRecord(runs[run]!, at);
+          group.add(runs[run]!, 1);
+          if (++at === runs[run]!.count) {
+            run++;
+            at = 0;
+          }
+        }
+        writer.endBatch();
+      }
     }
-    this.#append(partition, batches);
+    if (!writer.isEmpty) this.#write(partition, group, now);
   }
 
-  /**
-   * Encodes the batches and appends them, gathering small ones into one call
-   * (one vectored write) up to APPEND_GATHER_BYTES; larger batches go alone,
-   * as copying them together would cost more than the calls it saves.
-   */
-  #append(partition: Partition, batches: Queued[][]): void {
-    const now = this.fjord.clock();
-    let pending: { bytes: Buffer; records: Queued[] }[] = [];
-    let pendingBytes = 0;
-    const write = () => {
-      if (pending.length === 0) return;
-      const group = pending;
-      pending = [];
-      pendingBytes = 0;
-      try {
-        const bytes = group.length === 1 ? group[0]!.bytes : concatBuilt(group.map((g) => g.bytes));
-        const result = partition.append(bytes, now, group.reduce((n, g) => n + g.records.length, 0));
-        let offset = result.baseOffset;
-        for (const g of group) for (const q of g.records) q.send.recordWritten(partition, offset++, result.logAppendTime);
-      } catch (error) {
-        for (const g of group) for (const q of g.records) q.send.recordFailed(error);
+  /** A gzip batch of `count` records from record `index` of `runs[first]` on, encoded whole and added to the group. */
+  #addCompressed(runs: readonly RecordRun[], first: number, index: number, count: number, now: number, group: AppendGroup): void {
+    const records: RecordInput[] = [];
+    const members: { run: RecordRun; count: number }[] = [];
+    for (let r = first, at = index, left = count; left > 0; left--) {
+      const run = runs[r]!;
+      const headers = run.headers?.[at] ?? null;
+      records.push({ key: run.keyOf(at), value: run.values[at]!, headers: headers === null ? undefined : headerObject(headers), timestamp: run.timestampOf(at) });
+      if (members.at(-1)?.run === run) members.at(-1)!.count++;
+      else members.push({ run, count: 1 });
+      if (++at === run.count) {
+        r++;
+        at = 0;
       }
-    };
-    for (const records of batches) {
-      let bytes: Buffer;
-      try {
-        bytes = encodeBatch(records.map((q) => q.record), { compression: records[0]!.gzip ? 'gzip' : 'none', now });
-      } catch (error) {
-        for (const q of records) q.send.recordFailed(error);
-        continue;
-      }
-      if (pendingBytes + bytes.length > APPEND_GATHER_BYTES) write();
-      pending.push({ bytes, records });
-      pendingBytes += bytes.length;
     }
-    write();
+    let bytes: Buffer;
+    try {
+      bytes = encodeBatch(records, { compression: 'gzip', now });
+    } catch (error) {
+      for (const m of members) m.run.send.recordsFailed(error, m.count);
+      return;
+    }
+    this.#writer.addEncoded(bytes, count);
+    for (const m of members) group.add(m.run, m.count);
+  }
+
+  /** Appends what the writer holds and tells the sends of the group's records. */
+  #write(partition: Partition, group: AppendGroup, now: number): void {
+    const writer = this.#writer;
+    try {
+      const result = partition.appendGathered(writer.framing, writer.values, writer.cuts, now, writer.records);
+      let offset = result.baseOffset;
+      for (let k = 0; k < group.runs.length; k++) {
+        group.runs[k]!.send.recordsWritten(partition, offset, group.counts[k]!, result.logAppendTime, result.logStartOffset);
+        offset += group.counts[k]!;
+      }
+    } catch (error) {
+      for (let k = 0; k < group.runs.length; k++) group.runs[k]!.send.recordsFailed(error, group.counts[k]!);
+    }
+    writer.reset();
+    group.clear();
   }
 
   #results(send: PendingSend): RecordMetadata[] {
@@ -445,7 +452,44 @@ export class Producer {
       errorCode: 0,
       baseOffset: String(first.baseOffset),
       logAppendTime: String(first.logAppendTime),
-      logStartOffset: String(partition.log.logStartOffset),
+      logStartOffset: String(first.logStartOffset),
     }));
   }
+}
+
+/** The records of one append, as runs of consecutive records of one RecordRun each. */
+class AppendGroup {
+  readonly runs: RecordRun[] = [];
+  readonly counts: number[] = [];
+
+  add(run: RecordRun, count: number): void {
+    const last = this.runs.length - 1;
+    if (last >= 0 && this.runs[last] === run) this.counts[last]! += count;
+    else {
+      this.runs.push(run);
+      this.counts.push(count);
+    }
+  }
+
+  clear(): void {
+    this.runs.length = 0;
+    this.counts.length = 0;
+  }
+}
+
+/** Flattened headers back as a headers object for encodeBatch (repeated names as arrays). */
+function headerObject(headers: HeaderFields): RecordInput['headers'] {
+  // No prototype: a header may be named __proto__.
+  const object: Record<string, Buffer | string | null | (Buffer | string | null)[]> = Object.create(null);
+  for (let h = 0; h < headers.names.length; h++) {
+    const name = headers.names[h]!;
+    const value = headers.values[h]!;
+    if (!Object.hasOwn(object, name)) object[name] = value;
+    else {
+      const previous = object[name]!;
+      if (Array.isArray(previous)) previous.push(value);
+      else object[name] = [previous, value];
+    }
+  }
+  return object;
 }

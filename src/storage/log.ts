@@ -34,6 +34,11 @@ export interface AppendResult {
   logAppendTime: number;
 }
 
+export interface GatheredAppendResult extends AppendResult {
+  /** The log start offset right after the append (Kafka's produce response carries it). */
+  logStartOffset: number;
+}
+
 export interface LogSlice {
   /** Whole RecordBatch v2 batches, a view of the mapped segment file. */
   bytes: Buffer;
@@ -236,6 +241,29 @@ export class Log {
     checkBatchContents(batches);
     call(() => handle.append(batches, now, scratch));
     return { baseOffset: scratch[0]!, lastOffset: scratch[1]!, position: scratch[2]!, logAppendTime: scratch[3]! };
+  }
+
+  /**
+   * `append` for batches given in pieces: `framing` with `values[i]` spliced
+   * in at byte `cuts[i]` of it, so large values need not be copied into one
+   * buffer first. The store computes and stamps each batch's CRC-32C (the
+   * framing's CRC fields are ignored) and validates the rest as `append`
+   * does; the pieces go to the file in one vectored write.
+   */
+  appendGathered(framing: Uint8Array, values: readonly Uint8Array[], cuts: Uint32Array, options?: { now?: number }): GatheredAppendResult {
+    if (!(framing instanceof Uint8Array)) throw new InvalidArgumentError(`framing must be a Buffer or Uint8Array, got ${describeValue(framing)}`);
+    if (!Array.isArray(values)) throw new InvalidArgumentError(`values must be an array of Buffers, got ${describeValue(values)}`);
+    for (let i = 0; i < values.length; i++) {
+      if (!(values[i] instanceof Uint8Array)) throw new InvalidArgumentError(`values[${i}] must be a Buffer or Uint8Array, got ${describeValue(values[i])}`);
+    }
+    if (!(cuts instanceof Uint32Array) || cuts.length !== values.length) {
+      throw new InvalidArgumentError(`cuts must be a Uint32Array of one position per value (${values.length}), got ${describeValue(cuts)}`);
+    }
+    const now = options?.now ?? Date.now();
+    if (!Number.isSafeInteger(now)) throw new InvalidArgumentError(`now must be an integer timestamp, got ${describeValue(now)}`);
+    const handle = this.#handle;
+    call(() => handle.appendGathered(framing, values as Uint8Array[], cuts, now, scratch));
+    return { baseOffset: scratch[0]!, lastOffset: scratch[1]!, position: scratch[2]!, logAppendTime: scratch[3]!, logStartOffset: scratch[4]! };
   }
 
   /**

@@ -1,19 +1,29 @@
-// Group commit: callers that need durability share fsyncs. A caller that
-// arrives while a flush runs cannot count on it (its append may have come
-// after the flush collected its files), so it joins the next flush, which
-// starts as soon as the running one ends and covers everyone who waited.
+// Group commit: callers that need durability share fsyncs. A flush covers
+// every append made before it started. A caller joins the running flush when
+// no append came after that flush started (so its own append did not either);
+// otherwise it joins the next flush, which starts as soon as the running one
+// ends and covers everyone who waited.
 export class GroupCommit {
-  #running: Promise<void> | null = null;
+  #running: { promise: Promise<void>; covers: number } | null = null;
   #queued: Promise<void> | null = null;
+  /** Appends noted so far; a flush covers those noted before it started. */
+  #appends = 0;
   /** fsyncs completed; for tests and stats. */
   flushes = 0;
 
   constructor(private readonly flush: () => Promise<void>) {}
 
+  /** Notes an append (Partition calls it for each): a later sync must wait for a flush that starts after it. */
+  appended(): void {
+    this.#appends++;
+  }
+
   /** Resolves once everything appended before this call is on disk. */
   sync(): Promise<void> {
-    if (this.#running === null) return this.#start();
-    this.#queued ??= this.#running
+    const running = this.#running;
+    if (running === null) return this.#start();
+    if (running.covers === this.#appends) return running.promise;
+    this.#queued ??= running.promise
       .catch(() => undefined)
       .then(() => {
         this.#queued = null;
@@ -23,17 +33,18 @@ export class GroupCommit {
   }
 
   #start(): Promise<void> {
-    const run: Promise<void> = this.flush().then(
+    const covers = this.#appends;
+    const promise: Promise<void> = this.flush().then(
       () => {
         this.flushes++;
-        if (this.#running === run) this.#running = null;
+        if (this.#running?.promise === promise) this.#running = null;
       },
       (error: unknown) => {
-        if (this.#running === run) this.#running = null;
+        if (this.#running?.promise === promise) this.#running = null;
         throw error;
       },
     );
-    this.#running = run;
-    return run;
+    this.#running = { promise, covers };
+    return promise;
   }
 }

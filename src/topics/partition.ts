@@ -1,4 +1,4 @@
-import type { AppendResult, Log } from '../storage/log.js';
+import type { AppendResult, GatheredAppendResult, Log } from '../storage/log.js';
 import { GroupCommit } from './group-commit.js';
 import { numericConfig, type TopicConfigs } from './topic-config.js';
 
@@ -34,6 +34,19 @@ export class Partition {
   /** Appends encoded batches; applies `flush.messages` / `flush.ms` without waiting for them. */
   append(batch: Uint8Array, now: number, records: number): AppendResult {
     const result = this.log.append(batch, { now });
+    this.#afterAppend(records);
+    return result;
+  }
+
+  /** `append` of batches in pieces, their CRCs stamped by the store (see `Log.appendGathered`). */
+  appendGathered(framing: Uint8Array, values: readonly Uint8Array[], cuts: Uint32Array, now: number, records: number): GatheredAppendResult {
+    const result = this.log.appendGathered(framing, values, cuts, { now });
+    this.#afterAppend(records);
+    return result;
+  }
+
+  #afterAppend(records: number): void {
+    this.durability.appended();
     this.notifyAppend();
     this.onAppend?.(this.topic, this.id);
     this.#unflushedMessages += records;
@@ -46,7 +59,6 @@ export class Partition {
       }, this.#flushMs);
       this.#flushTimer.unref();
     }
-    return result;
   }
 
   /** Wakes consumers waiting at the end; also called when another thread appended. */

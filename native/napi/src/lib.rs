@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use fjord_store::{Log, LogConfig, ReadMap, StoreError, TimestampType};
+use fjord_store::{Log, LogConfig, Pieces, ReadMap, StoreError, TimestampType};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -120,6 +120,23 @@ impl NativeLog {
         out[1] = info.last_offset as f64;
         out[2] = info.position as f64;
         out[3] = info.log_append_time as f64;
+        Ok(())
+    }
+
+    /// Appends batches given as `framing` with `values[i]` spliced in at byte
+    /// `cuts[i]` of it; the store stamps each batch's CRC. Writes what
+    /// `append` writes into `out`, then the log start offset.
+    #[napi]
+    pub fn append_gathered(&self, framing: &[u8], values: Vec<&[u8]>, cuts: &[u32], now: f64, mut out: Float64ArraySlice) -> Result<()> {
+        // SAFETY: as in `append`.
+        let out = unsafe { out.as_mut() };
+        let pieces = Pieces::spliced(framing, &values, cuts).map_err(js_error)?;
+        let info = self.log.append_gathered(&pieces, now as i64).map_err(js_error)?;
+        out[0] = info.base_offset as f64;
+        out[1] = info.last_offset as f64;
+        out[2] = info.position as f64;
+        out[3] = info.log_append_time as f64;
+        out[4] = self.log.log_start_offset().map_err(js_error)? as f64;
         Ok(())
     }
 

@@ -187,7 +187,7 @@ fn validate_records(mut buf: &[u8], count: i32) -> std::result::Result<(), Strin
 }
 
 /// Parses one record body (after its length) and returns its offset delta.
-fn parse_record(rec: &[u8]) -> Option<i32> {
+pub(crate) fn parse_record(rec: &[u8]) -> Option<i32> {
     let mut p = 1usize; // attributes
     if rec.is_empty() {
         return None;

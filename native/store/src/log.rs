@@ -13,6 +13,7 @@ use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::batch::{self, BatchHeader};
 use crate::checkpoint::{self, CLEAN_SHUTDOWN, LOG_START_OFFSET, RECOVERY_POINT};
 use crate::error::{IoContext, Result, StoreError};
+use crate::gather::{self, Pieces};
 use crate::lock::DirLock;
 use crate::log_file::ReadMap;
 use crate::read_check::{check_stored_batch, Corruption};
@@ -305,6 +306,24 @@ impl Log {
         self.maybe_roll(&mut st, batches.len(), records, max_ts, now)?;
         let log_append_time = (config.timestamp_type == TimestampType::LogAppendTime).then_some(now);
         let (base_offset, last_offset, position) = st.active_mut().append(batches, &incoming, log_append_time)?;
+        Ok(AppendInfo { base_offset, last_offset, position: position as u64, log_append_time: log_append_time.unwrap_or(-1) })
+    }
+
+    /// Appends batches given in pieces (see `gather`): validated as `append`
+    /// validates, except that the store computes and stamps each CRC instead
+    /// of checking the caller's. On any error nothing is written.
+    pub fn append_gathered(&self, pieces: &Pieces<'_>, now: i64) -> Result<AppendInfo> {
+        let mut st = self.write_state()?;
+        let config = st.config;
+        let log_append_time = (config.timestamp_type == TimestampType::LogAppendTime).then_some(now);
+        let mut gathered = gather::prepare(pieces, config.max_message_bytes, log_append_time)?;
+        if gathered.len as u64 > config.segment_bytes {
+            return Err(StoreError::RecordListTooLarge { size: gathered.len as u64, limit: config.segment_bytes });
+        }
+        let records: i64 = gathered.batches.iter().map(|b| b.parsed.last_offset_delta as i64 + 1).sum();
+        let max_ts = gathered.batches.iter().map(|b| b.parsed.max_timestamp).max().unwrap_or(-1);
+        self.maybe_roll(&mut st, gathered.len, records, max_ts, now)?;
+        let (base_offset, last_offset, position) = st.active_mut().append_gathered(&mut gathered)?;
         Ok(AppendInfo { base_offset, last_offset, position: position as u64, log_append_time: log_append_time.unwrap_or(-1) })
     }
 

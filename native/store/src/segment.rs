@@ -9,6 +9,7 @@ use memmap2::MmapOptions;
 
 use crate::batch::{self, BatchHeader, IncomingBatch, HEADER_SIZE};
 use crate::error::{IoContext, Result};
+use crate::gather::Gathered;
 use crate::index::{OffsetIndex, TimeIndex};
 use crate::log_file::{LogFile, ReadMap};
 use crate::read_check::ReadCheck;
@@ -290,6 +291,32 @@ impl Segment {
             self.index_batch(&h, position + b.position);
         }
         self.size += input.len();
+        self.dirty.store(true, Ordering::Release);
+        Ok((first_offset, offset - 1, position))
+    }
+
+    /// Appends a validated gather append (see `gather`), assigning offsets
+    /// from `next_offset`: each batch goes out as its stamped header and its
+    /// record slices, in one vectored write. Returns the offsets and the position.
+    pub fn append_gathered(&mut self, gathered: &mut Gathered<'_>) -> Result<(i64, i64, usize)> {
+        let position = self.size;
+        let first_offset = self.next_offset;
+        let mut offset = first_offset;
+        for b in gathered.batches.iter_mut() {
+            b.header[..8].copy_from_slice(&offset.to_be_bytes());
+            b.parsed.base_offset = offset;
+            offset += b.parsed.last_offset_delta as i64 + 1;
+        }
+        let mut slices = Vec::with_capacity(gathered.batches.len() + gathered.bodies.len());
+        for b in &gathered.batches {
+            slices.push(IoSlice::new(&b.header));
+            slices.extend(gathered.bodies[b.bodies.clone()].iter().map(|s| IoSlice::new(s)));
+        }
+        self.log.write_at(position, &mut slices)?;
+        for b in &gathered.batches {
+            self.index_batch(&b.parsed, position + b.position);
+        }
+        self.size += gathered.len;
         self.dirty.store(true, Ordering::Release);
         Ok((first_offset, offset - 1, position))
     }

@@ -495,3 +495,73 @@ fn rejects_invalid_config() {
         other => panic!("expected InvalidConfig, got {other:?}"),
     }
 }
+
+/// `input` with each batch's CRC zeroed, as a gather append may hand it over.
+fn without_crcs(input: &[u8]) -> Vec<u8> {
+    let mut out = input.to_vec();
+    let mut pos = 0;
+    while pos < out.len() {
+        let h = BatchHeader::parse(&out[pos..]).unwrap();
+        out[pos + 17..pos + 21].fill(0);
+        pos += h.size;
+    }
+    out
+}
+
+#[test]
+fn gather_appends_write_the_same_files_as_contiguous_appends_across_rolls() {
+    let (plain_dir, gather_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let plain = Log::open_at(plain_dir.path(), small_config(), NOW).unwrap();
+    let gather = Log::open_at(gather_dir.path(), small_config(), NOW).unwrap();
+    for round in 0..12usize {
+        let mut input = batch(&format!("r{round}"), 1 + round % 4, NOW + round as i64);
+        input.extend(sized_batch(100 + round * 10, round as u8, NOW + round as i64));
+        let unstamped = without_crcs(&input);
+        // Pieces cut at arbitrary places, one of them empty.
+        let (a, b) = (round * 7 % input.len(), (round * 31 + 50) % input.len());
+        let (a, b) = (a.min(b), a.max(b));
+        let pieces = fjord_store::Pieces::new(vec![&unstamped[..a], &[], &unstamped[a..b], &unstamped[b..]]);
+        let expected = plain.append(&input, NOW).unwrap();
+        let got = gather.append_gathered(&pieces, NOW).unwrap();
+        assert_eq!((got.base_offset, got.last_offset, got.position), (expected.base_offset, expected.last_offset, expected.position));
+    }
+    assert!(plain.segments().unwrap().len() > 1, "the appends roll segments");
+    drop((plain, gather));
+    let names = files_with(plain_dir.path(), "log");
+    assert_eq!(names, files_with(gather_dir.path(), "log"));
+    for name in names {
+        assert_eq!(fs::read(plain_dir.path().join(&name)).unwrap(), fs::read(gather_dir.path().join(&name)).unwrap(), "{name}");
+    }
+}
+
+#[test]
+fn gather_appends_splice_values_and_refuse_bad_pieces_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig { max_message_bytes: 2000, ..LogConfig::default() };
+    let log = Log::open_at(dir.path(), config, NOW).unwrap();
+    let value = vec![7u8; 1000];
+    let whole = sized_batch(1000, 7, NOW);
+    let at = whole.windows(1000).position(|w| w == &value[..]).unwrap();
+    let mut framing = whole[..at].to_vec();
+    framing.extend_from_slice(&whole[at + 1000..]);
+    let framing = without_crcs(&framing);
+
+    let short = vec![7u8; 999];
+    let refused = [
+        fjord_store::Pieces::spliced(&framing, &[&short[..]], &[at as u32]).unwrap(),
+        fjord_store::Pieces::new(vec![&framing[..at], &value[..]]),
+    ];
+    for pieces in &refused {
+        assert!(matches!(log.append_gathered(pieces, NOW), Err(StoreError::InvalidRecord { .. })));
+    }
+    assert!(matches!(fjord_store::Pieces::spliced(&framing, &[&value[..]], &[framing.len() as u32 + 1]), Err(StoreError::InvalidRecord { .. })));
+    let too_big = vec![7u8; 2000];
+    let big = fjord_store::Pieces::new(vec![&framing[..at], &too_big[..], &framing[at..]]);
+    assert!(matches!(log.append_gathered(&big, NOW), Err(StoreError::InvalidRecord { .. })));
+    assert_eq!(log.log_end_offset().unwrap(), 0);
+    assert_eq!(log.size().unwrap(), 0);
+
+    let pieces = fjord_store::Pieces::spliced(&framing, &[&value[..]], &[at as u32]).unwrap();
+    assert_eq!(log.append_gathered(&pieces, NOW).unwrap().base_offset, 0);
+    assert_eq!(log.read(0, 10_000).unwrap().unwrap().bytes(), &whole[..]);
+}
