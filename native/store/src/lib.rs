@@ -6,6 +6,10 @@
 pub mod batch;
 mod checkpoint;
 pub mod error;
+// Public only to the fuzz targets (native/store/fuzz), which probe lookups directly.
+#[cfg(feature = "fuzzing")]
+pub mod index;
+#[cfg(not(feature = "fuzzing"))]
 mod index;
 pub mod lock;
 mod log;
