@@ -310,7 +310,7 @@ describe('the log against an in-memory model', () => {
           if (!run.log.closed) run.log.closeSync();
         }
       }),
-      { numRuns: Number(process.env.FJORD_MODEL_RUNS ?? 100) },
+      { numRuns: Number(process.env.FJORD_MODEL_RUNS ?? 200) },
     );
   }, 600_000);
 });
