@@ -8,6 +8,9 @@ pub const HEADER_SIZE: usize = 61;
 /// baseOffset (8) + length (4): the bytes of a batch outside its length field.
 pub const LOG_OVERHEAD: usize = 12;
 pub const MAGIC: i8 = 2;
+/// The smallest record: length, attributes, timestamp and offset deltas, null
+/// key, null value and no headers, one byte each.
+const MIN_RECORD_SIZE: usize = 7;
 
 pub(crate) const BASE_OFFSET_AT: usize = 0;
 pub(crate) const LENGTH_AT: usize = 8;
@@ -73,12 +76,20 @@ impl BatchHeader {
         })
     }
 
+    /// Saturating, like `next_offset`: a damaged header never overflows; the
+    /// store only keeps batches for which `fits_offset_space` holds.
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + self.last_offset_delta as i64
+        self.base_offset.saturating_add(self.last_offset_delta as i64)
     }
 
     pub fn next_offset(&self) -> i64 {
-        self.last_offset() + 1
+        self.last_offset().saturating_add(1)
+    }
+
+    /// True when the batch's offsets run forward from its base and the offset
+    /// after it is still an i64.
+    pub fn fits_offset_space(&self) -> bool {
+        self.last_offset_delta >= 0 && self.base_offset.checked_add(self.last_offset_delta as i64 + 1).is_some()
     }
 
     pub fn compression(&self) -> i16 {
@@ -227,18 +238,20 @@ pub fn record_timestamps(batch: &[u8], header: &BatchHeader) -> Option<Vec<i64>>
     if header.compression() != 0 {
         return None;
     }
-    let count = header.records_count.max(0) as usize;
+    let mut buf = batch.get(HEADER_SIZE..header.size)?;
+    // A damaged count must not size the allocation: no record is under 7 bytes.
+    let count = usize::try_from(header.records_count).ok().filter(|&c| c <= buf.len() / MIN_RECORD_SIZE)?;
     if header.is_log_append_time() {
         return Some(vec![header.max_timestamp; count]);
     }
     let mut out = Vec::with_capacity(count);
-    let mut buf = batch.get(HEADER_SIZE..header.size)?;
     for _ in 0..count {
         let (len, n) = read_varint(buf)?;
-        let rec = buf.get(n..n + len as usize)?;
+        let len = usize::try_from(len).ok()?;
+        let rec = buf.get(n..n + len)?;
         let (delta, _) = read_varlong(rec.get(1..)?)?;
-        out.push(header.base_timestamp + delta);
-        buf = &buf[n + len as usize..];
+        out.push(header.base_timestamp.saturating_add(delta));
+        buf = &buf[n + len..];
     }
     Some(out)
 }

@@ -103,7 +103,7 @@ fn i32_at(b: &[u8], at: usize) -> i32 {
 }
 
 /// Offset index: (offset − base) as i32 → file position as i32.
-pub(crate) struct OffsetIndex(IndexFile<8>);
+pub struct OffsetIndex(IndexFile<8>);
 
 impl OffsetIndex {
     pub fn open(path: &Path, capacity_bytes: usize, writable: bool, reset: bool) -> Result<Self> {
@@ -164,7 +164,7 @@ impl OffsetIndex {
 }
 
 /// Time index: max timestamp so far as i64 → (offset − base) as i32.
-pub(crate) struct TimeIndex(IndexFile<12>);
+pub struct TimeIndex(IndexFile<12>);
 
 impl TimeIndex {
     pub fn open(path: &Path, capacity_bytes: usize, writable: bool, reset: bool) -> Result<Self> {

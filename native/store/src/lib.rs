@@ -7,6 +7,10 @@ pub mod batch;
 mod checkpoint;
 pub mod error;
 mod gather;
+// Public only to the fuzz targets (native/store/fuzz), which probe lookups directly.
+#[cfg(feature = "fuzzing")]
+pub mod index;
+#[cfg(not(feature = "fuzzing"))]
 mod index;
 pub mod lock;
 mod log;

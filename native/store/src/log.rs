@@ -302,6 +302,11 @@ impl Log {
             return Err(StoreError::RecordListTooLarge { size: batches.len() as u64, limit: config.segment_bytes });
         }
         let records: i64 = incoming.iter().map(|b| b.header.last_offset_delta as i64 + 1).sum();
+        let end = st.log_end();
+        if end.checked_add(records).is_none() {
+            let reason = format!("{records} records at log end offset {end} would pass the largest offset {}", i64::MAX);
+            return Err(StoreError::InvalidRecord { position: 0, reason });
+        }
         let max_ts = incoming.iter().map(|b| b.header.max_timestamp).max().unwrap_or(-1);
         self.maybe_roll(&mut st, batches.len(), records, max_ts, now)?;
         let log_append_time = (config.timestamp_type == TimestampType::LogAppendTime).then_some(now);
@@ -524,6 +529,11 @@ impl Log {
         seg.recover(&dir, sizes, base)?;
         let new_end = seg.next_offset;
         st.segments.insert(base, seg);
+        if new_end < st.log_start {
+            // The cut batch straddled the log start: the start comes down with the end.
+            checkpoint::write_offset(&dir, LOG_START_OFFSET, new_end)?;
+            st.log_start = new_end;
+        }
         self.shared.generation.fetch_add(1, Ordering::AcqRel);
         drop(st);
         let mut rp = self.shared.recovery_point.lock().unwrap();
@@ -684,7 +694,8 @@ fn load(dir: &Path, config: LogConfig, now: i64) -> Result<(State, RecoveryRepor
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         let Some((stem, suffix)) = name.split_once('.') else { continue };
-        let base = (stem.len() == 20).then(|| stem.parse::<i64>().ok()).flatten();
+        // Twenty digits, as the store names segments: no sign, so never a negative base.
+        let base = (stem.len() == 20 && stem.bytes().all(|c| c.is_ascii_digit())).then(|| stem.parse::<i64>().ok()).flatten();
         match (base, suffix) {
             (Some(b), "log") => bases.push(b),
             (Some(b), "index" | "timeindex") => index_files.push((b, path)),
@@ -721,9 +732,24 @@ fn load(dir: &Path, config: LogConfig, now: i64) -> Result<(State, RecoveryRepor
     let mut segments = BTreeMap::new();
     let recover_from = if clean { i64::MAX } else { *bases.iter().rev().find(|&&b| b <= recovery_point).unwrap_or(&i64::MIN) };
     let mut prev_end = log_start.min(bases.first().copied().unwrap_or(log_start));
+    // The floor the previous segment was recovered against.
+    let mut prev_floor = prev_end;
     let mut i = 0;
     while i < bases.len() {
         let base = bases[i];
+        if base < prev_end {
+            // This segment starts below where the previous one ends: the files
+            // overlap, so from here on nothing is reliable (as after a cut) and
+            // the previous segment becomes the active one.
+            drop_segments_from(dir, &mut bases, i, "it overlaps the segment before it", &mut report);
+            let prev_base = bases[i - 1];
+            drop(segments.remove(&prev_base));
+            let mut prev = Segment::open(dir, prev_base, sizes, true, now)?.0;
+            prev.recover(dir, sizes, prev_floor)?;
+            report.segments_recovered += 1;
+            segments.insert(prev_base, prev);
+            break;
+        }
         let last = i + 1 == bases.len();
         let (mut seg, needs_rebuild) = Segment::open(dir, base, sizes, last, now)?;
         if needs_rebuild || base >= recover_from {
@@ -751,14 +777,7 @@ fn load(dir: &Path, config: LogConfig, now: i64) -> Result<(State, RecoveryRepor
             if outcome.truncated_bytes > 0 && !last {
                 // Everything after a corrupt point is unreliable: later segments go
                 // and this one becomes the active segment.
-                for &later in &bases[i + 1..] {
-                    for suffix in ["log", "index", "timeindex"] {
-                        let _ = std::fs::remove_file(dir.join(file_name(later, suffix)));
-                    }
-                    report.segments_deleted += 1;
-                    report.notes.push(format!("deleted segment {} after the cut", file_name(later, "log")));
-                }
-                bases.truncate(i + 1);
+                drop_segments_from(dir, &mut bases, i + 1, "it comes after the cut", &mut report);
                 drop(seg);
                 seg = Segment::open(dir, base, sizes, true, now)?.0;
                 seg.recover(dir, sizes, prev_end)?;
@@ -768,9 +787,20 @@ fn load(dir: &Path, config: LogConfig, now: i64) -> Result<(State, RecoveryRepor
         } else if last {
             seg.log.preallocate()?;
         }
+        prev_floor = prev_end;
         prev_end = seg.next_offset;
         segments.insert(base, seg);
         i += 1;
+    }
+    let end = segments.values().next_back().map_or(log_start, |s| s.next_offset);
+    if end < log_start {
+        // The log start was made durable but data up to it was lost (a tail
+        // cut by recovery): nothing left is readable, so start empty there.
+        for (base, seg) in std::mem::take(&mut segments) {
+            remove_segment(dir, seg)?;
+            report.segments_deleted += 1;
+            report.notes.push(format!("deleted segment {}: the log ends at {end}, below the log start offset {log_start}", file_name(base, "log")));
+        }
     }
     if segments.is_empty() {
         segments.insert(log_start, Segment::create(dir, log_start, sizes, now)?);
@@ -784,6 +814,18 @@ fn load(dir: &Path, config: LogConfig, now: i64) -> Result<(State, RecoveryRepor
     }
     checkpoint::write_offset(dir, RECOVERY_POINT, recovery_point)?;
     Ok((state, report, recovery_point))
+}
+
+/// Deletes the files of the segments `bases[from..]` while loading, and forgets them.
+fn drop_segments_from(dir: &Path, bases: &mut Vec<i64>, from: usize, why: &str, report: &mut RecoveryReport) {
+    for &later in &bases[from..] {
+        for suffix in ["log", "index", "timeindex"] {
+            let _ = std::fs::remove_file(dir.join(file_name(later, suffix)));
+        }
+        report.segments_deleted += 1;
+        report.notes.push(format!("deleted segment {}: {why}", file_name(later, "log")));
+    }
+    bases.truncate(from);
 }
 
 #[allow(dead_code)]

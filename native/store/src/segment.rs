@@ -139,7 +139,7 @@ impl Segment {
         }
         if let Some((ts, rel)) = seg.time_index.last() {
             seg.max_timestamp = ts;
-            seg.offset_of_max_timestamp = base + rel as i64;
+            seg.offset_of_max_timestamp = base.saturating_add(rel as i64);
         }
         if !needs_recovery && size > 0 {
             // Find the end offset (and check the tail is whole) by scanning from
@@ -178,7 +178,7 @@ impl Segment {
         let mut max: Option<(i64, i64)> = None;
         while pos < self.size {
             match BatchHeader::parse(&map[pos..]) {
-                Some(h) if pos + h.size <= self.size && h.base_offset >= self.base => {
+                Some(h) if pos + h.size <= self.size && h.base_offset >= self.base && h.fits_offset_space() => {
                     next = h.next_offset();
                     if max.is_none_or(|(ts, _)| h.max_timestamp > ts) {
                         max = Some((h.max_timestamp, h.last_offset()));
@@ -220,7 +220,7 @@ impl Segment {
                 let ok = valid + h.size <= file_len
                     && h.magic == batch::MAGIC
                     && h.base_offset >= expect
-                    && h.last_offset_delta >= 0
+                    && h.fits_offset_space()
                     && h.last_offset() - self.base <= i32::MAX as i64
                     && batch::crc_is_valid(&map[valid..valid + h.size], &h);
                 if !ok {
@@ -254,7 +254,10 @@ impl Segment {
             self.max_timestamp = h.max_timestamp;
             self.offset_of_max_timestamp = h.last_offset();
         }
-        if self.bytes_since_last_index > self.index_interval {
+        // A full offset index takes no more entries (the index is sparse, lookups
+        // scan a little further): one append of many batches, or a segment
+        // recovered under a smaller segment.index.bytes, can fill it mid-append.
+        if self.bytes_since_last_index > self.index_interval && !self.offset_index.is_full() {
             self.offset_index.push((h.last_offset() - self.base) as i32, position as u32);
             self.time_index.maybe_push(self.max_timestamp, (self.offset_of_max_timestamp - self.base) as i32, false);
             self.bytes_since_last_index = 0;
@@ -369,7 +372,7 @@ impl Segment {
 
     /// First offset at or after `min_offset` whose record timestamp is >= `timestamp`.
     pub fn offset_for_timestamp(&self, map: &ReadMap, timestamp: i64, min_offset: i64) -> Option<i64> {
-        let start_offset = self.time_index.lookup(timestamp).map_or(self.base, |rel| self.base + rel as i64);
+        let start_offset = self.time_index.lookup(timestamp).map_or(self.base, |rel| self.base.saturating_add(rel as i64));
         let mut pos = self.offset_index.lookup(start_offset.max(min_offset) - self.base) as usize;
         while let Some(h) = Self::header_at(map, pos, self.size) {
             if h.max_timestamp >= timestamp && h.last_offset() >= min_offset {
