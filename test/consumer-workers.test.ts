@@ -204,7 +204,10 @@ for (const mode of ['close', 'terminate'] as const) {
     expect(logs.flat().filter((m) => m.type === 'error')).toEqual([]);
     const guestJoins = logs[1]!.filter((m) => m.type === 'join').map((m) => m.assignment!.failover ?? []);
     expect(guestJoins.at(-1)).toEqual([0, 1, 2, 3]);
-    expect(logs[1]!.find((m) => m.type === 'values')!.values).toEqual(Array.from({ length: 8 }, (_, i) => `after-${i}`).sort());
+    // At least once, as Kafka promises across a rebalance: the guest's member may
+    // rejoin once more after the takeover and fetch again from the last commit.
+    const values = logs[1]!.find((m) => m.type === 'values')!.values!;
+    expect([...new Set(values)].sort()).toEqual(Array.from({ length: 8 }, (_, i) => `after-${i}`).sort());
   }, 30_000);
 }
 

@@ -419,7 +419,7 @@ describe('OffsetStore', () => {
     expect(maxLogBytes).toBeLessThan(options.minCompactBytes! + 3 * options.segmentBytes!);
     expect(records).toBeLessThan(written / 5);
     await store.close();
-  });
+  }, 30_000);
 
   it('recovers every synced commit after a crash, and drops a torn last commit whole', async () => {
     const dir = tempDir();

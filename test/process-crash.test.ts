@@ -1,6 +1,6 @@
 // Process crash rounds: a child process produces (8 concurrent senders, 3
-// partitions, 16 KiB segments so that they roll often) and runs a consumer
-// group that commits as it reads; it reports every acknowledgement and commit
+// partitions, 64 KiB segments whose tiny indexes fill up, so that they roll
+// often) and runs a consumer group that commits as it reads; it reports every acknowledgement and commit
 // on stdout. The parent SIGKILLs it at a random moment, reopens the data
 // directory (recovery without a clean-shutdown marker) and checks that every
 // acknowledged record is there once, in order, at its offset; that every
@@ -40,9 +40,11 @@ const fjord = await Fjord.open({ dir });
 const admin = fjord.admin();
 await admin.connect();
 await admin.createTopics({ topics: [{ topic: ${JSON.stringify(TOPIC)}, numPartitions: ${PARTITIONS}, configEntries: [
-  { name: 'segment.bytes', value: '16384' },
-  { name: 'index.interval.bytes', value: '1024' },
-  // 12 offset / 8 time index entries: some segments roll because an index is full.
+  // Small segments so that kills land mid-roll, but not so small that 50 rounds
+  // of a fast producer open more segment files than the fd limit allows.
+  { name: 'segment.bytes', value: '65536' },
+  { name: 'index.interval.bytes', value: '4096' },
+  // 12 offset / 8 time index entries: most segments roll because an index is full.
   { name: 'segment.index.bytes', value: '96' },
 ] }] });
 const registry = await fjord.topics();
@@ -71,6 +73,10 @@ async function sender(s) {
     // kills also land mid-sync.
     process.stdout.write('A ' + meta.partition + ' ' + meta.baseOffset + ' ' + value + '\\n');
     if (acks === 1) await registry.get(${JSON.stringify(TOPIC)}).partition(meta.partition).durability.sync();
+    // A pause between sends keeps a round to a few hundred records: the
+    // checks reread the whole log every round, so the volume must not grow
+    // with the producer's speed.
+    await new Promise((resolve) => setTimeout(resolve, 3));
   }
 }
 for (let s = 0; s < ${SENDERS}; s++) sender(s).catch((error) => { console.error(error); process.exit(1); });

@@ -24,7 +24,9 @@ async function produced(): Promise<string> {
   });
   const producer = fjord.producer();
   await producer.connect();
-  for (let i = 0; i < COUNT; i++) await producer.send({ topic: 't', messages: [{ value: `m-${i}`, partition: 0 }] });
+  // A timestamp per record, so that every batch adds a time index entry whatever the clock does.
+  const start = Date.now();
+  for (let i = 0; i < COUNT; i++) await producer.send({ topic: 't', messages: [{ value: `m-${i}`, partition: 0, timestamp: String(start + i) }] });
   await fjord.close();
   return dir;
 }
