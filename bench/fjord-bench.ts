@@ -112,6 +112,8 @@ function cellsFor(store: StoreKind, valueBytes: number): CellSpec[] {
 
 const childPath = fileURLToPath(new URL('./sweep/child.js', import.meta.url));
 
+const jobName = (job: Job): string => (job.kind === 'store' ? `${job.store} ${sizeLabel(job.valueBytes)}` : job.kind);
+
 /** Runs `job` in a child process; `onCell` is called as each of its cells ends. */
 function runChild(job: Job, onCell: () => void): Promise<JobResult> {
   return new Promise((resolve, reject) => {
@@ -126,7 +128,7 @@ function runChild(job: Job, onCell: () => void): Promise<JobResult> {
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       if (result !== null) resolve(result);
-      else reject(failure ?? new Error(`the ${job.kind} job's child exited with ${signal ?? `code ${code}`} before reporting`));
+      else reject(failure ?? new Error(`the ${jobName(job)} job's child exited with ${signal ?? `code ${code}`} before reporting`));
     });
     child.send(job);
   });
@@ -139,7 +141,7 @@ async function main(): Promise<void> {
   const storeJobs: StoreJob[] = [];
   for (const valueBytes of sizes) {
     for (const store of stores) {
-      storeJobs.push({ kind: 'store', store, valueBytes, maxMessageBytes, workDir, cells: cellsFor(store, valueBytes), produceSeconds, warmupSeconds: produceSeconds / 4 });
+      storeJobs.push({ kind: 'store', store, valueBytes, maxMessageBytes, workDir, cells: cellsFor(store, valueBytes), produceSeconds, warmupSeconds: Math.max(0.1, produceSeconds / 4) });
     }
   }
   const withFjord = stores.includes('fjord');
@@ -208,7 +210,7 @@ async function main(): Promise<void> {
       partitions: PARTITIONS,
       stores,
       produceSecondsPerCell: produceSeconds,
-      warmupSecondsPerCell: produceSeconds / 4,
+      warmupSecondsPerCell: Math.max(0.1, produceSeconds / 4),
       memoryBytes,
       mbPerSec: 'record value bytes (10^6) per second',
       send: 'one send = up to 64 KiB of values (at least one) to one partition; sender n sends to partition n % partitions',

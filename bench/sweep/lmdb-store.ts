@@ -25,11 +25,17 @@ export class LmdbStore implements BenchStore {
   async send(partition: number, values: readonly Buffer[]): Promise<void> {
     const db = this.#partitions[partition]!;
     let seq = this.#next[partition]!;
-    let last: Promise<boolean> = this.#lastPut;
+    const previous = this.#lastPut;
+    let last: Promise<boolean> = previous;
     for (const value of values) last = db.put(seq++, value);
     this.#next[partition] = seq;
     this.#lastPut = last;
-    if (this.#acks === 0) return;
+    // acks 0 does not wait for its own puts, only for the send before it: with
+    // nothing to wait for, the queue of copied values grows without bound.
+    if (this.#acks === 0) {
+      await previous;
+      return;
+    }
     await last;
     if (this.#acks === -1) await this.#root.flushed;
   }
