@@ -21,11 +21,10 @@
 //   npx tsc -p tsconfig.json && node --expose-gc dist/bench/consume.bench.js [--quick]
 //   one cell, e.g. to profile it: node --cpu-prof dist/bench/consume.bench.js --only throughput --size 1KiB --fjord-only [--passes N (the minimum)]
 //   latency at another rate:       ... --only latency --rate 50000 --seconds 5
-import { randomFillSync } from 'node:crypto';
 import { closeSync, openSync, readSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import { Fjord, type Consumer, type Message } from '../src/index.js';
+import { Fjord, type Message } from '../src/index.js';
 import {
   banner,
   frame,
@@ -38,7 +37,6 @@ import {
   noteMissingGc,
   now,
   onProjectFilesystem,
-  quantile,
   randomValueGroups,
   throughput,
   usageFor,
@@ -47,6 +45,8 @@ import {
   writeResults,
   type Throughput,
 } from './support.js';
+import type { LatencyResult } from './sweep/jobs.js';
+import { runLatencyJob } from './sweep/latency-job.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -118,7 +118,6 @@ const TOPIC = 'bench';
 
 const LATENCY_RATE = positiveNumber(args.rate, 'rate', 10_000);
 const LATENCY_SECONDS = positiveNumber(args.seconds, 'seconds', 3, false);
-const LATENCY_WARMUP_SECONDS = 0.5;
 const LATENCY_VALUE_BYTES = 100;
 
 noteMissingGc('pass');
@@ -348,149 +347,10 @@ async function benchThroughput(size: SizeCase): Promise<ThroughputRow> {
 
 // ---------------------------------------------------------------- latency
 
-interface LatencyResult {
-  rate: number;
-  acks: 1;
-  valueBytes: number;
-  seconds: number;
-  warmupSeconds: number;
-  /** Measured records (after the warm-up). */
-  records: number;
-  /** Records per second the sender achieved over the measured part. */
-  achievedRate: number;
-  /** produce-call start → eachMessage called, ms. */
-  endToEnd: { p50: number; p99: number; p999: number; max: number; mean: number };
-  /** produce-call start → send() resolved (acks 1), ms. */
-  send: { p50: number; p99: number; p999: number; max: number };
-  /** Measured records whose end-to-end latency reached 1 ms. */
-  atLeast1ms: number;
-}
-
-function summary(values: Float64Array): { p50: number; p99: number; p999: number; max: number; mean: number } {
-  const sorted = Float64Array.from(values).sort();
-  let sum = 0;
-  for (const v of sorted) sum += v;
-  return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), p999: quantile(sorted, 0.999), max: sorted[sorted.length - 1] ?? NaN, mean: sum / sorted.length };
-}
-
+/** The shared produce → consume latency run (bench/sweep/latency-job.ts, also run by fjord-bench). */
 async function benchLatency(): Promise<LatencyResult> {
-  const dir = freshPath('latency');
-  const fjord = new Fjord({ dir, allowAutoTopicCreation: false });
-  const warmup = Math.round(LATENCY_RATE * LATENCY_WARMUP_SECONDS);
-  const measured = Math.round(LATENCY_RATE * LATENCY_SECONDS);
-  const total = warmup + measured;
-  const endToEnd = new Float64Array(measured);
-  const sendLatency = new Float64Array(measured);
-  const template = randomFillSync(Buffer.allocUnsafe(LATENCY_VALUE_BYTES));
-  let consumer: Consumer | null = null;
-  console.error(
-    `latency: ${LATENCY_RATE.toLocaleString('en-US')} records/s of ${LATENCY_VALUE_BYTES} B, one per send, acks 1, for ${LATENCY_SECONDS} s after ${LATENCY_WARMUP_SECONDS} s of warm-up`,
-  );
-  try {
-    const admin = fjord.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1 }] });
-    await admin.disconnect();
-
-    // The consumer joins and waits at the end of the empty topic before anything is sent.
-    consumer = fjord.consumer({ groupId: 'consume-bench-latency' });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
-    let received = 0;
-    let failure: unknown = null;
-    let finish!: () => void;
-    const done = new Promise<void>((resolve) => (finish = resolve));
-    const joined = new Promise<void>((resolve) => consumer!.on(consumer!.events.GROUP_JOIN, () => resolve()));
-    consumer.on(consumer.events.CRASH, (event) => {
-      failure = (event as { payload: { error: unknown } }).payload.error;
-      finish();
-    });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        const at = performance.now();
-        const value = message.value!;
-        const seq = value.readUInt32LE(8);
-        if (seq !== received) {
-          failure ??= new Error(`latency: record ${received} expected, eachMessage got ${seq} (offset ${message.offset})`);
-          finish();
-        }
-        if (seq >= warmup) endToEnd[seq - warmup] = at - value.readDoubleLE(0);
-        if (++received === total) finish();
-      },
-    });
-    await Promise.race([joined, done]);
-    if (failure !== null) throw failure;
-
-    const producer = fjord.producer();
-    await producer.connect();
-    let sent = 0;
-    let sendFailure: unknown = null;
-    const pending = new Set<Promise<unknown>>();
-    const sendOne = (seq: number): void => {
-      const value = Buffer.from(template);
-      const startedAt = performance.now();
-      value.writeDoubleLE(startedAt, 0);
-      value.writeUInt32LE(seq, 8);
-      const p: Promise<unknown> = producer.send({ topic: TOPIC, messages: [{ value }], acks: 1 }).then(
-        () => {
-          if (seq >= warmup) sendLatency[seq - warmup] = performance.now() - startedAt;
-          pending.delete(p);
-        },
-        (error: unknown) => {
-          sendFailure ??= error;
-          pending.delete(p);
-        },
-      );
-      pending.add(p);
-    };
-    gc?.();
-    const begin = performance.now();
-    let measuredFrom = 0;
-    // Each turn of the event loop sends every record due by now; a turn with nothing due just yields.
-    await new Promise<void>((resolve) => {
-      const turn = (): void => {
-        const due = Math.min(total, Math.floor(((performance.now() - begin) / 1000) * LATENCY_RATE) + 1);
-        while (sent < due) {
-          if (sent === warmup) measuredFrom = performance.now();
-          sendOne(sent++);
-        }
-        if (sent < total && sendFailure === null && failure === null) setImmediate(turn);
-        else resolve();
-      };
-      turn();
-    });
-    const sendingMs = performance.now() - measuredFrom;
-    await Promise.all(pending);
-    const timeout = setTimeout(() => {
-      failure ??= new Error(`latency: eachMessage saw ${received} of ${total} records 10 s after the last send`);
-      finish();
-    }, 10_000);
-    await done;
-    clearTimeout(timeout);
-    await producer.disconnect();
-    if (sendFailure !== null) throw sendFailure;
-    if (failure !== null) throw failure;
-
-    let atLeast1ms = 0;
-    for (const v of endToEnd) if (v >= 1) atLeast1ms++;
-    const { mean: _mean, ...sendSummary } = summary(sendLatency);
-    return {
-      rate: LATENCY_RATE,
-      acks: 1,
-      valueBytes: LATENCY_VALUE_BYTES,
-      seconds: LATENCY_SECONDS,
-      warmupSeconds: LATENCY_WARMUP_SECONDS,
-      records: measured,
-      achievedRate: (measured - 1) / (sendingMs / 1000),
-      endToEnd: summary(endToEnd),
-      send: sendSummary,
-      atLeast1ms,
-    };
-  } finally {
-    await consumer?.disconnect();
-    await fjord.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  console.error(`latency: ${LATENCY_RATE.toLocaleString('en-US')} records/s of ${LATENCY_VALUE_BYTES} B, one per send, acks 1, for ${LATENCY_SECONDS} s after 0.5 s of warm-up`);
+  return runLatencyJob({ kind: 'latency', rate: LATENCY_RATE, seconds: LATENCY_SECONDS, valueBytes: LATENCY_VALUE_BYTES, workDir });
 }
 
 // ---------------------------------------------------------------- report
@@ -510,13 +370,13 @@ function throughputTable(rows: readonly ThroughputRow[]): string {
 }
 
 function latencyTable(result: LatencyResult): string {
-  const e = result.endToEnd;
-  const s = result.send;
+  const e = result.endToEndMs;
+  const s = result.sendMs;
   return [
-    '| rate (records/s) | acks | value | records | p50 | p99 | p999 | max | ≥ 1 ms | send p50 | send p99 |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    `| ${whole(result.rate)} (achieved ${whole(result.achievedRate)}) | ${result.acks} | ${result.valueBytes} B | ${whole(result.records)} | ` +
-      `${latency(e.p50)} | ${latency(e.p99)} | ${latency(e.p999)} | ${latency(e.max)} | ${whole(result.atLeast1ms)} | ${latency(s.p50)} | ${latency(s.p99)} |`,
+    '| rate (records/s) | acks | value | records | p50 | p99 | p999 | max | send p50 | send p99 |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| ${whole(result.rate)} (achieved ${whole(result.achievedRate)}) | 1 | ${result.valueBytes} B | ${whole(result.records)} | ` +
+      `${latency(e.p50)} | ${latency(e.p99)} | ${latency(e.p999)} | ${latency(e.max)} | ${latency(s.p50)} | ${latency(s.p99)} |`,
   ].join('\n');
 }
 
@@ -569,7 +429,7 @@ async function main(): Promise<void> {
   if (latencyResult !== null) {
     console.log(
       `\nEnd-to-end latency: one 100 B record per producer.send (acks 1) at a fixed rate into one partition; a consumer (eachMessage) waiting at the end; ` +
-        `from the start of the send call to eachMessage, over ${whole(latencyResult.records)} records after ${LATENCY_WARMUP_SECONDS} s of warm-up. ` +
+        `from the start of the send call to eachMessage, over ${whole(latencyResult.records)} records after 0.5 s of warm-up. ` +
         `send: from the call to its promise resolving.\n`,
     );
     console.log(latencyTable(latencyResult));
