@@ -21,7 +21,7 @@
 //   npx tsc -p tsconfig.json && node --expose-gc dist/bench/consume.bench.js [--quick]
 //   one cell, e.g. to profile it: node --cpu-prof dist/bench/consume.bench.js --only throughput --size 1KiB --fjord-only [--passes N (the minimum)]
 //   latency at another rate:       ... --only latency --rate 50000 --seconds 5
-import { closeSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { Fjord, type Message } from '../src/index.js';
@@ -38,6 +38,7 @@ import {
   now,
   onProjectFilesystem,
   randomValueGroups,
+  readFrames,
   throughput,
   usageFor,
   whole,
@@ -45,6 +46,7 @@ import {
   writeResults,
   type Throughput,
 } from './support.js';
+import { ConsumerRun } from './sweep/consumer-run.js';
 import type { LatencyResult } from './sweep/jobs.js';
 import { runLatencyJob } from './sweep/latency-job.js';
 
@@ -208,13 +210,7 @@ async function fjordPass(fjord: Fjord, work: Workload): Promise<ConsumePass> {
   let touched = 0;
   let batches = 0;
   let firstBatchAt = 0n;
-  let failure: unknown = null;
-  let finish!: () => void;
-  const done = new Promise<void>((resolve) => (finish = resolve));
-  consumer.on(consumer.events.CRASH, (event) => {
-    failure = (event as { payload: { error: unknown } }).payload.error;
-    finish();
-  });
+  const run = new ConsumerRun(consumer);
   const start = now();
   await consumer.run({
     autoCommit: true,
@@ -224,13 +220,13 @@ async function fjordPass(fjord: Fjord, work: Workload): Promise<ConsumePass> {
       const messages = batch.messages;
       for (let i = 0; i < messages.length; i++) touched += messages[i]!.value![0]!;
       records += messages.length;
-      if (messages[messages.length - 1]!.offset === last) finish();
+      if (messages[messages.length - 1]!.offset === last) run.finish();
     },
   });
-  await done;
+  await run.ended;
   const ms = msSince(start);
   await consumer.disconnect();
-  if (failure !== null) throw failure;
+  run.check();
   if (records !== work.records) throw new Error(`fjord pass: the consumer saw ${records} records, expected ${work.records}`);
   sink += touched;
   return { ms, firstBatchMs: Number(firstBatchAt - start) / 1e6, batches };
@@ -240,38 +236,16 @@ async function fjordPass(fjord: Fjord, work: Workload): Promise<ConsumePass> {
 function floorPass(path: string, readBuffer: Buffer, work: Workload): ConsumePass {
   const start = now();
   const fd = openSync(path, 'r');
-  let records = 0;
-  let touched = 0;
-  let filePosition = 0;
-  let filled = 0;
-  let reads = 0;
+  let read: ReturnType<typeof readFrames>;
   try {
-    for (;;) {
-      const bytesRead = readSync(fd, readBuffer, filled, READ_CHUNK_BYTES, filePosition);
-      if (bytesRead === 0) break;
-      reads++;
-      filePosition += bytesRead;
-      filled += bytesRead;
-      let at = 0;
-      while (filled - at >= 4) {
-        const length = readBuffer.readUInt32BE(at);
-        if (filled - at - 4 < length) break;
-        const value = readBuffer.subarray(at + 4, at + 4 + length);
-        touched += value[0]!;
-        at += 4 + length;
-        records++;
-      }
-      // Carry a partial frame to the front; the buffer has room for one frame plus a chunk.
-      readBuffer.copyWithin(0, at, filled);
-      filled -= at;
-    }
+    read = readFrames(fd, readBuffer, READ_CHUNK_BYTES);
   } finally {
     closeSync(fd);
   }
   const ms = msSince(start);
-  if (records !== work.records) throw new Error(`floor pass: parsed ${records} frames, expected ${work.records}`);
-  sink += touched;
-  return { ms, firstBatchMs: 0, batches: reads };
+  if (read.records !== work.records) throw new Error(`floor pass: parsed ${read.records} frames, expected ${work.records}`);
+  sink += read.touched;
+  return { ms, firstBatchMs: 0, batches: read.reads };
 }
 
 interface ThroughputRow {

@@ -3,7 +3,7 @@
 // directory, timing and quantiles, number formats for the tables, argument
 // errors, and the machine part of the JSON results file.
 import { randomFillSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +40,38 @@ export function randomValueGroups(groups: number, perGroup: number, valueBytes: 
     result.push(values);
   }
   return result;
+}
+
+/**
+ * The floors' read: the frame file `fd` in `chunkBytes` reads into `buffer`
+ * (room for a chunk and the largest frame), every frame parsed and the first
+ * byte of its value touched.
+ */
+export function readFrames(fd: number, buffer: Buffer, chunkBytes: number): { records: number; touched: number; reads: number } {
+  let records = 0;
+  let touched = 0;
+  let reads = 0;
+  let position = 0;
+  let filled = 0;
+  for (;;) {
+    const read = readSync(fd, buffer, filled, chunkBytes, position);
+    if (read === 0) break;
+    reads++;
+    position += read;
+    filled += read;
+    let at = 0;
+    while (filled - at >= 4) {
+      const length = buffer.readUInt32BE(at);
+      if (filled - at - 4 < length) break;
+      touched += buffer[at + 4]!;
+      at += 4 + length;
+      records++;
+    }
+    // Carry a partial frame to the front.
+    buffer.copyWithin(0, at, filled);
+    filled -= at;
+  }
+  return { records, touched, reads };
 }
 
 export function writeAll(fd: number, bytes: Buffer): void {

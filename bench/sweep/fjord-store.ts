@@ -5,6 +5,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import { Fjord, type Message, type Producer } from '../../src/index.js';
+import { ConsumerRun } from './consumer-run.js';
 import type { Acks, BenchStore, OpenOptions, ReadBack } from './store.js';
 
 export const TOPIC = 'bench';
@@ -71,14 +72,8 @@ export class FjordStore implements BenchStore {
     await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
     let records = 0;
     let touched = 0;
-    let failure: unknown = null;
-    let finish!: () => void;
-    const done = new Promise<void>((resolve) => (finish = resolve));
-    consumer.on(consumer.events.CRASH, (event) => {
-      failure = (event as { payload: { error: unknown } }).payload.error;
-      finish();
-    });
-    if (expected === 0) finish();
+    const run = new ConsumerRun(consumer);
+    if (expected === 0) run.finish();
     // Reading is timed from joining the group on: fetching and decoding only.
     let start = performance.now();
     consumer.on(consumer.events.GROUP_JOIN, () => (start = performance.now()));
@@ -89,13 +84,13 @@ export class FjordStore implements BenchStore {
         for (let i = 0; i < messages.length; i++) touched += messages[i]!.value![0]!;
         records += messages.length;
         if (messages.length > 0) resolveOffset(messages[messages.length - 1]!.offset);
-        if (records >= expected) finish();
+        if (records >= expected) run.finish();
       },
     });
-    await done;
+    await run.ended;
     const seconds = (performance.now() - start) / 1000;
     await consumer.disconnect();
-    if (failure !== null) throw failure;
+    run.check();
     return { records, touched, seconds };
   }
 

@@ -1,10 +1,10 @@
 // The floor: each value as a 4-byte big-endian length and its bytes, appended
 // with fs.writeSync to one file per partition and read back with fs.readSync in
 // 1 MiB chunks. Durable runs fdatasync as `floorSync` says.
-import { closeSync, fdatasyncSync, openSync, readSync } from 'node:fs';
+import { closeSync, fdatasyncSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { frame, writeAll } from '../support.js';
+import { frame, readFrames, writeAll } from '../support.js';
 import type { BenchStore, FloorSync, OpenOptions, ReadBack } from './store.js';
 
 const READ_CHUNK_BYTES = 1024 * 1024;
@@ -65,24 +65,9 @@ export class FloorStore implements BenchStore {
     let records = 0;
     let touched = 0;
     for (const fd of this.#fds) {
-      let position = 0;
-      let filled = 0;
-      for (;;) {
-        const read = readSync(fd, buffer, filled, READ_CHUNK_BYTES, position);
-        if (read === 0) break;
-        position += read;
-        filled += read;
-        let at = 0;
-        while (filled - at >= 4) {
-          const length = buffer.readUInt32BE(at);
-          if (filled - at - 4 < length) break;
-          touched += buffer[at + 4]!;
-          at += 4 + length;
-          records++;
-        }
-        buffer.copyWithin(0, at, filled);
-        filled -= at;
-      }
+      const read = readFrames(fd, buffer, READ_CHUNK_BYTES);
+      records += read.records;
+      touched += read.touched;
     }
     return { records, touched };
   }

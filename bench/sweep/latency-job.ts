@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Fjord, type Consumer } from '../../src/index.js';
 import { gc } from '../support.js';
 import type { LatencyJob, LatencyResult } from './jobs.js';
+import { ConsumerRun } from './consumer-run.js';
 import { quantiles } from './quantiles.js';
 
 const TOPIC = 'latency';
@@ -34,29 +35,22 @@ export async function runLatencyJob(job: LatencyJob): Promise<LatencyResult> {
     await consumer.connect();
     await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
     let received = 0;
-    let failure: unknown = null;
-    let finish!: () => void;
-    const done = new Promise<void>((resolve) => (finish = resolve));
+    const run = new ConsumerRun(consumer);
     const joined = new Promise<void>((resolve) => consumer!.on(consumer!.events.GROUP_JOIN, () => resolve()));
-    consumer.on(consumer.events.CRASH, (event) => {
-      failure = (event as { payload: { error: unknown } }).payload.error;
-      finish();
-    });
     await consumer.run({
       eachMessage: async ({ message }) => {
         const at = performance.now();
         const value = message.value!;
         const seq = value.readUInt32LE(8);
         if (seq !== received) {
-          failure ??= new Error(`latency: record ${received} expected, eachMessage got ${seq} (offset ${message.offset})`);
-          finish();
+          run.fail(new Error(`latency: record ${received} expected, eachMessage got ${seq} (offset ${message.offset})`));
         }
         if (seq >= warmup) endToEnd[seq - warmup] = at - value.readDoubleLE(0);
-        if (++received === total) finish();
+        if (++received === total) run.finish();
       },
     });
-    await Promise.race([joined, done]);
-    if (failure !== null) throw failure;
+    await Promise.race([joined, run.ended]);
+    run.check();
 
     const producer = fjord.producer();
     await producer.connect();
@@ -91,7 +85,7 @@ export async function runLatencyJob(job: LatencyJob): Promise<LatencyResult> {
           if (sent === warmup) measuredFrom = performance.now();
           sendOne(sent++);
         }
-        if (sent < total && sendFailure === null && failure === null) setImmediate(turn);
+        if (sent < total && sendFailure === null && !run.failed) setImmediate(turn);
         else resolve();
       };
       turn();
@@ -99,14 +93,13 @@ export async function runLatencyJob(job: LatencyJob): Promise<LatencyResult> {
     const sendingMs = performance.now() - measuredFrom;
     await Promise.all(pending);
     const timeout = setTimeout(() => {
-      failure ??= new Error(`latency: eachMessage saw ${received} of ${total} records 10 s after the last send`);
-      finish();
+      run.fail(new Error(`latency: eachMessage saw ${received} of ${total} records 10 s after the last send`));
     }, 10_000);
-    await done;
+    await run.ended;
     clearTimeout(timeout);
     await producer.disconnect();
     if (sendFailure !== null) throw sendFailure;
-    if (failure !== null) throw failure;
+    run.check();
     return {
       kind: 'latency',
       rate: job.rate,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Fjord } from '../../src/index.js';
 import { randomValueGroups } from '../support.js';
 import type { MemoryJob, MemoryResult } from './jobs.js';
+import { ConsumerRun } from './consumer-run.js';
 import type { MemorySampler } from './memory-sampler.js';
 
 const TOPIC = 'memory';
@@ -33,18 +34,12 @@ export async function runMemoryJob(job: MemoryJob, sampler: MemorySampler): Prom
     await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
     let consumed = 0;
     let touched = 0;
-    let failure: unknown = null;
-    let finish!: () => void;
-    const done = new Promise<void>((resolve) => (finish = resolve));
-    consumer.on(consumer.events.CRASH, (event) => {
-      failure = (event as { payload: { error: unknown } }).payload.error;
-      finish();
-    });
+    const run = new ConsumerRun(consumer);
     await consumer.run({
       eachBatch: async ({ batch }) => {
         for (const message of batch.messages) touched += message.value![0]!;
         consumed += batch.messages.length;
-        if (consumed >= records) finish();
+        if (consumed >= records) run.finish();
       },
     });
 
@@ -52,7 +47,7 @@ export async function runMemoryJob(job: MemoryJob, sampler: MemorySampler): Prom
     await producer.connect();
     let next = 0;
     const sender = async (): Promise<void> => {
-      while (next < sends && failure === null) {
+      while (next < sends && !run.failed) {
         const n = next++;
         await producer.send({ topic: TOPIC, messages: pool[n % pool.length]!, acks: 1 });
         if (n % 64 === 0) sampler.sample();
@@ -60,9 +55,9 @@ export async function runMemoryJob(job: MemoryJob, sampler: MemorySampler): Prom
     };
     await Promise.all(Array.from({ length: SENDERS }, sender));
     await producer.disconnect();
-    await done;
+    await run.ended;
     await consumer.disconnect();
-    if (failure !== null) throw failure;
+    run.check();
     if (consumed !== records) throw new Error(`memory run: consumed ${consumed} records, produced ${records}`);
     return {
       kind: 'memory',

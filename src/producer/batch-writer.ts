@@ -4,7 +4,8 @@
 // beside the framing with the position they go at, and the store writes
 // them from where they are, so a large value is copied once, into the page
 // cache. The store also stamps each batch's CRC and its base offset.
-import { sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from '../storage/varint.js';
+import { writeBytes } from '../storage/record-batch.js';
+import { putVarint, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from '../storage/varint.js';
 import type { RecordRun } from './record-run.js';
 
 /**
@@ -15,11 +16,7 @@ export const GATHER_MIN_BYTES = 2048;
 
 const HEADER_SIZE = 61;
 const LOG_OVERHEAD = 12;
-const SHORT_ASCII = 24;
 const RECORD_FRAMING_MAX = 21 + 2 * 5;
-
-/** Buffer's undocumented, long-standing UTF-8 writer: buf.write without the argument juggling. */
-type Utf8Writable = Buffer & { utf8Write(text: string, offset: number, length: number): number };
 
 export class BatchWriter {
   #buf: Buffer;
@@ -117,18 +114,18 @@ export class BatchWriter {
     if (delta === 0) buf[pos++] = 0;
     else pos = writeVarlong(buf, delta, pos);
     pos = putVarint(buf, offsetDelta, pos);
-    pos = writeField(buf, pos, run.keyOf(i), keyLength);
+    pos = writeBytes(buf, pos, run.keyOf(i), keyLength);
     if (gather) {
       pos = putVarint(buf, valueLength, pos);
       this.#cut(value as Buffer, pos);
       this.#batchValueBytes += valueLength;
-    } else pos = writeField(buf, pos, value, valueLength);
+    } else pos = writeBytes(buf, pos, value, valueLength);
     if (headers === null) buf[pos++] = 0;
     else {
       pos = writeVarint(buf, headers.names.length, pos);
       for (let h = 0, n = headers.names.length; h < n; h++) {
-        pos = writeField(buf, pos, headers.names[h]!, headers.lengths[2 * h]!);
-        pos = writeField(buf, pos, headers.values[h]!, headers.lengths[2 * h + 1]!);
+        pos = writeBytes(buf, pos, headers.names[h]!, headers.lengths[2 * h]!);
+        pos = writeBytes(buf, pos, headers.values[h]!, headers.lengths[2 * h + 1]!);
       }
     }
     this.#pos = pos;
@@ -183,31 +180,6 @@ export class BatchWriter {
   }
 }
 
-/** writeVarint, with the one- and two-byte cases (most lengths and deltas) small enough to inline. */
-function putVarint(buf: Buffer, value: number, pos: number): number {
-  const z = ((value << 1) ^ (value >> 31)) >>> 0;
-  if (z < 0x80) {
-    buf[pos] = z;
-    return pos + 1;
-  }
-  if (z < 0x4000) {
-    buf[pos] = (z & 0x7f) | 0x80;
-    buf[pos + 1] = z >>> 7;
-    return pos + 2;
-  }
-  return writeVarint(buf, value, pos);
-}
-
-function writeField(buf: Buffer, pos: number, data: Buffer | string | null, length: number): number {
-  pos = putVarint(buf, length, pos);
-  if (length <= 0) return pos;
-  if (typeof data !== 'string') buf.set(data!, pos);
-  else if (length === data.length && length <= SHORT_ASCII) {
-    // A native write costs ~50 ns whatever the size; short ASCII strings copy faster here.
-    for (let i = 0; i < length; i++) buf[pos + i] = data.charCodeAt(i);
-  } else (buf as Utf8Writable).utf8Write(data, pos, length);
-  return pos + length;
-}
 
 function writeInt64(buf: Buffer, pos: number, value: number): void {
   const high = Math.floor(value / 0x100000000);

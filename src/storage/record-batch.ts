@@ -3,7 +3,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { CorruptRecordError, InvalidArgumentError, InvalidRecordError, RecordTooLargeError, UnsupportedCompressionError } from '../errors.js';
 import { native } from './native.js';
-import { type Cursor, readVarint, readVarlong, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
+import { type Cursor, putVarint, readVarint, readVarlong, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
 
 /** A record to encode, shaped like a KafkaJS message. */
 export interface RecordInput {
@@ -271,8 +271,9 @@ function writeRecords(
   }
 }
 
-function writeBytes(buf: Buffer, pos: number, data: Buffer | string | null, length: number): number {
-  pos = writeVarint(buf, length, pos);
+/** A varint length and the bytes of `data` (`length` of them; none for null, -1). */
+export function writeBytes(buf: Buffer, pos: number, data: Buffer | string | null, length: number): number {
+  pos = putVarint(buf, length, pos);
   if (length <= 0) return pos;
   if (typeof data !== 'string') buf.set(data!, pos);
   else if (length === data.length && length <= SHORT_ASCII) {

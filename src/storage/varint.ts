@@ -116,3 +116,18 @@ export function readVarlong(buf: Uint8Array, cursor: Cursor): number {
   cursor.pos = pos;
   return negative ? -u - 1 : u;
 }
+
+/** writeVarint, with the one- and two-byte cases (most lengths and deltas) small enough to inline. */
+export function putVarint(buf: Buffer, value: number, pos: number): number {
+  const z = ((value << 1) ^ (value >> 31)) >>> 0;
+  if (z < 0x80) {
+    buf[pos] = z;
+    return pos + 1;
+  }
+  if (z < 0x4000) {
+    buf[pos] = (z & 0x7f) | 0x80;
+    buf[pos + 1] = z >>> 7;
+    return pos + 2;
+  }
+  return writeVarint(buf, value, pos);
+}
