@@ -1,52 +1,12 @@
 // Damaged partition files through the public API: what open repairs and
 // logs, what a read refuses (CorruptRecordError), and what consumers do.
-import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, realpathSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, realpathSync, rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 
 import { batchInfos, CorruptRecordError, decodeBatches, Fjord, logLevel, stderrLogCreator, type BatchInfo, type LogEntry } from '../src/index.js';
-import { tempDir } from './helpers.js';
+import { batchesIn, COUNT, flipByte, partitionDir, producedDataDir as produced, segmentFiles, TOPIC } from './damaged-dir.js';
 import { logOf, track, valuesOf } from './fjord-kit.js';
-
-const TOPIC = 't';
-const COUNT = 60;
-
-/** A closed data dir with topic `t` (1 partition, 2048-byte segments) holding `m-0`..`m-59`, one batch each. */
-async function produced(): Promise<string> {
-  const dir = tempDir();
-  const fjord = new Fjord({ dir, logLevel: logLevel.NOTHING });
-  const admin = fjord.admin();
-  await admin.connect();
-  await admin.createTopics({
-    topics: [{ topic: TOPIC, numPartitions: 1, configEntries: [{ name: 'segment.bytes', value: '2048' }, { name: 'index.interval.bytes', value: '256' }] }],
-  });
-  const producer = fjord.producer();
-  await producer.connect();
-  for (let i = 0; i < COUNT; i++) await producer.send({ topic: TOPIC, messages: [{ value: `m-${i}` }] });
-  await fjord.close();
-  return dir;
-}
-
-const partitionDir = (dir: string) => join(dir, `${TOPIC}-0`);
-
-function segmentFiles(dir: string): string[] {
-  return readdirSync(partitionDir(dir))
-    .filter((n) => n.endsWith('.log'))
-    .sort();
-}
-
-function batchesIn(dir: string, file: string): BatchInfo[] {
-  return [...batchInfos(readFileSync(join(partitionDir(dir), file)))];
-}
-
-function flipByte(path: string, at: number): void {
-  const fd = openSync(path, 'r+');
-  const byte = Buffer.alloc(1);
-  readSync(fd, byte, 0, 1, at);
-  byte[0] = byte[0]! ^ 0x20;
-  writeSync(fd, byte, 0, 1, at);
-  closeSync(fd);
-}
 
 /** Bytes from `from` up to the last non-zero byte of the file: what recovery counts as torn. */
 function tornBytes(path: string, from: number): number {

@@ -1,48 +1,21 @@
 // `verifyDataDir` and `fjord verify`: a clean directory is reported clean;
 // each kind of damage is named by file, byte and offset; exit codes 0/1/2.
-import { appendFileSync, closeSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-import { batchInfos, Fjord, logLevel, verifyDataDir, type BatchInfo } from '../src/index.js';
+import { Fjord, logLevel, verifyDataDir } from '../src/index.js';
 import { runCommand } from '../src/command.js';
 import { runScript } from './child-process.js';
+import { batchesIn, COUNT, flipByte, partitionDir, producedDataDir, segmentFiles } from './damaged-dir.js';
 import { tempDir } from './helpers.js';
 import { track } from './fjord-kit.js';
 
-const COUNT = 60;
-
-/** A closed data dir: topic `t` with 2 partitions of 2048-byte segments, `m-0`..`m-59` in partition 0, one batch each. */
-async function produced(): Promise<string> {
-  const dir = tempDir();
-  const fjord = new Fjord({ dir, logLevel: logLevel.NOTHING });
-  const admin = fjord.admin();
-  await admin.connect();
-  await admin.createTopics({
-    topics: [{ topic: 't', numPartitions: 2, configEntries: [{ name: 'segment.bytes', value: '2048' }, { name: 'index.interval.bytes', value: '256' }] }],
-  });
-  const producer = fjord.producer();
-  await producer.connect();
-  // A timestamp per record, so that every batch adds a time index entry whatever the clock does.
-  const start = Date.now();
-  for (let i = 0; i < COUNT; i++) await producer.send({ topic: 't', messages: [{ value: `m-${i}`, partition: 0, timestamp: String(start + i) }] });
-  await fjord.close();
-  return dir;
-}
-
-const p0 = (dir: string) => join(dir, 't-0');
-const segments = (dir: string) => readdirSync(p0(dir)).filter((n) => n.endsWith('.log')).sort();
-const batchesOf = (dir: string, file: string): BatchInfo[] => [...batchInfos(readFileSync(join(p0(dir), file)))];
-
-function flipByte(path: string, at: number): void {
-  const fd = openSync(path, 'r+');
-  const byte = Buffer.alloc(1);
-  readSync(fd, byte, 0, 1, at);
-  byte[0] = byte[0]! ^ 0x20;
-  writeSync(fd, byte, 0, 1, at);
-  closeSync(fd);
-}
+const produced = () => producedDataDir(2);
+const p0 = partitionDir;
+const segments = segmentFiles;
+const batchesOf = batchesIn;
 
 function output() {
   let text = '';
