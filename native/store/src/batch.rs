@@ -134,21 +134,7 @@ pub fn validate_append(input: &[u8], max_message_bytes: u64) -> Result<Vec<Incom
         if rest.len() < HEADER_SIZE {
             return Err(invalid(format!("{} trailing bytes are shorter than a 61-byte batch header", rest.len())));
         }
-        let length = be_i32(rest, LENGTH_AT);
-        if length < (HEADER_SIZE - LOG_OVERHEAD) as i32 {
-            return Err(invalid(format!("batch length field {length} is below the 49-byte minimum")));
-        }
-        let size = length as u64 + LOG_OVERHEAD as u64;
-        if size > rest.len() as u64 {
-            return Err(invalid(format!("batch length says {size} bytes but only {} remain", rest.len())));
-        }
-        if size > max_message_bytes {
-            return Err(StoreError::RecordTooLarge { size, limit: max_message_bytes });
-        }
-        let header = BatchHeader::parse(rest).expect("length checked");
-        if header.magic != MAGIC {
-            return Err(invalid(format!("magic {} is not supported, only RecordBatch v2 (magic 2)", header.magic)));
-        }
+        let header = check_frame(rest, rest.len(), max_message_bytes, pos)?;
         let bytes = &rest[..header.size];
         if !crc_is_valid(bytes, &header) {
             return Err(StoreError::CorruptRecord {
@@ -156,24 +142,52 @@ pub fn validate_append(input: &[u8], max_message_bytes: u64) -> Result<Vec<Incom
                 reason: format!("CRC-32C is {:#010x}, the batch says {:#010x}", compute_crc(bytes), header.crc),
             });
         }
-        if header.records_count <= 0 {
-            return Err(invalid(format!("batch holds {} records", header.records_count)));
-        }
-        if header.last_offset_delta != header.records_count - 1 {
-            return Err(invalid(format!(
-                "lastOffsetDelta {} does not match {} records",
-                header.last_offset_delta, header.records_count
-            )));
-        }
-        match header.compression() {
-            0 => validate_records(&bytes[HEADER_SIZE..], header.records_count).map_err(invalid)?,
-            1..=4 => {}
-            codec => return Err(invalid(format!("unknown compression codec {codec}"))),
+        if uncompressed(&header).map_err(invalid)? {
+            validate_records(&bytes[HEADER_SIZE..], header.records_count).map_err(invalid)?;
         }
         batches.push(IncomingBatch { position: pos, header });
         pos += header.size;
     }
     Ok(batches)
+}
+
+/// The header of the batch at byte `position` of an append, from its first
+/// HEADER_SIZE bytes `header` with `remaining` bytes of input left from it:
+/// a length within the input and `max_message_bytes`, magic 2.
+pub(crate) fn check_frame(header: &[u8], remaining: usize, max_message_bytes: u64, position: usize) -> Result<BatchHeader> {
+    let invalid = |reason: String| StoreError::InvalidRecord { position: position as u64, reason };
+    let length = be_i32(header, LENGTH_AT);
+    if length < (HEADER_SIZE - LOG_OVERHEAD) as i32 {
+        return Err(invalid(format!("batch length field {length} is below the 49-byte minimum")));
+    }
+    let size = length as u64 + LOG_OVERHEAD as u64;
+    if size > remaining as u64 {
+        return Err(invalid(format!("batch length says {size} bytes but only {remaining} remain")));
+    }
+    if size > max_message_bytes {
+        return Err(StoreError::RecordTooLarge { size, limit: max_message_bytes });
+    }
+    let parsed = BatchHeader::parse(header).expect("length checked");
+    if parsed.magic != MAGIC {
+        return Err(invalid(format!("magic {} is not supported, only RecordBatch v2 (magic 2)", parsed.magic)));
+    }
+    Ok(parsed)
+}
+
+/// Whether the batch's records are to be walked (uncompressed), after its
+/// record count, lastOffsetDelta and compression codec are checked.
+pub(crate) fn uncompressed(header: &BatchHeader) -> std::result::Result<bool, String> {
+    if header.records_count <= 0 {
+        return Err(format!("batch holds {} records", header.records_count));
+    }
+    if header.last_offset_delta != header.records_count - 1 {
+        return Err(format!("lastOffsetDelta {} does not match {} records", header.last_offset_delta, header.records_count));
+    }
+    match header.compression() {
+        0 => Ok(true),
+        1..=4 => Ok(false),
+        codec => Err(format!("unknown compression codec {codec}")),
+    }
 }
 
 /// Walks uncompressed records: each length-framed record must parse exactly,
@@ -260,11 +274,16 @@ pub fn record_timestamps(batch: &[u8], header: &BatchHeader) -> Option<Vec<i64>>
 /// max timestamp, and restamps the CRC over the header and `records` (the
 /// rest of the batch), as Kafka's broker does.
 pub(crate) fn stamp_log_append_time(header: &mut [u8; HEADER_SIZE], records: &[u8], now: i64) {
+    mark_log_append_time(header, now);
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[ATTRIBUTES_AT..]), records);
+    header[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// Sets the LogAppendTime attribute and `now` as the max timestamp; the CRC is the caller's.
+pub(crate) fn mark_log_append_time(header: &mut [u8; HEADER_SIZE], now: i64) {
     let attributes = be_i16(header, ATTRIBUTES_AT) | TIMESTAMP_TYPE_LOG_APPEND;
     header[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
     header[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&now.to_be_bytes());
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[ATTRIBUTES_AT..]), records);
-    header[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
 /// One record for `RecordBatchBuilder`.

@@ -4,7 +4,7 @@
 //! pieces are written as they are, in one vectored write: a value the
 //! caller leaves out of its framing is copied once, into the page cache.
 
-use crate::batch::{self, BatchHeader, ATTRIBUTES_AT, CRC_AT, HEADER_SIZE, LOG_OVERHEAD, MAGIC, MAX_TIMESTAMP_AT};
+use crate::batch::{self, BatchHeader, ATTRIBUTES_AT, CRC_AT, HEADER_SIZE};
 use crate::error::{Result, StoreError};
 use crate::varint;
 
@@ -225,41 +225,13 @@ pub(crate) fn prepare<'a>(pieces: &Pieces<'a>, max_message_bytes: u64, log_appen
         if remaining < HEADER_SIZE || cursor.read_into(&mut header).is_none() {
             return Err(invalid(format!("{remaining} trailing bytes are shorter than a 61-byte batch header")));
         }
-        let length = i32::from_be_bytes(header[8..12].try_into().unwrap());
-        if length < (HEADER_SIZE - LOG_OVERHEAD) as i32 {
-            return Err(invalid(format!("batch length field {length} is below the 49-byte minimum")));
-        }
-        let size = length as u64 + LOG_OVERHEAD as u64;
-        if size > remaining as u64 {
-            return Err(invalid(format!("batch length says {size} bytes but only {remaining} remain")));
-        }
-        if size > max_message_bytes {
-            return Err(StoreError::RecordTooLarge { size, limit: max_message_bytes });
-        }
-        let parsed = BatchHeader::parse(&header).expect("length checked");
-        if parsed.magic != MAGIC {
-            return Err(invalid(format!("magic {} is not supported, only RecordBatch v2 (magic 2)", parsed.magic)));
-        }
-        if parsed.records_count <= 0 {
-            return Err(invalid(format!("batch holds {} records", parsed.records_count)));
-        }
-        if parsed.last_offset_delta != parsed.records_count - 1 {
-            return Err(invalid(format!(
-                "lastOffsetDelta {} does not match {} records",
-                parsed.last_offset_delta, parsed.records_count
-            )));
-        }
+        let parsed = batch::check_frame(&header, remaining, max_message_bytes, position)?;
         let end = position + parsed.size;
-        match parsed.compression() {
-            0 => validate_records(cursor.clone(), end, parsed.records_count).map_err(invalid)?,
-            1..=4 => {}
-            codec => return Err(invalid(format!("unknown compression codec {codec}"))),
+        if batch::uncompressed(&parsed).map_err(invalid)? {
+            validate_records(cursor.clone(), end, parsed.records_count).map_err(invalid)?;
         }
-
         if let Some(now) = log_append_time {
-            let attributes = parsed.attributes | batch::TIMESTAMP_TYPE_LOG_APPEND;
-            header[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
-            header[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&now.to_be_bytes());
+            batch::mark_log_append_time(&mut header, now);
         }
         let first_body = bodies.len();
         let mut crc = crc32c::crc32c(&header[ATTRIBUTES_AT..]);
