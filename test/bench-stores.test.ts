@@ -3,26 +3,16 @@
 // nothing. Same sends to each, exact counts and touched bytes back.
 import { describe, expect, it } from 'vitest';
 
-import { FjordStore } from '../bench/sweep/fjord-store.js';
-import { FloorStore } from '../bench/sweep/floor-store.js';
-import { LmdbStore } from '../bench/sweep/lmdb-store.js';
-import { SqliteStore } from '../bench/sweep/sqlite-store.js';
-import type { Acks, BenchStore, OpenOptions } from '../bench/sweep/store.js';
+import { openStore } from '../bench/sweep/open-store.js';
+import { STORE_KINDS, type Acks } from '../bench/sweep/store.js';
 import { tempDir } from './helpers.js';
-
-const open: Record<string, (options: OpenOptions) => Promise<BenchStore>> = {
-  fjord: (options) => FjordStore.open(options),
-  lmdb: async (options) => new LmdbStore(options),
-  sqlite: async (options) => new SqliteStore(options),
-  floor: async (options) => new FloorStore(options),
-};
 
 /** Send n holds values whose first bytes are n*10 .. n*10+4. */
 const valuesOf = (n: number): Buffer[] => Array.from({ length: 5 }, (_, i) => Buffer.from([n * 10 + i, 1, 2, 3]));
 
-describe.each(Object.keys(open))('bench store %s', (kind) => {
+describe.each(STORE_KINDS)('bench store %s', (kind) => {
   it.each([0, 1, -1] as Acks[])('keeps and reads back every record sent at acks %s over 3 partitions', async (acks) => {
-    const store = await open[kind]!({ dir: tempDir(), partitions: 3, acks, maxMessageBytes: 1_048_588 });
+    const store = await openStore(kind, { dir: tempDir(), partitions: 3, acks, maxMessageBytes: 1_048_588 });
     try {
       const sends = await Promise.all(Array.from({ length: 12 }, (_, n) => store.send(n % 3, valuesOf(n))));
       expect(sends).toHaveLength(12);

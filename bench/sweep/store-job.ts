@@ -6,32 +6,16 @@ import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import { gc, KiB, MiB, randomValueGroups } from '../support.js';
-import { FjordStore } from './fjord-store.js';
-import { FloorStore } from './floor-store.js';
 import type { CellSpec, ConsumeResult, ProduceResult, StoreJob, StoreJobResult } from './jobs.js';
-import { LmdbStore } from './lmdb-store.js';
 import type { MemorySampler } from './memory-sampler.js';
+import { openStore } from './open-store.js';
 import { quantiles } from './quantiles.js';
-import { SqliteStore } from './sqlite-store.js';
-import type { BenchStore, OpenOptions } from './store.js';
+import type { BenchStore } from './store.js';
 
 /** Value bytes per send: the records of one send are one request, as a KafkaJS user would batch them. */
 export const SEND_TARGET_BYTES = 64 * KiB;
 /** Distinct value bytes; sends cycle over them. Larger than CPU caches. */
 const POOL_BYTES = 16 * MiB;
-
-async function openStore(job: StoreJob, options: OpenOptions): Promise<BenchStore> {
-  switch (job.store) {
-    case 'fjord':
-      return FjordStore.open(options);
-    case 'lmdb':
-      return new LmdbStore(options);
-    case 'sqlite':
-      return new SqliteStore(options);
-    case 'floor':
-      return new FloorStore(options);
-  }
-}
 
 class ValuePool {
   readonly messagesPerSend: number;
@@ -69,7 +53,7 @@ async function drive(store: BenchStore, pool: ValuePool, cell: CellSpec, first: 
 async function runCell(job: StoreJob, pool: ValuePool, cell: CellSpec, sampler: MemorySampler): Promise<{ produce: ProduceResult; consume: ConsumeResult | null }> {
   const dir = join(job.workDir, `${job.store}-${job.valueBytes}-${cell.acks}-${cell.senders}-${cell.partitions}-${cell.floorSync ?? ''}`);
   mkdirSync(dir, { recursive: true });
-  const store = await openStore(job, { dir, partitions: cell.partitions, acks: cell.acks, maxMessageBytes: job.maxMessageBytes, floorSync: cell.floorSync });
+  const store = await openStore(job.store, { dir, partitions: cell.partitions, acks: cell.acks, maxMessageBytes: job.maxMessageBytes, floorSync: cell.floorSync });
   try {
     const warmupSends = await drive(store, pool, cell, 0, performance.now() + job.warmupSeconds * 1000);
     await store.drain();
