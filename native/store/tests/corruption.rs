@@ -5,27 +5,20 @@ use std::fs;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use fjord_store::{verify_log_dir, BatchHeader, Log, LogConfig, ProblemKind, Record, RecordBatchBuilder, StoreError};
+use fjord_store::{verify_log_dir, Log, LogConfig, ProblemKind, StoreError};
 
-const NOW: i64 = 1_700_000_000_000;
+mod common;
+use common::{batch, batches_of, small_config, NOW};
 
-fn batch(tag: &str, n: usize, ts: i64) -> Vec<u8> {
-    let values: Vec<String> = (0..n).map(|i| format!("{tag}-{i}")).collect();
-    let mut b = RecordBatchBuilder::new();
-    for (i, v) in values.iter().enumerate() {
-        b.push(&Record { key: Some(b"k"), value: Some(v.as_bytes()), headers: vec![], timestamp: ts + i as i64 });
-    }
-    b.build()
-}
-
-fn config() -> LogConfig {
-    LogConfig { segment_bytes: 2048, segment_index_bytes: 1024, index_interval_bytes: 256, ..LogConfig::default() }
+/// The base offset of each batch in a read.
+fn first_offsets(bytes: &[u8]) -> Vec<i64> {
+    batches_of(bytes).into_iter().map(|(base, _)| base).collect()
 }
 
 /// A closed log of 3 segments holding 60 batches of 2 records (82 bytes each); returns the
 /// positions of the batches of the first segment and the segment bases.
 fn closed_log(dir: &Path) -> (Vec<u64>, Vec<i64>) {
-    let log = Log::open_at(dir, config(), NOW).unwrap();
+    let log = Log::open_at(dir, small_config(), NOW).unwrap();
     let mut positions = Vec::new();
     for i in 0..60 {
         let info = log.append(&batch("v", 2, NOW + i), NOW).unwrap();
@@ -46,17 +39,6 @@ fn flip(path: &Path, at: u64) {
     file.write_all_at(&[byte[0] ^ 0x20], at).unwrap();
 }
 
-fn offsets(bytes: &[u8]) -> Vec<i64> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while pos < bytes.len() {
-        let h = BatchHeader::parse(&bytes[pos..]).unwrap();
-        out.push(h.base_offset);
-        pos += h.size;
-    }
-    out
-}
-
 #[test]
 fn a_corrupt_byte_mid_sealed_segment_is_refused_on_read_and_the_rest_stays_readable() {
     let dir = tempfile::tempdir().unwrap();
@@ -64,10 +46,10 @@ fn a_corrupt_byte_mid_sealed_segment_is_refused_on_read_and_the_rest_stays_reada
     let first = dir.path().join("00000000000000000000.log");
     // Batch 5 holds offsets 10 and 11; flip a byte of its records.
     flip(&first, positions[5] + 70);
-    let log = Log::open_at(dir.path(), config(), NOW).unwrap();
+    let log = Log::open_at(dir.path(), small_config(), NOW).unwrap();
     assert_eq!(log.recovery_report().segments_recovered, 0, "a cleanly closed segment is not scanned at open");
     let before = log.read(0, 1 << 20).unwrap().unwrap();
-    assert_eq!(offsets(before.bytes()), vec![0, 2, 4, 6, 8]);
+    assert_eq!(first_offsets(before.bytes()), vec![0, 2, 4, 6, 8]);
     assert_eq!(before.next_offset, 10);
     for at in [10, 11] {
         match log.read(at, 1 << 20) {
@@ -84,7 +66,7 @@ fn a_corrupt_byte_mid_sealed_segment_is_refused_on_read_and_the_rest_stays_reada
     assert_eq!(err.code(), "ERR_CORRUPT_RECORD");
     assert!(err.to_string().starts_with(&format!("corrupt record batch at offset 10 in {} at byte {}: CRC-32C is 0x", first.canonicalize().unwrap().display(), positions[5])));
     let after = log.read(12, 1 << 20).unwrap().unwrap();
-    assert_eq!(offsets(after.bytes())[0], 12);
+    assert_eq!(first_offsets(after.bytes())[0], 12);
     let mut offset = after.next_offset;
     while let Some(slice) = log.read(offset, 1 << 20).unwrap() {
         offset = slice.next_offset;
@@ -138,7 +120,7 @@ fn verify_reports_a_clean_log_as_clean_and_changes_nothing() {
 #[test]
 fn verify_refuses_a_directory_a_writer_has_open() {
     let dir = tempfile::tempdir().unwrap();
-    let log = Log::open_at(dir.path(), config(), NOW).unwrap();
+    let log = Log::open_at(dir.path(), small_config(), NOW).unwrap();
     match verify_log_dir(dir.path()) {
         Err(StoreError::Locked { holder, .. }) => assert!(holder.starts_with(&format!("pid {}", std::process::id())), "{holder}"),
         other => panic!("expected Locked, got {other:?}"),
@@ -165,7 +147,7 @@ fn verify_names_each_kind_of_damage() {
     let (_, bases) = closed_log(dir.path());
     let last = dir.path().join(format!("{:020}.log", bases[2]));
     let len = fs::metadata(&last).unwrap().len();
-    let log = Log::open_at(dir.path(), config(), NOW).unwrap();
+    let log = Log::open_at(dir.path(), small_config(), NOW).unwrap();
     let last_batch = log.read(118, 1 << 20).unwrap().unwrap();
     let (cut_at, size) = (last_batch.start as u64, last_batch.len as u64);
     drop(last_batch);

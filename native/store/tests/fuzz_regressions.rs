@@ -6,9 +6,11 @@ use std::fs;
 use std::path::Path;
 
 use fjord_store::batch::compute_crc;
-use fjord_store::{BatchHeader, Log, LogConfig, Record, RecordBatchBuilder, StoreError};
+use fjord_store::{Log, LogConfig, Record, RecordBatchBuilder, StoreError};
 
-const NOW: i64 = 1_700_000_000_000;
+mod common;
+use common::{read_from_start, NOW};
+
 const CRC_AT: usize = 17;
 const RECORDS_COUNT_AT: usize = 57;
 
@@ -28,22 +30,6 @@ fn segment_file(dir: &Path, base: i64) -> std::path::PathBuf {
 
 fn checkpoint(dir: &Path, name: &str, offset: i64) {
     fs::write(dir.join(name), format!("0\n{offset}\n")).unwrap();
-}
-
-fn read_offsets(log: &Log) -> Vec<(i64, i64)> {
-    let mut out = Vec::new();
-    let mut offset = log.log_start_offset().unwrap();
-    while let Some(slice) = log.read(offset, 1 << 20).unwrap() {
-        let bytes = slice.bytes();
-        let mut pos = 0;
-        while pos < bytes.len() {
-            let h = BatchHeader::parse(&bytes[pos..]).unwrap();
-            out.push((h.base_offset, h.last_offset()));
-            pos += h.size;
-        }
-        offset = slice.next_offset;
-    }
-    out
 }
 
 #[test]
@@ -102,11 +88,11 @@ fn drops_a_segment_that_starts_below_where_the_one_before_it_ends() {
     fs::write(segment_file(dir.path(), 104), batch_at(151, 1)).unwrap();
     let log = Log::open_at(dir.path(), LogConfig::default(), NOW).unwrap();
     assert_eq!((log.log_start_offset().unwrap(), log.log_end_offset().unwrap()), (100, 150));
-    assert_eq!(read_offsets(&log), vec![(147, 149)]);
+    assert_eq!(read_from_start(&log), vec![(147, 149)]);
     assert!(!segment_file(dir.path(), 104).exists());
     assert_eq!(log.recovery_report().notes, vec!["deleted segment 00000000000000000104.log: it overlaps the segment before it"]);
     assert_eq!(log.append(&batch_at(0, 1), NOW).unwrap().base_offset, 150);
-    assert_eq!(read_offsets(&log), vec![(147, 149), (150, 150)]);
+    assert_eq!(read_from_start(&log), vec![(147, 149), (150, 150)]);
 }
 
 #[test]
@@ -135,7 +121,7 @@ fn opens_a_segment_near_the_largest_offset_with_a_garbage_time_index() {
     fs::write(dir.path().join(format!("{base:020}.timeindex")), [1u8; 48]).unwrap();
     let log = Log::open_at(dir.path(), LogConfig::default(), NOW).unwrap();
     assert_eq!(log.log_end_offset().unwrap(), base + 2);
-    assert_eq!(read_offsets(&log), vec![(base, base + 1)]);
+    assert_eq!(read_from_start(&log), vec![(base, base + 1)]);
 }
 
 #[test]
@@ -149,7 +135,7 @@ fn takes_a_many_batch_append_that_fills_the_offset_index_midway() {
     let input: Vec<u8> = (0..8).flat_map(|_| batch_at(0, 1)).collect();
     let info = log.append(&input, NOW).unwrap();
     assert_eq!((info.base_offset, info.last_offset), (0, 7));
-    assert_eq!(read_offsets(&log), (0..8).map(|o| (o, o)).collect::<Vec<_>>());
+    assert_eq!(read_from_start(&log), (0..8).map(|o| (o, o)).collect::<Vec<_>>());
     log.close().unwrap();
     drop(log);
     // Recovery rebuilds the indexes under an even smaller size.
@@ -157,7 +143,7 @@ fn takes_a_many_batch_append_that_fills_the_offset_index_midway() {
     let smaller = LogConfig { segment_index_bytes: 24, ..config };
     let log = Log::open_at(dir.path(), smaller, NOW).unwrap();
     assert_eq!(log.recovery_report().segments_recovered, 1);
-    assert_eq!(read_offsets(&log), (0..8).map(|o| (o, o)).collect::<Vec<_>>());
+    assert_eq!(read_from_start(&log), (0..8).map(|o| (o, o)).collect::<Vec<_>>());
 }
 
 #[test]

@@ -1,54 +1,10 @@
 use std::fs;
 use std::path::Path;
 
-use fjord_store::{BatchHeader, Log, LogConfig, Record, RecordBatchBuilder, StoreError, TimestampType};
+use fjord_store::{BatchHeader, Log, LogConfig, StoreError, TimestampType};
 
-const NOW: i64 = 1_700_000_000_000;
-
-/// One batch of `n` records, values `"{tag}-{i}"`, timestamps `ts`, ts+1, ...
-fn batch(tag: &str, n: usize, ts: i64) -> Vec<u8> {
-    let values: Vec<String> = (0..n).map(|i| format!("{tag}-{i}")).collect();
-    let mut b = RecordBatchBuilder::new();
-    for (i, v) in values.iter().enumerate() {
-        b.push(&Record { key: Some(b"k"), value: Some(v.as_bytes()), headers: vec![], timestamp: ts + i as i64 });
-    }
-    b.build()
-}
-
-/// A one-record batch whose value is `size` bytes of `fill`.
-fn sized_batch(size: usize, fill: u8, ts: i64) -> Vec<u8> {
-    let value = vec![fill; size];
-    let mut b = RecordBatchBuilder::new();
-    b.push(&Record { key: None, value: Some(&value), headers: vec![], timestamp: ts });
-    b.build()
-}
-
-fn small_config() -> LogConfig {
-    LogConfig { segment_bytes: 2048, segment_index_bytes: 1024, index_interval_bytes: 256, ..LogConfig::default() }
-}
-
-/// Every batch in a read, as (base offset, last offset).
-fn batches_of(bytes: &[u8]) -> Vec<(i64, i64)> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while pos < bytes.len() {
-        let h = BatchHeader::parse(&bytes[pos..]).unwrap();
-        out.push((h.base_offset, h.last_offset()));
-        pos += h.size;
-    }
-    out
-}
-
-/// Reads the whole log from `from` by following `next_offset`.
-fn read_all(log: &Log, from: i64) -> Vec<(i64, i64)> {
-    let mut out = Vec::new();
-    let mut offset = from;
-    while let Some(slice) = log.read(offset, 1 << 20).unwrap() {
-        out.extend(batches_of(slice.bytes()));
-        offset = slice.next_offset;
-    }
-    out
-}
+mod common;
+use common::{batch, batches_of, read_all, sized_batch, small_config, NOW};
 
 fn files_with(dir: &Path, suffix: &str) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)

@@ -9,9 +9,10 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Mutex;
 
-use fjord_store::{BatchHeader, Log, LogConfig, Record, RecordBatchBuilder};
+use fjord_store::{Log, LogConfig};
 
-const NOW: i64 = 1_700_000_000_000;
+mod common;
+use common::{each_logged_batch, sized_batch, NOW};
 
 static LIMIT: Mutex<()> = Mutex::new(());
 
@@ -43,29 +44,11 @@ fn set_soft_file_size_limit(bytes: libc::rlim_t) {
     }
 }
 
-/// A one-record batch whose value is `size` bytes of `fill`.
-fn sized_batch(size: usize, fill: u8) -> Vec<u8> {
-    let value = vec![fill; size];
-    let mut b = RecordBatchBuilder::new();
-    b.push(&Record { key: None, value: Some(&value), headers: vec![], timestamp: NOW });
-    b.build()
-}
-
 /// Every batch of the log as (base offset, last offset, last byte of its one value).
 fn read_all(log: &Log) -> Vec<(i64, i64, u8)> {
     let mut out = Vec::new();
-    let mut offset = log.log_start_offset().unwrap();
-    while let Some(slice) = log.read(offset, 1 << 20).unwrap() {
-        let bytes = slice.bytes();
-        let mut pos = 0;
-        while pos < bytes.len() {
-            let h = BatchHeader::parse(&bytes[pos..]).unwrap();
-            // A record ends with its value and a one-byte header count.
-            out.push((h.base_offset, h.last_offset(), bytes[pos + h.size - 2]));
-            pos += h.size;
-        }
-        offset = slice.next_offset;
-    }
+    // A record ends with its value and a one-byte header count.
+    each_logged_batch(log, log.log_start_offset().unwrap(), |h, bytes| out.push((h.base_offset, h.last_offset(), bytes[h.size - 2])));
     out
 }
 
@@ -102,7 +85,7 @@ fn a_write_cut_short_by_efbig_is_undone_and_the_log_goes_on_once_it_may_grow() {
     let config = LogConfig { segment_bytes: 64 * 1024, segment_index_bytes: 4096, index_interval_bytes: 256, ..LogConfig::default() };
     let log = Log::open_at(dir, config, NOW).unwrap();
     for i in 0..10 {
-        log.append(&sized_batch(700, i), NOW).unwrap();
+        log.append(&sized_batch(700, i, NOW), NOW).unwrap();
     }
     let before = read_all(&log);
     let size = log.size().unwrap();
@@ -110,10 +93,10 @@ fn a_write_cut_short_by_efbig_is_undone_and_the_log_goes_on_once_it_may_grow() {
     {
         // The limit falls inside the next batch: pwritev writes up to it, then fails.
         let _limit = FileSizeLimit::set(size + 300);
-        expect_file_too_large(log.append(&sized_batch(700, 0xaa), NOW), "appending to", &active);
+        expect_file_too_large(log.append(&sized_batch(700, 0xaa, NOW), NOW), "appending to", &active);
         // Two batches in one append, the first wholly below the limit: neither is kept.
-        let mut two = sized_batch(100, 0xbb);
-        two.extend(sized_batch(700, 0xcc));
+        let mut two = sized_batch(100, 0xbb, NOW);
+        two.extend(sized_batch(700, 0xcc, NOW));
         expect_file_too_large(log.append(&two, NOW), "appending to", &active);
 
         assert_eq!(log.log_end_offset().unwrap(), 10);
@@ -125,14 +108,14 @@ fn a_write_cut_short_by_efbig_is_undone_and_the_log_goes_on_once_it_may_grow() {
         assert!(tail.iter().all(|&b| b == 0), "bytes after the data are zeros");
         assert_eq!(fs::metadata(&active).unwrap().len(), 64 * 1024);
         // What still fits below the limit is appended.
-        assert_eq!(log.append(&sized_batch(100, 0xdd), NOW).unwrap().base_offset, 10);
+        assert_eq!(log.append(&sized_batch(100, 0xdd, NOW), NOW).unwrap().base_offset, 10);
     }
-    assert_eq!(log.append(&sized_batch(700, 0xee), NOW).unwrap().base_offset, 11);
+    assert_eq!(log.append(&sized_batch(700, 0xee, NOW), NOW).unwrap().base_offset, 11);
     let expected: Vec<_> = before.iter().copied().chain([(10, 10, 0xdd), (11, 11, 0xee)]).collect();
     assert_eq!(read_all(&log), expected);
     let log = crash_and_reopen(log, dir, config);
     assert_eq!(read_all(&log), expected);
-    assert_eq!(log.append(&sized_batch(10, 0xff), NOW).unwrap().base_offset, 12);
+    assert_eq!(log.append(&sized_batch(10, 0xff, NOW), NOW).unwrap().base_offset, 12);
 }
 
 #[test]
@@ -143,14 +126,14 @@ fn a_failed_write_leaves_the_file_as_a_reopen_finds_it() {
     let config = LogConfig { segment_bytes: 64 * 1024, segment_index_bytes: 4096, index_interval_bytes: 256, ..LogConfig::default() };
     let log = Log::open_at(dir, config, NOW).unwrap();
     for i in 0..5 {
-        log.append(&sized_batch(700, i), NOW).unwrap();
+        log.append(&sized_batch(700, i, NOW), NOW).unwrap();
     }
     let before = read_all(&log);
     let size = log.size().unwrap();
     {
         let _limit = FileSizeLimit::set(size + 500);
-        let mut two = sized_batch(100, 0xbb);
-        two.extend(sized_batch(700, 0xcc));
+        let mut two = sized_batch(100, 0xbb, NOW);
+        two.extend(sized_batch(700, 0xcc, NOW));
         expect_file_too_large(log.append(&two, NOW), "appending to", &dir.join("00000000000000000000.log"));
     }
     // Killed right after the failure: recovery finds the same end, not the first batch of the failed append.
@@ -158,7 +141,7 @@ fn a_failed_write_leaves_the_file_as_a_reopen_finds_it() {
     assert_eq!(log.log_end_offset().unwrap(), 5);
     assert_eq!(log.size().unwrap(), size);
     assert_eq!(read_all(&log), before);
-    assert_eq!(log.append(&sized_batch(10, 0xff), NOW).unwrap().base_offset, 5);
+    assert_eq!(log.append(&sized_batch(10, 0xff, NOW), NOW).unwrap().base_offset, 5);
 }
 
 #[test]
@@ -169,7 +152,7 @@ fn a_roll_that_cannot_extend_the_new_log_file_leaves_the_active_segment_in_use()
     let config = LogConfig { segment_bytes: 8192, segment_index_bytes: 1024, index_interval_bytes: 256, ..LogConfig::default() };
     let log = Log::open_at(dir, config, NOW).unwrap();
     for i in 0..4 {
-        log.append(&sized_batch(700, i), NOW).unwrap();
+        log.append(&sized_batch(700, i, NOW), NOW).unwrap();
     }
     let size = log.size().unwrap();
     assert!(size > 3000 && size < 4096);
@@ -177,14 +160,14 @@ fn a_roll_that_cannot_extend_the_new_log_file_leaves_the_active_segment_in_use()
     {
         // New segments are made 8192 bytes long (sparse): over the limit.
         let _limit = FileSizeLimit::set(4096);
-        expect_file_too_large(log.append(&sized_batch(6000, 0xaa), NOW), "extending", &dir.join("00000000000000000004.log"));
+        expect_file_too_large(log.append(&sized_batch(6000, 0xaa, NOW), NOW), "extending", &dir.join("00000000000000000004.log"));
         assert_eq!(files(dir), before_files, "no half-made segment is left behind");
         assert_eq!(log.segments().unwrap().len(), 1);
         // Appends that fit the active segment (and the limit) go on there, past the failed roll's base offset.
-        assert_eq!(log.append(&sized_batch(100, 0xbb), NOW).unwrap().base_offset, 4);
-        assert_eq!(log.append(&sized_batch(100, 0xcc), NOW).unwrap().base_offset, 5);
+        assert_eq!(log.append(&sized_batch(100, 0xbb, NOW), NOW).unwrap().base_offset, 4);
+        assert_eq!(log.append(&sized_batch(100, 0xcc, NOW), NOW).unwrap().base_offset, 5);
     }
-    let rolled = log.append(&sized_batch(6000, 0xdd), NOW).unwrap();
+    let rolled = log.append(&sized_batch(6000, 0xdd, NOW), NOW).unwrap();
     assert_eq!(rolled.base_offset, 6);
     assert_eq!(log.segments().unwrap().iter().map(|s| (s.base_offset, s.next_offset)).collect::<Vec<_>>(), vec![(0, 6), (6, 7)]);
     let expected = vec![(0, 0, 0), (1, 1, 1), (2, 2, 2), (3, 3, 3), (4, 4, 0xbb), (5, 5, 0xcc), (6, 6, 0xdd)];
@@ -203,18 +186,18 @@ fn a_roll_that_cannot_preallocate_an_index_leaves_the_active_segment_in_use() {
     let config = LogConfig { segment_bytes: 4096, segment_index_bytes: 8192, index_interval_bytes: 256, ..LogConfig::default() };
     let log = Log::open_at(dir, config, NOW).unwrap();
     for i in 0..5 {
-        log.append(&sized_batch(700, i), NOW).unwrap();
+        log.append(&sized_batch(700, i, NOW), NOW).unwrap();
     }
     let before = read_all(&log);
     let before_files = files(dir);
     {
         let _limit = FileSizeLimit::set(6000);
-        expect_file_too_large(log.append(&sized_batch(700, 0xaa), NOW), "preallocating", &dir.join("00000000000000000005.index"));
+        expect_file_too_large(log.append(&sized_batch(700, 0xaa, NOW), NOW), "preallocating", &dir.join("00000000000000000005.index"));
         assert_eq!(files(dir), before_files, "no half-made segment is left behind");
         assert_eq!(read_all(&log), before);
         assert_eq!(log.log_end_offset().unwrap(), 5);
     }
-    assert_eq!(log.append(&sized_batch(700, 0xbb), NOW).unwrap().base_offset, 5);
+    assert_eq!(log.append(&sized_batch(700, 0xbb, NOW), NOW).unwrap().base_offset, 5);
     assert_eq!(log.segments().unwrap().len(), 2);
     let expected: Vec<_> = before.iter().copied().chain([(5, 5, 0xbb)]).collect();
     assert_eq!(read_all(&log), expected);
@@ -239,13 +222,13 @@ fn an_empty_segment_that_cannot_grow_for_a_large_append_stays_usable() {
     {
         // The empty 4096-byte active segment must grow to 16384 bytes for this batch.
         let _limit = FileSizeLimit::set(8192);
-        expect_file_too_large(log.append(&sized_batch(6000, 0xaa), NOW), "extending", &active);
+        expect_file_too_large(log.append(&sized_batch(6000, 0xaa, NOW), NOW), "extending", &active);
         assert_eq!(log.segments().unwrap().len(), 1);
         assert_eq!(log.log_end_offset().unwrap(), 0);
         assert_eq!(read_all(&log), vec![]);
     }
-    assert_eq!(log.append(&sized_batch(6000, 0xbb), NOW).unwrap().base_offset, 0);
-    assert_eq!(log.append(&sized_batch(100, 0xcc), NOW).unwrap().base_offset, 1);
+    assert_eq!(log.append(&sized_batch(6000, 0xbb, NOW), NOW).unwrap().base_offset, 0);
+    assert_eq!(log.append(&sized_batch(100, 0xcc, NOW), NOW).unwrap().base_offset, 1);
     assert_eq!(read_all(&log), vec![(0, 0, 0xbb), (1, 1, 0xcc)]);
     let log = crash_and_reopen(log, dir, large);
     assert_eq!(read_all(&log), vec![(0, 0, 0xbb), (1, 1, 0xcc)]);
