@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 
+import { native } from '../src/storage/native.js';
+
 const made: string[] = [];
 
 /** A fresh directory, removed after the test. */
@@ -32,4 +34,22 @@ export async function eventually(fn: () => boolean, gc: () => void, ms = 5000): 
     if (fn()) return true;
   }
   return fn();
+}
+
+/** Rewrites a batch's attributes (header bytes [21, 23)) and restores a valid CRC, as a producer of such a batch would. */
+export function withAttributes(batch: Buffer, attributes: number): Buffer {
+  const copy = Buffer.from(batch);
+  copy.writeInt16BE(attributes, 21);
+  copy.writeUInt32BE(native.crc32c(copy.subarray(21)), 17);
+  return copy;
+}
+
+/** What `fn` throws; fails when it returns. */
+export function captureError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected an error');
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decimal } from '../src/consumer/decimal.js';
 import { decodeMessages, type KafkaMessage } from '../src/consumer/kafka-message.js';
 import { CorruptRecordError } from '../src/errors.js';
-import { native } from '../src/storage/native.js';
+import { captureError, withAttributes } from './helpers.js';
 import { BufferView } from '../src/storage/buffer-view.js';
 import { decodeBatches, encodeBatch, type EncodeOptions, type RecordInput } from '../src/storage/record-batch.js';
 
@@ -27,21 +27,6 @@ function batch(records: RecordInput[], options: EncodeOptions = {}): Buffer {
   return encodeBatch(records, { now: NOW, ...options });
 }
 
-function withAttributes(bytes: Buffer, attributes: number): Buffer {
-  const copy = Buffer.from(bytes);
-  copy.writeInt16BE(attributes, 21);
-  copy.writeUInt32BE(native.crc32c(copy.subarray(21)), 17);
-  return copy;
-}
-
-function captureError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an error');
-}
 
 describe('decodeMessages', () => {
   it('gives the records decodeBatches gives, as KafkaJS messages, across keys, headers, timestamps, codecs and offsets', () => {

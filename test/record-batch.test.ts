@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { gunzipSync } from 'node:zlib';
 import { describe, it, expect } from 'vitest';
 import { native } from '../src/storage/native.js';
+import { captureError, withAttributes } from './helpers.js';
 import { CorruptRecordError, InvalidArgumentError, UnsupportedCompressionError } from '../src/errors.js';
 import {
   type DecodedRecord,
@@ -106,14 +107,6 @@ async function kafkajsEncode(records: readonly RecordInput[], gzip: boolean, bas
     ),
   });
   return batch.buffer;
-}
-
-/** Rewrites header bytes [21, 23) and restores a valid CRC, as a producer of such a batch would. */
-function withAttributes(batch: Buffer, attributes: number): Buffer {
-  const copy = Buffer.from(batch);
-  copy.writeInt16BE(attributes, 21);
-  copy.writeUInt32BE(native.crc32c(copy.subarray(21)), 17);
-  return copy;
 }
 
 function mulberry32(seed: number): () => number {
@@ -532,11 +525,3 @@ describe('errors', () => {
   });
 });
 
-function captureError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an error');
-}
