@@ -158,6 +158,13 @@ const EMPTY = Buffer.alloc(0);
  * when every `Log` opened on it has closed. Another process gets
  * `LogDirectoryLockedError`.
  */
+/** The clock of an append: `options.now`, else Date.now(). */
+function appendTime(options: { now?: number } | undefined): number {
+  const now = options?.now ?? Date.now();
+  if (!Number.isSafeInteger(now)) throw new InvalidArgumentError(`now must be an integer timestamp, got ${describeValue(now)}`);
+  return now;
+}
+
 export class Log {
   #open: OpenLog | null;
   /**
@@ -235,8 +242,7 @@ export class Log {
     if (!(batches instanceof Uint8Array)) {
       throw new InvalidArgumentError(`batches must be a Buffer or Uint8Array of RecordBatch v2 bytes, got ${describeValue(batches)}`);
     }
-    const now = options?.now ?? Date.now();
-    if (!Number.isSafeInteger(now)) throw new InvalidArgumentError(`now must be an integer timestamp, got ${describeValue(now)}`);
+    const now = appendTime(options);
     const handle = this.#handle;
     checkBatchContents(batches);
     call(() => handle.append(batches, now, scratch));
@@ -259,8 +265,7 @@ export class Log {
     if (!(cuts instanceof Uint32Array) || cuts.length !== values.length) {
       throw new InvalidArgumentError(`cuts must be a Uint32Array of one position per value (${values.length}), got ${describeValue(cuts)}`);
     }
-    const now = options?.now ?? Date.now();
-    if (!Number.isSafeInteger(now)) throw new InvalidArgumentError(`now must be an integer timestamp, got ${describeValue(now)}`);
+    const now = appendTime(options);
     const handle = this.#handle;
     call(() => handle.appendGathered(framing, values as Uint8Array[], cuts, now, scratch));
     return { baseOffset: scratch[0]!, lastOffset: scratch[1]!, position: scratch[2]!, logAppendTime: scratch[3]!, logStartOffset: scratch[4]! };
