@@ -34,10 +34,7 @@ impl<'a> Pieces<'a> {
         for (value, &cut) in values.iter().zip(cuts) {
             let cut = cut as usize;
             if cut < from || cut > framing.len() {
-                return Err(invalid_pieces(format!(
-                    "cut position {cut} lies outside [{from}, {}] of the framing",
-                    framing.len()
-                )));
+                return Err(invalid_pieces(format!("cut position {cut} lies outside [{from}, {}] of the framing", framing.len())));
             }
             parts.push(&framing[from..cut]);
             parts.push(*value);
@@ -335,7 +332,10 @@ mod tests {
                 let pieces = Pieces::new(vec![&unstamped[..a], &unstamped[a..b], &unstamped[b..]]);
                 let g = prepare(&pieces, 1 << 20, None).unwrap();
                 assert_eq!(written(&g), input, "split at {a}, {b}");
-                assert_eq!(g.batches.iter().map(|b| b.position).collect::<Vec<_>>(), vec![0, input.len() - sample(&[b"second batch"]).len()]);
+                assert_eq!(
+                    g.batches.iter().map(|b| b.position).collect::<Vec<_>>(),
+                    vec![0, input.len() - sample(&[b"second batch"]).len()]
+                );
             }
         }
     }

@@ -95,7 +95,6 @@ impl<const ENTRY: usize> IndexFile<ENTRY> {
         self.resize(self.entries * ENTRY)?;
         self.remap()
     }
-
 }
 
 fn i32_at(b: &[u8], at: usize) -> i32 {

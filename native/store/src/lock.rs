@@ -60,7 +60,8 @@ impl SharedDirLock {
     }
 }
 
-static HOSTS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, u64>>> = std::sync::LazyLock::new(Default::default);
+static HOSTS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, u64>>> =
+    std::sync::LazyLock::new(Default::default);
 static NEXT_HOST_TOKEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Claims the role of host for a directory within this process: a token for

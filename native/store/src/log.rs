@@ -283,12 +283,7 @@ impl Log {
         Ok(st
             .segments
             .values()
-            .map(|s| SegmentInfo {
-                base_offset: s.base,
-                next_offset: s.next_offset,
-                size: s.size as u64,
-                max_timestamp: s.max_timestamp,
-            })
+            .map(|s| SegmentInfo { base_offset: s.base, next_offset: s.next_offset, size: s.size as u64, max_timestamp: s.max_timestamp })
             .collect())
     }
 
@@ -799,7 +794,9 @@ fn load(dir: &Path, config: LogConfig, now: i64) -> Result<(State, RecoveryRepor
         for (base, seg) in std::mem::take(&mut segments) {
             remove_segment(dir, seg)?;
             report.segments_deleted += 1;
-            report.notes.push(format!("deleted segment {}: the log ends at {end}, below the log start offset {log_start}", file_name(base, "log")));
+            report
+                .notes
+                .push(format!("deleted segment {}: the log ends at {end}, below the log start offset {log_start}", file_name(base, "log")));
         }
     }
     if segments.is_empty() {

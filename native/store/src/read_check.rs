@@ -253,6 +253,9 @@ mod tests {
         let cut = bytes.len() - 5;
         let out = ReadCheck::unchecked(cut).check(&bytes, cut, 0, 3, 0, cut);
         assert_eq!(out.good_end, at[2]);
-        assert_eq!(out.corruption.unwrap().reason, format!("the batch length says {} bytes but only {} remain in the segment", bytes.len() - at[2], cut - at[2]));
+        assert_eq!(
+            out.corruption.unwrap().reason,
+            format!("the batch length says {} bytes but only {} remain in the segment", bytes.len() - at[2], cut - at[2])
+        );
     }
 }

@@ -61,11 +61,7 @@ pub(crate) struct Segment {
 
 impl Segment {
     fn paths(dir: &Path, base: i64) -> (PathBuf, PathBuf, PathBuf) {
-        (
-            dir.join(file_name(base, "log")),
-            dir.join(file_name(base, "index")),
-            dir.join(file_name(base, "timeindex")),
-        )
+        (dir.join(file_name(base, "log")), dir.join(file_name(base, "index")), dir.join(file_name(base, "timeindex")))
     }
 
     /// A new empty active segment (any stale files of that name are replaced).

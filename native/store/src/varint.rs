@@ -54,15 +54,8 @@ mod tests {
 
     #[test]
     fn matches_kafka_vectors() {
-        let vectors: [(i64, &[u8]); 7] = [
-            (0, &[0x00]),
-            (-1, &[0x01]),
-            (1, &[0x02]),
-            (63, &[0x7e]),
-            (-64, &[0x7f]),
-            (64, &[0x80, 0x01]),
-            (8192, &[0x80, 0x80, 0x01]),
-        ];
+        let vectors: [(i64, &[u8]); 7] =
+            [(0, &[0x00]), (-1, &[0x01]), (1, &[0x02]), (63, &[0x7e]), (-64, &[0x7f]), (64, &[0x80, 0x01]), (8192, &[0x80, 0x80, 0x01])];
         for (value, bytes) in vectors {
             assert_eq!(enc(value), bytes, "encoding {value}");
             assert_eq!(read_varint(bytes), Some((value as i32, bytes.len())), "decoding {value}");

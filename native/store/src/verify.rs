@@ -240,7 +240,11 @@ impl SegmentCheck {
                         &offset_entries.file,
                         at as usize,
                         Some(offset),
-                        format!("entry (offset {offset}, position {entry_pos}) points at the batch of offsets {}..={}", h.base_offset, h.last_offset()),
+                        format!(
+                            "entry (offset {offset}, position {entry_pos}) points at the batch of offsets {}..={}",
+                            h.base_offset,
+                            h.last_offset()
+                        ),
                     ));
                 }
                 next_position_entry += 1;
@@ -381,7 +385,11 @@ fn read_entries<const ENTRY: usize>(dir: &Path, base: i64, suffix: &str, problem
             file: name.clone(),
             position: whole as u64,
             offset: None,
-            message: format!("{} bytes is not a whole number of {ENTRY}-byte entries: the last {} bytes are a cut entry", bytes.len(), bytes.len() - whole),
+            message: format!(
+                "{} bytes is not a whole number of {ENTRY}-byte entries: the last {} bytes are a cut entry",
+                bytes.len(),
+                bytes.len() - whole
+            ),
         });
     }
     let mut entries: Vec<(u64, [u8; ENTRY])> =

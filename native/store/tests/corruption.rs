@@ -64,7 +64,11 @@ fn a_corrupt_byte_mid_sealed_segment_is_refused_on_read_and_the_rest_stays_reada
     }
     let err = log.read(10, 100).err().unwrap();
     assert_eq!(err.code(), "ERR_CORRUPT_RECORD");
-    assert!(err.to_string().starts_with(&format!("corrupt record batch at offset 10 in {} at byte {}: CRC-32C is 0x", first.canonicalize().unwrap().display(), positions[5])));
+    assert!(err.to_string().starts_with(&format!(
+        "corrupt record batch at offset 10 in {} at byte {}: CRC-32C is 0x",
+        first.canonicalize().unwrap().display(),
+        positions[5]
+    )));
     let after = log.read(12, 1 << 20).unwrap().unwrap();
     assert_eq!(first_offsets(after.bytes())[0], 12);
     let mut offset = after.next_offset;
@@ -103,8 +107,11 @@ fn verify_reports_a_clean_log_as_clean_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (_, bases) = closed_log(dir.path());
     let listing = |d: &Path| {
-        let mut v: Vec<(String, Vec<u8>)> =
-            fs::read_dir(d).unwrap().map(|e| e.unwrap().path()).map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), fs::read(&p).unwrap())).collect();
+        let mut v: Vec<(String, Vec<u8>)> = fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), fs::read(&p).unwrap()))
+            .collect();
         v.sort();
         v
     };
@@ -138,7 +145,10 @@ fn verify_names_each_kind_of_damage() {
     let check = verify_log_dir(dir.path()).unwrap();
     assert_eq!(check.problems.len(), 1, "{:?}", check.problems);
     let p = &check.problems[0];
-    assert_eq!((p.kind, p.file.as_str(), p.position, p.offset), (ProblemKind::CorruptBatch, "00000000000000000000.log", positions[5], Some(10)));
+    assert_eq!(
+        (p.kind, p.file.as_str(), p.position, p.offset),
+        (ProblemKind::CorruptBatch, "00000000000000000000.log", positions[5], Some(10))
+    );
     assert!(p.message.starts_with("CRC-32C is 0x"));
     assert_eq!(check.end_offset, 120, "the walk goes on past a batch whose framing holds");
 
@@ -156,7 +166,14 @@ fn verify_names_each_kind_of_damage() {
     let check = verify_log_dir(dir.path()).unwrap();
     let p = &check.problems[0];
     assert_eq!((p.kind, p.position, p.offset), (ProblemKind::TornBatch, cut_at, Some(118)));
-    assert_eq!(p.message, format!("{} bytes after the last whole batch: a batch whose header says {size} bytes but only {} remain (open cuts them)", size - 10, size - 10));
+    assert_eq!(
+        p.message,
+        format!(
+            "{} bytes after the last whole batch: a batch whose header says {size} bytes but only {} remain (open cuts them)",
+            size - 10,
+            size - 10
+        )
+    );
     // The sealed time index's last entry named the cut batch: that is reported too.
     assert_eq!(check.problems.len(), 2, "{:?}", check.problems);
     let p = &check.problems[1];
@@ -179,7 +196,13 @@ fn verify_names_each_kind_of_damage() {
     assert_eq!(check.problems.len(), 1, "{:?}", check.problems);
     let p = &check.problems[0];
     assert_eq!((p.kind, p.position, p.offset), (ProblemKind::ZeroTail, data, Some(10)));
-    assert_eq!(p.message, format!("{} bytes of zeros after the last batch, written rather than a hole (open cuts them)", (data + 10000).div_ceil(4096) * 4096 - data));
+    assert_eq!(
+        p.message,
+        format!(
+            "{} bytes of zeros after the last batch, written rather than a hole (open cuts them)",
+            (data + 10000).div_ceil(4096) * 4096 - data
+        )
+    );
     assert!(!check.clean_shutdown);
 
     // A missing offset index and a time index cut mid-entry.

@@ -7,11 +7,8 @@ mod common;
 use common::{batch, batches_of, read_all, sized_batch, small_config, NOW};
 
 fn files_with(dir: &Path, suffix: &str) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(suffix))
-        .collect();
+    let mut names: Vec<String> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(suffix)).collect();
     names.sort();
     names
 }
@@ -93,10 +90,8 @@ fn index_entries_follow_kafkas_cadence_and_point_at_batch_boundaries() {
     }
     log.close().unwrap();
     let index = fs::read(dir.path().join("00000000000000000000.index")).unwrap();
-    let entries: Vec<(i32, i32)> = index
-        .chunks(8)
-        .map(|c| (i32::from_be_bytes(c[..4].try_into().unwrap()), i32::from_be_bytes(c[4..].try_into().unwrap())))
-        .collect();
+    let entries: Vec<(i32, i32)> =
+        index.chunks(8).map(|c| (i32::from_be_bytes(c[..4].try_into().unwrap()), i32::from_be_bytes(c[4..].try_into().unwrap()))).collect();
     // An entry once more than 4096 bytes went by since the last: 4 batches of 1070 bytes
     // (4280 > 4096) precede batch 4, then every 4th.
     assert_eq!(size, 1070);
@@ -160,7 +155,10 @@ fn rejects_oversized_and_invalid_batches_without_writing() {
     corrupt[last] ^= 0xff;
     mixed.extend(&corrupt);
     assert!(matches!(log.append(&mixed, NOW), Err(StoreError::CorruptRecord { .. })));
-    assert!(matches!(log.append(b"garbage that is not a batch at all, not even close......................", NOW), Err(StoreError::InvalidRecord { .. })));
+    assert!(matches!(
+        log.append(b"garbage that is not a batch at all, not even close......................", NOW),
+        Err(StoreError::InvalidRecord { .. })
+    ));
     assert_eq!(log.log_end_offset().unwrap(), 1);
     assert_eq!(read_all(&log, 0), vec![(0, 0)]);
     let small = LogConfig { segment_bytes: 100, ..LogConfig::default() };
@@ -447,7 +445,9 @@ fn rejects_invalid_config() {
     let dir = tempfile::tempdir().unwrap();
     let bad = LogConfig { segment_bytes: 10, ..LogConfig::default() };
     match Log::open_at(dir.path(), bad, NOW) {
-        Err(e @ StoreError::InvalidConfig(_)) => assert_eq!(e.to_string(), "invalid log config: segment.bytes must be in [61, 2147483647], got 10"),
+        Err(e @ StoreError::InvalidConfig(_)) => {
+            assert_eq!(e.to_string(), "invalid log config: segment.bytes must be in [61, 2147483647], got 10")
+        }
         other => panic!("expected InvalidConfig, got {other:?}"),
     }
 }
@@ -510,7 +510,10 @@ fn gather_appends_splice_values_and_refuse_bad_pieces_without_writing() {
     for pieces in &refused {
         assert!(matches!(log.append_gathered(pieces, NOW), Err(StoreError::InvalidRecord { .. })));
     }
-    assert!(matches!(fjord_store::Pieces::spliced(&framing, &[&value[..]], &[framing.len() as u32 + 1]), Err(StoreError::InvalidRecord { .. })));
+    assert!(matches!(
+        fjord_store::Pieces::spliced(&framing, &[&value[..]], &[framing.len() as u32 + 1]),
+        Err(StoreError::InvalidRecord { .. })
+    ));
     let too_big = vec![7u8; 2000];
     let big = fjord_store::Pieces::new(vec![&framing[..at], &too_big[..], &framing[at..]]);
     assert!(matches!(log.append_gathered(&big, NOW), Err(StoreError::InvalidRecord { .. })));
