@@ -70,7 +70,8 @@ const usage: (message: string) => never = usageFor('consume bench');
 function positiveNumber(text: string | undefined, flag: string, fallback: number, integer = true): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isSafeInteger(n))) usage(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(text)}`);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isSafeInteger(n)))
+    usage(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -323,7 +324,9 @@ async function benchThroughput(size: SizeCase): Promise<ThroughputRow> {
 
 /** The shared produce → consume latency run (bench/sweep/latency-job.ts, also run by fjord-bench). */
 async function benchLatency(): Promise<LatencyResult> {
-  console.error(`latency: ${LATENCY_RATE.toLocaleString('en-US')} records/s of ${LATENCY_VALUE_BYTES} B, one per send, acks 1, for ${LATENCY_SECONDS} s after 0.5 s of warm-up`);
+  console.error(
+    `latency: ${LATENCY_RATE.toLocaleString('en-US')} records/s of ${LATENCY_VALUE_BYTES} B, one per send, acks 1, for ${LATENCY_SECONDS} s after 0.5 s of warm-up`,
+  );
   return runLatencyJob({ kind: 'latency', rate: LATENCY_RATE, seconds: LATENCY_SECONDS, valueBytes: LATENCY_VALUE_BYTES, workDir });
 }
 
@@ -362,7 +365,8 @@ function writeConsumeResults(rows: readonly ThroughputRow[], latencyResult: Late
       filters: { only: args.only ?? 'all', size: args.size ?? 'all', fjordOnly },
       partitions: 1,
       fill: `${FILL_SENDERS} concurrent senders of ${FILL_SEND_BYTES / KiB} KiB of values, acks 1, producer defaults (batchSize 16384)`,
-      consumer: 'a fresh group per pass; fromBeginning, eachBatch, eachBatchAutoResolve, autoCommit; KafkaJS default fetch sizes (maxBytesPerPartition 1 MiB, maxBytes 10 MiB)',
+      consumer:
+        'a fresh group per pass; fromBeginning, eachBatch, eachBatchAutoResolve, autoCommit; KafkaJS default fetch sizes (maxBytesPerPartition 1 MiB, maxBytes 10 MiB)',
       throughput: 'from consumer.run() (group join included) to the handler seeing the last offset; median pass; the first byte of each value touched',
       mbPerSec: 'record value bytes (10^6) per second over the median timed pass',
       floor: `4-byte length + value frames in one file, fs.readSync in ${READ_CHUNK_BYTES / MiB} MiB chunks, each frame parsed and the first byte of its value touched`,

@@ -179,8 +179,10 @@ class StreamCheck {
     this.#count++;
 
     const expected = eventAt(seq, this.baseTime);
-    if (record.key === null || record.key.toString('latin1') !== expected.key) throw new DemoFailure(`${where}: key is ${show(record.key)}, expected ${JSON.stringify(expected.key)}`);
-    if (record.value!.toString('utf8') !== expected.value) throw new DemoFailure(`${where}: value is ${show(record.value)}, expected ${JSON.stringify(expected.value)}`);
+    if (record.key === null || record.key.toString('latin1') !== expected.key)
+      throw new DemoFailure(`${where}: key is ${show(record.key)}, expected ${JSON.stringify(expected.key)}`);
+    if (record.value!.toString('utf8') !== expected.value)
+      throw new DemoFailure(`${where}: value is ${show(record.value)}, expected ${JSON.stringify(expected.value)}`);
     if (record.timestamp !== expected.timestamp) throw new DemoFailure(`${where}: timestamp is ${record.timestamp}, expected ${expected.timestamp}`);
     const source = record.headers.source;
     if (Array.isArray(source) || source == null || source.toString('utf8') !== HEADERS.source) {
@@ -207,7 +209,9 @@ class StreamCheck {
   finish(): void {
     if (this.#count !== this.total) {
       const missing = this.#seen.indexOf(0);
-      throw new DemoFailure(`read ${this.#count.toLocaleString('en-US')} records, produced ${this.total.toLocaleString('en-US')} (event ${missing} is missing)`);
+      throw new DemoFailure(
+        `read ${this.#count.toLocaleString('en-US')} records, produced ${this.total.toLocaleString('en-US')} (event ${missing} is missing)`,
+      );
     }
   }
 
@@ -428,7 +432,9 @@ class GroupReader {
       });
       consumer.on(consumer.events.CRASH, (event) => {
         const { error } = (event as { payload: { error: unknown } }).payload;
-        this.fail(error instanceof DemoFailure ? error : new DemoFailure(`consumer ${name} crashed: ${error instanceof Error ? error.message : String(error)}`));
+        this.fail(
+          error instanceof DemoFailure ? error : new DemoFailure(`consumer ${name} crashed: ${error instanceof Error ? error.message : String(error)}`),
+        );
       });
       await consumer.connect();
       await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
@@ -473,7 +479,9 @@ class GroupReader {
       // A member that (re)gained the partition starts at the group's committed offset: at or before what was read.
       const first = Number(messages[0]!.offset);
       if (first > this.#next[p]!) {
-        throw new DemoFailure(`${TOPIC}-${p}: ${name} took the partition over at offset ${first}, but offsets ${this.#next[p]} to ${first - 1} were never read`);
+        throw new DemoFailure(
+          `${TOPIC}-${p}: ${name} took the partition over at offset ${first}, but offsets ${this.#next[p]} to ${first - 1} were never read`,
+        );
       }
       this.#owner[p] = owner;
       this.#lastDelivered[p] = first - 1;
@@ -590,7 +598,9 @@ async function printOffsets(fjord: Fjord, groupId: string | null): Promise<numbe
         const c = committed.find((o) => o.partition === partition);
         group = ` ${(c?.offset ?? '-').padStart(11)} ${(c?.lag ?? '-').padStart(7)}`;
         if (c?.offset !== high || c.lag !== '0') {
-          throw new DemoFailure(`${TOPIC}-${partition}: group ${groupId} committed offset ${c?.offset ?? 'none'} (lag ${c?.lag ?? '?'}) after reading everything; the log ends at ${high}`);
+          throw new DemoFailure(
+            `${TOPIC}-${partition}: group ${groupId} committed offset ${c?.offset ?? 'none'} (lag ${c?.lag ?? '?'}) after reading everything; the log ends at ${high}`,
+          );
         }
       }
       console.log(`  ${String(partition).padStart(9)} ${low.padStart(9)} ${high.padStart(11)} ${records.toLocaleString('en-US').padStart(11)}${group}`);
@@ -611,7 +621,8 @@ async function checkCommittedAfterReopen(fjord: Fjord): Promise<void> {
     const [committed] = await admin.fetchOffsets({ groupId: GROUP_ID, topics: [TOPIC] });
     for (const { partition, high } of ends) {
       const c = committed?.partitions.find((o) => o.partition === partition);
-      if (c?.offset !== high) throw new DemoFailure(`${TOPIC}-${partition}: after reopening, group ${GROUP_ID} has committed offset ${c?.offset ?? 'none'}, expected ${high}`);
+      if (c?.offset !== high)
+        throw new DemoFailure(`${TOPIC}-${partition}: after reopening, group ${GROUP_ID} has committed offset ${c?.offset ?? 'none'}, expected ${high}`);
     }
   } finally {
     await admin.disconnect();
@@ -621,7 +632,8 @@ async function checkCommittedAfterReopen(fjord: Fjord): Promise<void> {
 /** Reads every partition with the store API (zero-copy slices, decoded here) and feeds the check. */
 async function verifyWithStore(fjord: Fjord, check: StreamCheck): Promise<{ ms: number; segments: number; diskBytes: number }> {
   const topic = (await fjord.topics()).get(TOPIC);
-  if (topic.numPartitions !== check.partitions) throw new DemoFailure(`topic ${TOPIC} has ${topic.numPartitions} partitions after reopening, expected ${check.partitions}`);
+  if (topic.numPartitions !== check.partitions)
+    throw new DemoFailure(`topic ${TOPIC} has ${topic.numPartitions} partitions after reopening, expected ${check.partitions}`);
   const bar = progressBar('verify ');
   const start = performance.now();
   let segments = 0;
@@ -631,7 +643,8 @@ async function verifyWithStore(fjord: Fjord, check: StreamCheck): Promise<{ ms: 
     for (let p = 0; p < topic.numPartitions; p++) {
       const log = topic.partition(p).log;
       const report = log.recoveryReport;
-      if (!report.cleanShutdown) throw new DemoFailure(`${TOPIC}-${p}: the topic was closed cleanly, yet recovery did not see a clean shutdown (${report.notes.join('; ')})`);
+      if (!report.cleanShutdown)
+        throw new DemoFailure(`${TOPIC}-${p}: the topic was closed cleanly, yet recovery did not see a clean shutdown (${report.notes.join('; ')})`);
       segments += log.segments().length;
       diskBytes += log.size;
       check.startPartition(p, log.logStartOffset);
@@ -683,7 +696,9 @@ async function main(): Promise<void> {
     } else {
       const live: LiveProduce = { acked: 0, aborted: false };
       const reader = new GroupReader(fjord, new StreamCheck(options.records, PARTITIONS, baseTime), options.consumers, elapsed);
-      console.log(`\nonce a second: records produced and consumed, and lag per partition (log end offset − committed offset, admin.fetchOffsets; members commit every ${AUTO_COMMIT_INTERVAL_MS} ms):`);
+      console.log(
+        `\nonce a second: records produced and consumed, and lag per partition (log end offset − committed offset, admin.fetchOffsets; members commit every ${AUTO_COMMIT_INTERVAL_MS} ms):`,
+      );
       const stopReport = startLagReport(fjord, live, reader, elapsed);
       const groupStart = performance.now();
       try {
@@ -750,7 +765,9 @@ async function main(): Promise<void> {
       `bytes     ${(produced.bytes / 1e6).toFixed(1)} MB of keys, values and headers; ${(verified.diskBytes / 1e6).toFixed(1)} MB on disk ` +
         `in ${verified.segments} segments (${(verified.diskBytes / total).toFixed(0)} B a record)`,
     );
-    console.log(`produce   ${seconds(produced.ms)}  ${perSecond(total, produced.ms)} records/s  ${mbPerSecond(produced.bytes, produced.ms)} MB/s (acks ${acksName(options.acks)})`);
+    console.log(
+      `produce   ${seconds(produced.ms)}  ${perSecond(total, produced.ms)} records/s  ${mbPerSecond(produced.bytes, produced.ms)} MB/s (acks ${acksName(options.acks)})`,
+    );
     if (group !== null) {
       const members = group.perMember.map((n, m) => `m${m + 1} ${n.toLocaleString('en-US')}`).join(', ');
       console.log(
@@ -762,7 +779,9 @@ async function main(): Promise<void> {
           `(records handed out again after their partition moved in a rebalance)`,
       );
     }
-    console.log(`verify    ${seconds(verified.ms)}  ${perSecond(total, verified.ms)} records/s  ${mbPerSecond(check.bytes, verified.ms)} MB/s (read + decode + check)`);
+    console.log(
+      `verify    ${seconds(verified.ms)}  ${perSecond(total, verified.ms)} records/s  ${mbPerSecond(check.bytes, verified.ms)} MB/s (read + decode + check)`,
+    );
     console.log(`elapsed   ${seconds(t3 - t0)} including topic creation, close and reopen`);
   } finally {
     await reopened.close();

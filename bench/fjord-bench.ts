@@ -54,13 +54,15 @@ const quick = args.quick;
 function positive(text: string | undefined, flag: string, fallback: number, integer: boolean): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isSafeInteger(n))) usage(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(text)}`);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isSafeInteger(n)))
+    usage(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(text)}`);
   return n;
 }
 
 const maxMessageBytes = positive(args['max-message-bytes'], 'max-message-bytes', DEFAULT_MAX_MESSAGE_BYTES, true);
 if (maxMessageBytes < 1024) usage(`--max-message-bytes must be at least 1024, got ${maxMessageBytes}`);
-if (maxMessageBytes > 2 ** 30) usage(`--max-message-bytes must be at most ${2 ** 30} (a batch's length is an int32 and a segment holds it), got ${maxMessageBytes}`);
+if (maxMessageBytes > 2 ** 30)
+  usage(`--max-message-bytes must be at most ${2 ** 30} (a batch's length is an int32 and a segment holds it), got ${maxMessageBytes}`);
 const stores: StoreKind[] = args.stores === undefined ? [...STORE_KINDS] : args.stores.split(',').map((s) => s.trim() as StoreKind);
 for (const s of stores) if (!STORE_KINDS.includes(s)) usage(`--stores: unknown store ${JSON.stringify(s)}; known: ${STORE_KINDS.join(', ')}`);
 const produceSeconds = positive(args['cell-seconds'], 'cell-seconds', quick ? 0.2 : 1, false);
@@ -141,7 +143,16 @@ async function main(): Promise<void> {
   const storeJobs: StoreJob[] = [];
   for (const valueBytes of sizes) {
     for (const store of stores) {
-      storeJobs.push({ kind: 'store', store, valueBytes, maxMessageBytes, workDir, cells: cellsFor(store, valueBytes), produceSeconds, warmupSeconds: Math.max(0.1, produceSeconds / 4) });
+      storeJobs.push({
+        kind: 'store',
+        store,
+        valueBytes,
+        maxMessageBytes,
+        workDir,
+        cells: cellsFor(store, valueBytes),
+        produceSeconds,
+        warmupSeconds: Math.max(0.1, produceSeconds / 4),
+      });
     }
   }
   const withFjord = stores.includes('fjord');
@@ -216,13 +227,17 @@ async function main(): Promise<void> {
       send: 'one send = up to 64 KiB of values (at least one) to one partition; sender n sends to partition n % partitions',
       durability:
         'acks 0/1: no fsync (Fjord: in the log; lmdb noSync; sqlite synchronous=OFF; floor none); acks all: Fjord group commit, lmdb overlapping sync awaited, sqlite WAL synchronous=FULL, floor one fdatasync per event-loop turn of waiting sends (floorSync end: once at the end; record: per record)',
-      consume: 'the acks 1, 64-sender cell read back from the start: Fjord a consumer group member with eachBatch (timed from joining), lmdb getRange, sqlite iterate, floor readSync in 1 MiB chunks; every value touched',
+      consume:
+        'the acks 1, 64-sender cell read back from the start: Fjord a consumer group member with eachBatch (timed from joining), lmdb getRange, sqlite iterate, floor readSync in 1 MiB chunks; every value touched',
     },
     targets,
     ...results,
   };
   writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(svgPath, await renderChart(results.produce, results.consume, `${machine}; ${quick ? 'quick' : 'full'} run ${startedAt.toISOString().slice(0, 10)}`));
+  writeFileSync(
+    svgPath,
+    await renderChart(results.produce, results.consume, `${machine}; ${quick ? 'quick' : 'full'} run ${startedAt.toISOString().slice(0, 10)}`),
+  );
 
   console.log(`\n## Produce (${machine})\n`);
   console.log(produceTable(results.produce));

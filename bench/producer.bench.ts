@@ -64,7 +64,8 @@ const quick = args.quick;
 const usage: (message: string) => never = usageFor('producer bench');
 
 const batchSize = args['batch-size'] === undefined ? undefined : Number(args['batch-size']);
-if (batchSize !== undefined && (!Number.isSafeInteger(batchSize) || batchSize < 1)) usage(`--batch-size must be a positive integer, got ${JSON.stringify(args['batch-size'])}`);
+if (batchSize !== undefined && (!Number.isSafeInteger(batchSize) || batchSize < 1))
+  usage(`--batch-size must be a positive integer, got ${JSON.stringify(args['batch-size'])}`);
 
 interface SizeCase {
   label: string;

@@ -286,10 +286,7 @@ async function benchSize(size: SizeCase): Promise<ResultRow[]> {
 // ---------------------------------------------------------------- report
 
 function markdownTable(rows: readonly ResultRow[]): string {
-  const lines = [
-    '| size | operation | store MB/s | store records/s | baseline MB/s | store / baseline |',
-    '|---|---|---:|---:|---:|---:|',
-  ];
+  const lines = ['| size | operation | store MB/s | store records/s | baseline MB/s | store / baseline |', '|---|---|---:|---:|---:|---:|'];
   for (const row of rows) {
     lines.push(
       `| ${row.size} | ${row.operation} | ${whole(row.store.mbPerSec)} | ${whole(row.store.recordsPerSec)} | ` +

@@ -64,9 +64,11 @@ export class Fjord {
 
   constructor(config: FjordConfig) {
     if (config === null || typeof config !== 'object') throw new InvalidArgumentError('new Fjord(config): config must be an object with a dir');
-    if (typeof config.dir !== 'string' || config.dir === '') throw new InvalidArgumentError(`config.dir must be a non-empty path, got ${describeValue(config.dir)}`);
+    if (typeof config.dir !== 'string' || config.dir === '')
+      throw new InvalidArgumentError(`config.dir must be a non-empty path, got ${describeValue(config.dir)}`);
     this.dir = resolve(config.dir);
-    if (config.clientId !== undefined && typeof config.clientId !== 'string') throw new InvalidArgumentError(`clientId must be a string, got ${describeValue(config.clientId)}`);
+    if (config.clientId !== undefined && typeof config.clientId !== 'string')
+      throw new InvalidArgumentError(`clientId must be a string, got ${describeValue(config.clientId)}`);
     this.clientId = config.clientId ?? 'fjord';
     this.allowAutoTopicCreation = booleanOption(config.allowAutoTopicCreation, 'allowAutoTopicCreation', true);
     this.numPartitions = validatePartitionCount(config.numPartitions ?? 1, 'numPartitions');
@@ -81,7 +83,9 @@ export class Fjord {
       throw new InvalidArgumentError(`groupInitialRebalanceDelayMs must be a non-negative integer, got ${describeValue(delay)}`);
     }
     this.groupInitialRebalanceDelayMs = delay;
-    this.#onBackgroundError = functionOption(config.onBackgroundError, 'onBackgroundError', (error: Error, context: string) => console.warn(`fjord: ${context}:`, error));
+    this.#onBackgroundError = functionOption(config.onBackgroundError, 'onBackgroundError', (error: Error, context: string) =>
+      console.warn(`fjord: ${context}:`, error),
+    );
     const level = config.logLevel ?? logLevel.INFO;
     if (!(Object.values(logLevel) as number[]).includes(level)) {
       throw new InvalidArgumentError(`logLevel must be one of logLevel.NOTHING, ERROR, WARN, INFO, DEBUG (0, 1, 2, 4, 5), got ${describeValue(level)}`);
@@ -192,7 +196,12 @@ export class Fjord {
     this.#producers.clear();
     this.#closed = true;
     this.#retention?.stop();
-    const opened = this.#registry !== null || (await this.#opening?.then(() => true, () => false)) === true;
+    const opened =
+      this.#registry !== null ||
+      (await this.#opening?.then(
+        () => true,
+        () => false,
+      )) === true;
     this.#registry = null;
     const shared = openDirectories.get(this.dir);
     if (!opened || shared === undefined || --shared.refs > 0) return;

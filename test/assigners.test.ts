@@ -12,12 +12,7 @@ import {
   type GroupMember,
   type PartitionAssigner,
 } from '../src/groups/assigner-protocol.js';
-import {
-  DEFAULT_GENERATION,
-  PartitionAssigners,
-  decodeOwnedPartitionsUserData,
-  ownedPartitionsUserData,
-} from '../src/groups/assigners.js';
+import { DEFAULT_GENERATION, PartitionAssigners, decodeOwnedPartitionsUserData, ownedPartitionsUserData } from '../src/groups/assigners.js';
 
 const require = createRequire(import.meta.url);
 const kafkajs = require('kafkajs') as typeof import('kafkajs');
@@ -127,9 +122,7 @@ describe('AssignerProtocol', () => {
 
   it('encodes member metadata as Kafka ConsumerProtocolSubscription v0', () => {
     const bytes = AssignerProtocol.MemberMetadata.encode({ version: 0, topics: ['a', 'bc'], userData: Buffer.from([9]) });
-    expect(bytes.toString('hex')).toBe(
-      ['0000', '00000002', '0001', '61', '0002', '6263', '00000001', '09'].join(''),
-    );
+    expect(bytes.toString('hex')).toBe(['0000', '00000002', '0001', '61', '0002', '6263', '00000001', '09'].join(''));
     expect(AssignerProtocol.MemberMetadata.encode({ version: 1, topics: [] }).toString('hex')).toBe('0001' + '00000000' + '00000000');
     expect(AssignerProtocol.MemberMetadata.encode({ version: 0, topics: [], userData: null }).toString('hex')).toBe('0000' + '00000000' + 'ffffffff');
   });
@@ -234,7 +227,9 @@ describe('PartitionAssigners.range', () => {
       checkComplete(result, partitions, subscriptions);
       // Per topic, the counts of its subscribers differ by at most one.
       for (const topic of topics) {
-        const counts = Object.keys(subscriptions).filter((m) => subscriptions[m]!.includes(topic)).map((m) => result[m]![topic]?.length ?? 0);
+        const counts = Object.keys(subscriptions)
+          .filter((m) => subscriptions[m]!.includes(topic))
+          .map((m) => result[m]![topic]?.length ?? 0);
         if (counts.length > 0) expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
       }
     }
@@ -347,7 +342,10 @@ class Group {
       for (const [topic, ps] of Object.entries(assignment)) {
         for (const p of ps) {
           const previous = before.get(tpKey(topic, p)) ?? [];
-          expect(previous.filter((o) => o !== memberId), `${memberId} got ${topic}/${p} still owned by ${previous.join()}`).toEqual([]);
+          expect(
+            previous.filter((o) => o !== memberId),
+            `${memberId} got ${topic}/${p} still owned by ${previous.join()}`,
+          ).toEqual([]);
         }
       }
     }
@@ -421,7 +419,8 @@ describe('ownedPartitionsUserData', () => {
     const rand = prng(5);
     for (let i = 0; i < 200; i++) {
       const owned: Assignment = {};
-      for (let t = rand.int(5); t > 0; t--) owned[`t${rand.int(10)}`] = [...new Set(Array.from({ length: 1 + rand.int(5) }, () => rand.int(100)))].sort((a, b) => a - b);
+      for (let t = rand.int(5); t > 0; t--)
+        owned[`t${rand.int(10)}`] = [...new Set(Array.from({ length: 1 + rand.int(5) }, () => rand.int(100)))].sort((a, b) => a - b);
       const generation = rand.int(1000) - 1;
       expect(decodeOwnedPartitionsUserData(ownedPartitionsUserData(owned, generation))).toEqual({ owned, generation });
     }
@@ -483,23 +482,34 @@ describe('PartitionAssigners.cooperativeSticky', () => {
     const assigner = PartitionAssigners.cooperativeSticky({ cluster });
     const meta = (owned: Assignment, generationId: number) => assigner.protocol({ topics: ['t'], ownedPartitions: owned, generationId }).metadata;
     // A stale member (generation 3) still claims t/0, which B got in generation 4: B keeps it.
-    let result = await assignDecoded(assigner, [
-      { memberId: 'A', memberMetadata: meta({ t: [0, 1] }, 3) },
-      { memberId: 'B', memberMetadata: meta({ t: [0] }, 4) },
-    ], ['t']);
+    let result = await assignDecoded(
+      assigner,
+      [
+        { memberId: 'A', memberMetadata: meta({ t: [0, 1] }, 3) },
+        { memberId: 'B', memberMetadata: meta({ t: [0] }, 4) },
+      ],
+      ['t'],
+    );
     expect(result).toEqual({ A: { t: [1] }, B: { t: [0] } });
     // Two claims in the same generation: nobody gets t/0 until both have let go.
-    result = await assignDecoded(assigner, [
-      { memberId: 'A', memberMetadata: meta({ t: [0] }, 4) },
-      { memberId: 'B', memberMetadata: meta({ t: [0] }, 4) },
-    ], ['t']);
+    result = await assignDecoded(
+      assigner,
+      [
+        { memberId: 'A', memberMetadata: meta({ t: [0] }, 4) },
+        { memberId: 'B', memberMetadata: meta({ t: [0] }, 4) },
+      ],
+      ['t'],
+    );
     expect(owners(result).has('t/0')).toBe(false);
   });
 
   it('ignores owned partitions that no longer exist or whose topic the member dropped', async () => {
     const assigner = PartitionAssigners.cooperativeSticky({ cluster: clusterOf({ a: 2, b: 2 }) });
     const members = [
-      { memberId: 'm1', memberMetadata: assigner.protocol({ topics: ['a'], ownedPartitions: { a: [0, 1, 7], b: [0, 1], gone: [0] }, generationId: 2 }).metadata },
+      {
+        memberId: 'm1',
+        memberMetadata: assigner.protocol({ topics: ['a'], ownedPartitions: { a: [0, 1, 7], b: [0, 1], gone: [0] }, generationId: 2 }).metadata,
+      },
       { memberId: 'm2', memberMetadata: assigner.protocol({ topics: ['a', 'b'], generationId: 2 }).metadata },
     ];
     // m2 takes b, but only once m1 (which still claims it) has revoked it; a stays with m1.
@@ -544,7 +554,11 @@ describe('PartitionAssigners.cooperativeSticky', () => {
       const revoked = [...before.keys()].filter((tp) => !owners(first).has(tp));
       const second = await group.round();
       // Round 2: exactly the revoked partitions go to the joiner, which ends with floor(total / members).
-      expect(Object.entries(second[joiner]!).flatMap(([t, ps]) => ps.map((p) => tpKey(t, p))).sort()).toEqual(revoked.sort());
+      expect(
+        Object.entries(second[joiner]!)
+          .flatMap(([t, ps]) => ps.map((p) => tpKey(t, p)))
+          .sort(),
+      ).toEqual(revoked.sort());
       expect(revoked.length).toBe(Math.floor(total / memberCount));
       for (const [tp, who] of owners(second)) if (who[0] !== joiner) expect(before.get(tp)).toEqual(who);
       expect(await group.converge()).toBe(1);
@@ -581,7 +595,11 @@ describe('PartitionAssigners.cooperativeSticky', () => {
         const roll = rand.int(3);
         const ids = [...group.state.keys()];
         const topics = Object.keys(partitions);
-        if (roll === 0 || ids.length <= 1) group.join(`new-${i}-${step}`, topics.filter(() => rand.chance(0.7)));
+        if (roll === 0 || ids.length <= 1)
+          group.join(
+            `new-${i}-${step}`,
+            topics.filter(() => rand.chance(0.7)),
+          );
         else if (roll === 1) group.leave(rand.pick(ids));
         else {
           const id = rand.pick(ids);

@@ -105,7 +105,11 @@ async function seeded(config: { allowAutoTopicCreation?: boolean; dir?: string }
   });
   const producer = fjord.producer();
   await producer.connect();
-  await producer.send({ topic: 'orders', acks: 1, messages: [0, 1, 2].flatMap((partition) => [0, 1, 2].map((i) => ({ key: `k${i}`, value: `p${partition}-${i}`, partition }))) });
+  await producer.send({
+    topic: 'orders',
+    acks: 1,
+    messages: [0, 1, 2].flatMap((partition) => [0, 1, 2].map((i) => ({ key: `k${i}`, value: `p${partition}-${i}`, partition }))),
+  });
   await producer.send({ topic: 'small', acks: 1, messages: [{ value: 'a' }, { value: 'b', headers: { h: 'x' } }] });
   await admin.setOffsets({ groupId: 'g', topic: 'orders', partitions: [{ partition: 0, offset: '2' }] });
   return { fjord, admin, producer, before: await stored(fjord, admin) };
@@ -155,9 +159,24 @@ describe('topic names', () => {
       await consumer.connect();
       await expectFailure(() => admin.createTopics({ topics: [{ topic: 'fine' }, { topic }] }), InvalidTopicError, message);
       await expectFailure(() => producer.send({ topic, messages: [{ value: 'v' }] }), InvalidTopicError, message);
-      await expectFailure(() => producer.sendBatch({ topicMessages: [{ topic: 'orders', messages: [{ value: 'v' }] }, { topic, messages: [{ value: 'v' }] }] }), InvalidTopicError, message);
+      await expectFailure(
+        () =>
+          producer.sendBatch({
+            topicMessages: [
+              { topic: 'orders', messages: [{ value: 'v' }] },
+              { topic, messages: [{ value: 'v' }] },
+            ],
+          }),
+        InvalidTopicError,
+        message,
+      );
       if (typeof name === 'string') await expectFailure(() => consumer.subscribe({ topics: [topic] }), InvalidTopicError, message);
-      else await expectFailure(() => consumer.subscribe({ topics: [topic] }), InvalidArgumentError, `subscribe: ${String(name)} is neither a topic name nor a RegExp`);
+      else
+        await expectFailure(
+          () => consumer.subscribe({ topics: [topic] }),
+          InvalidArgumentError,
+          `subscribe: ${String(name)} is neither a topic name nor a RegExp`,
+        );
       await expectFailure(() => consumer.assign([{ topic, partitions: [0] }]), InvalidTopicError, message);
       await expectFailure(() => admin.fetchTopicOffsets(topic), InvalidTopicError, message);
       await expectFailure(() => admin.deleteTopics({ topics: ['orders', topic] }), InvalidTopicError, message);
@@ -206,7 +225,10 @@ describe('unknown topics and partitions', () => {
   for (const [what, partition, type, message] of badPartitions) {
     it(`a message for a partition that is ${what} fails the whole send, writing none of it`, async () => {
       const seed = await seeded();
-      const messages = [{ value: 'good', partition: 0 }, { value: 'bad', partition: partition as number }];
+      const messages = [
+        { value: 'good', partition: 0 },
+        { value: 'bad', partition: partition as number },
+      ];
       await expectFailure(() => seed.producer.send({ topic: 'orders', messages }), type, message);
       await expectUnchanged(seed);
     });
@@ -226,9 +248,17 @@ describe('unknown topics and partitions', () => {
     await consumer.connect();
     await expectFailure(() => consumer.assign([{ topic: 'missing', partitions: [0] }]), UnknownTopicOrPartitionError, 'unknown topic "missing"');
     await expectFailure(() => consumer.assign([{ topic: 'orders', partitions: [0, 5] }]), UnknownTopicOrPartitionError, 'topic orders has no partition 5');
-    await expectFailure(() => consumer.commitOffsets([{ topic: 'missing', partition: 0, offset: '1' }]), UnknownTopicOrPartitionError, 'unknown topic "missing"');
     await expectFailure(
-      () => consumer.commitOffsets([{ topic: 'orders', partition: 1, offset: '1' }, { topic: 'orders', partition: 9, offset: '1' }]),
+      () => consumer.commitOffsets([{ topic: 'missing', partition: 0, offset: '1' }]),
+      UnknownTopicOrPartitionError,
+      'unknown topic "missing"',
+    );
+    await expectFailure(
+      () =>
+        consumer.commitOffsets([
+          { topic: 'orders', partition: 1, offset: '1' },
+          { topic: 'orders', partition: 9, offset: '1' },
+        ]),
       UnknownTopicOrPartitionError,
       'topic orders has no partition 9',
     );
@@ -247,13 +277,46 @@ describe('unknown topics and partitions', () => {
       ['fetchTopicOffsets', () => admin.fetchTopicOffsets('missing'), unknown],
       ['fetchTopicMetadata', () => admin.fetchTopicMetadata({ topics: ['orders', 'missing'] }), unknown],
       ['deleteTopics', () => admin.deleteTopics({ topics: ['orders', 'missing'] }), unknown],
-      ['createPartitions', () => admin.createPartitions({ topicPartitions: [{ topic: 'orders', count: 5 }, { topic: 'missing', count: 2 }] }), unknown],
+      [
+        'createPartitions',
+        () =>
+          admin.createPartitions({
+            topicPartitions: [
+              { topic: 'orders', count: 5 },
+              { topic: 'missing', count: 2 },
+            ],
+          }),
+        unknown,
+      ],
       ['alterConfigs', () => admin.alterConfigs({ resources: [topicResource('orders'), topicResource('missing')] }), unknown],
       ['describeConfigs', () => admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: 'missing' }] }), unknown],
       ['fetchOffsets', () => admin.fetchOffsets({ groupId: 'g', topics: ['missing'] }), unknown],
       ['resetOffsets', () => admin.resetOffsets({ groupId: 'g', topic: 'missing' }), unknown],
-      ['setOffsets', () => admin.setOffsets({ groupId: 'g', topic: 'orders', partitions: [{ partition: 1, offset: '1' }, { partition: 9, offset: '1' }] }), 'topic orders has no partition 9'],
-      ['deleteTopicRecords', () => admin.deleteTopicRecords({ topic: 'orders', partitions: [{ partition: 0, offset: '2' }, { partition: 3, offset: '1' }] }), 'topic orders has no partition 3'],
+      [
+        'setOffsets',
+        () =>
+          admin.setOffsets({
+            groupId: 'g',
+            topic: 'orders',
+            partitions: [
+              { partition: 1, offset: '1' },
+              { partition: 9, offset: '1' },
+            ],
+          }),
+        'topic orders has no partition 9',
+      ],
+      [
+        'deleteTopicRecords',
+        () =>
+          admin.deleteTopicRecords({
+            topic: 'orders',
+            partitions: [
+              { partition: 0, offset: '2' },
+              { partition: 3, offset: '1' },
+            ],
+          }),
+        'topic orders has no partition 3',
+      ],
     ];
     for (const [call, fn, message] of calls) {
       const error = await failure(fn);
@@ -267,12 +330,26 @@ describe('unknown topics and partitions', () => {
   it('createPartitions checks every entry before growing any topic', async () => {
     const seed = await seeded();
     await expectFailure(
-      () => seed.admin.createPartitions({ topicPartitions: [{ topic: 'orders', count: 5 }, { topic: 'small', count: 1 }] }),
+      () =>
+        seed.admin.createPartitions({
+          topicPartitions: [
+            { topic: 'orders', count: 5 },
+            { topic: 'small', count: 1 },
+          ],
+        }),
       InvalidPartitionsError,
       'topic small has 1 partitions; it can only grow, and 1 is not more',
     );
-    await expectFailure(() => seed.admin.createPartitions({ topicPartitions: [{ topic: 'orders', count: 4.5 }] }), InvalidPartitionsError, 'count for topic orders must be an integer in [1, 100000], got 4.5');
-    await expectFailure(() => seed.admin.createTopics({ topics: [{ topic: 'fine' }, { topic: 'zero', numPartitions: 0 }] }), InvalidPartitionsError, 'numPartitions must be an integer in [1, 100000], got 0');
+    await expectFailure(
+      () => seed.admin.createPartitions({ topicPartitions: [{ topic: 'orders', count: 4.5 }] }),
+      InvalidPartitionsError,
+      'count for topic orders must be an integer in [1, 100000], got 4.5',
+    );
+    await expectFailure(
+      () => seed.admin.createTopics({ topics: [{ topic: 'fine' }, { topic: 'zero', numPartitions: 0 }] }),
+      InvalidPartitionsError,
+      'numPartitions must be an integer in [1, 100000], got 0',
+    );
     await expectUnchanged(seed);
   });
 });
@@ -306,7 +383,12 @@ describe('offsets', () => {
       ['truncateTo(-1)', () => log.truncateTo(-1), OffsetOutOfRangeError, `offset -1 is out of range: the log holds [${start}, 10)`],
       ['truncateTo("x")', () => log.truncateTo('x'), InvalidArgumentError, 'got "x"'],
       ['deleteSegmentsBefore(-1)', () => log.deleteSegmentsBefore(-1), OffsetOutOfRangeError, 'offset -1 is out of range: offsets are never negative'],
-      ['deleteSegmentsBefore past the end', () => log.deleteSegmentsBefore(11), OffsetOutOfRangeError, `offset 11 is out of range: the log holds [${start}, 10)`],
+      [
+        'deleteSegmentsBefore past the end',
+        () => log.deleteSegmentsBefore(11),
+        OffsetOutOfRangeError,
+        `offset 11 is out of range: the log holds [${start}, 10)`,
+      ],
       ['offsetForTimestamp(1.5)', () => log.offsetForTimestamp(1.5), InvalidArgumentError, 'timestamp must be an integer, got 1.5'],
     ];
     for (const [call, fn, type, message] of calls) {
@@ -333,7 +415,11 @@ describe('offsets', () => {
     await expectFailure(seek('1.5'), InvalidArgumentError, 'offset must be an integer (number, bigint or decimal string), got "1.5"');
     await expectFailure(seek('next'), InvalidArgumentError, 'got "next"');
     await expectFailure(seek(0.5), InvalidArgumentError, 'offset must be a safe integer, got 0.5');
-    await expectFailure(() => consumer.seek({ topic: 'orders', partition: 2, offset: '0' }), InvalidArgumentError, 'seek: orders-2 is not assigned to this consumer');
+    await expectFailure(
+      () => consumer.seek({ topic: 'orders', partition: 2, offset: '0' }),
+      InvalidArgumentError,
+      'seek: orders-2 is not assigned to this consumer',
+    );
 
     expect((await consumer.poll()).map((r) => r.value!.toString())).toEqual(['p1-0', 'p1-1', 'p1-2']);
     consumer.seek({ topic: 'orders', partition: 1, offset: '-2' });
@@ -346,7 +432,11 @@ describe('offsets', () => {
     const subscribed = seed.fjord.consumer({ groupId: 'not-running' });
     await subscribed.connect();
     await subscribed.subscribe({ topics: ['orders'] });
-    await expectFailure(() => subscribed.seek({ topic: 'orders', partition: 0, offset: '0' }), InvalidArgumentError, 'seek: the consumer is not running: call run() first');
+    await expectFailure(
+      () => subscribed.seek({ topic: 'orders', partition: 0, offset: '0' }),
+      InvalidArgumentError,
+      'seek: the consumer is not running: call run() first',
+    );
   });
 
   it('a seek past the log end resets by autoOffsetReset, or fails the poll with OffsetOutOfRangeError under "none"', async () => {
@@ -377,23 +467,58 @@ describe('offsets', () => {
     const { admin } = seed;
     const consumer = seed.fjord.consumer({ groupId: 'g' });
     await consumer.connect();
-    const set = (offset: unknown) => () => admin.setOffsets({ groupId: 'g', topic: 'orders', partitions: [{ partition: 1, offset: '1' }, { partition: 0, offset: offset as string }] });
+    const set = (offset: unknown) => () =>
+      admin.setOffsets({
+        groupId: 'g',
+        topic: 'orders',
+        partitions: [
+          { partition: 1, offset: '1' },
+          { partition: 0, offset: offset as string },
+        ],
+      });
     await expectFailure(set('-5'), InvalidArgumentError, 'offsets[1].offset must be a non-negative safe integer, got -5');
     await expectFailure(set('1.5'), InvalidArgumentError, 'offset must be an integer (number, bigint or decimal string), got "1.5"');
     await expectFailure(set('soon'), InvalidArgumentError, 'got "soon"');
-    await expectFailure(() => admin.setOffsets({ groupId: 'g', topic: 'orders' } as never), InvalidArgumentError, 'setOffsets: partitions must be an array of { partition, offset }, got undefined');
-    await expectFailure(() => admin.setOffsets({ groupId: 'g', topic: 'orders', partitions: [null as never] }), InvalidArgumentError, 'setOffsets: each partition entry must be { partition, offset }, got null');
+    await expectFailure(
+      () => admin.setOffsets({ groupId: 'g', topic: 'orders' } as never),
+      InvalidArgumentError,
+      'setOffsets: partitions must be an array of { partition, offset }, got undefined',
+    );
+    await expectFailure(
+      () => admin.setOffsets({ groupId: 'g', topic: 'orders', partitions: [null as never] }),
+      InvalidArgumentError,
+      'setOffsets: each partition entry must be { partition, offset }, got null',
+    );
     await expectFailure(() => admin.fetchOffsets({} as never), InvalidArgumentError, 'fetchOffsets: groupId must be a non-empty string, got undefined');
-    await expectFailure(() => consumer.commitOffsets([{ topic: 'orders', partition: 0, offset: '-1' }]), InvalidArgumentError, 'offsets[0].offset must be a non-negative safe integer, got -1');
-    await expectFailure(() => consumer.commitOffsets([null as never]), InvalidArgumentError, 'commitOffsets: offsets[0] must be { topic, partition, offset }, got null');
+    await expectFailure(
+      () => consumer.commitOffsets([{ topic: 'orders', partition: 0, offset: '-1' }]),
+      InvalidArgumentError,
+      'offsets[0].offset must be a non-negative safe integer, got -1',
+    );
+    await expectFailure(
+      () => consumer.commitOffsets([null as never]),
+      InvalidArgumentError,
+      'commitOffsets: offsets[0] must be { topic, partition, offset }, got null',
+    );
     await expectFailure(() => admin.fetchTopicOffsetsByTimestamp('orders', 1.5), InvalidArgumentError, 'timestamp must be an integer, got 1.5');
     await expectUnchanged(seed);
   });
 
   it('deleteTopicRecords with an offset below -1 or past the log end cuts no partition', async () => {
     const seed = await seeded();
-    const cut = (offset: string) => () => seed.admin.deleteTopicRecords({ topic: 'orders', partitions: [{ partition: 0, offset: '2' }, { partition: 1, offset }] });
-    await expectFailure(cut('-5'), OffsetOutOfRangeError, 'deleteTopicRecords: offset -5 of orders-1 is out of range: it must be -1 (the log end) or in [0, 3]');
+    const cut = (offset: string) => () =>
+      seed.admin.deleteTopicRecords({
+        topic: 'orders',
+        partitions: [
+          { partition: 0, offset: '2' },
+          { partition: 1, offset },
+        ],
+      });
+    await expectFailure(
+      cut('-5'),
+      OffsetOutOfRangeError,
+      'deleteTopicRecords: offset -5 of orders-1 is out of range: it must be -1 (the log end) or in [0, 3]',
+    );
     await expectFailure(cut('4'), OffsetOutOfRangeError, 'deleteTopicRecords: offset 4 of orders-1 is out of range');
     await expectFailure(cut('x'), InvalidArgumentError, 'got "x"');
     await expectUnchanged(seed);
@@ -413,7 +538,11 @@ describe('record sizes and record contents', () => {
     expect((error as RecordTooLargeError).type).toBe('MESSAGE_TOO_LARGE');
     const tight = seed.fjord.producer({ maxRequestSize: 500 });
     await tight.connect();
-    await expectFailure(() => tight.send({ topic: 'orders', messages: [{ value: big, partition: 0 }] }), RecordTooLargeError, "larger than the producer's maxRequestSize (500 bytes)");
+    await expectFailure(
+      () => tight.send({ topic: 'orders', messages: [{ value: big, partition: 0 }] }),
+      RecordTooLargeError,
+      "larger than the producer's maxRequestSize (500 bytes)",
+    );
     const log = (await seed.fjord.topics()).get('small').partition(0).log;
     const batch = encodeBatch([{ value: big }]);
     await expectFailure(() => log.append(batch), RecordTooLargeError, `record batch is ${batch.length} bytes, larger than max.message.bytes (1000 bytes)`);
@@ -433,7 +562,11 @@ describe('record sizes and record contents', () => {
     ['an object header value', { value: 'v', headers: { h: [{}] } }, 'orders messages[1].headers["h"] must be a Buffer, a string or null, got [object Object]'],
     ['headers that are a string', { value: 'v', headers: 'h=1' }, 'orders messages[1].headers must be an object'],
     ['headers that are an array', { value: 'v', headers: [['h', '1']] }, 'orders messages[1].headers must be an object'],
-    ['a word for a timestamp', { value: 'v', timestamp: 'now' }, 'orders messages[1].timestamp must be an integer number of ms since the epoch (or a decimal string of one), got "now"'],
+    [
+      'a word for a timestamp',
+      { value: 'v', timestamp: 'now' },
+      'orders messages[1].timestamp must be an integer number of ms since the epoch (or a decimal string of one), got "now"',
+    ],
     ['a fractional timestamp', { value: 'v', timestamp: 1.5 }, 'got 1.5'],
     ['a timestamp below -1', { value: 'v', timestamp: -2 }, 'got -2'],
     ['null for a message', null, 'orders messages[1] must be an object with a value'],
@@ -449,9 +582,17 @@ describe('record sizes and record contents', () => {
 
   it('messages that are not an array, and a record that is not an object, are InvalidArgumentError', async () => {
     const seed = await seeded();
-    await expectFailure(() => seed.producer.send({ topic: 'orders', messages: { value: 'v' } as never }), InvalidArgumentError, 'topicMessages[0] must be { topic, messages: [...] }');
+    await expectFailure(
+      () => seed.producer.send({ topic: 'orders', messages: { value: 'v' } as never }),
+      InvalidArgumentError,
+      'topicMessages[0] must be { topic, messages: [...] }',
+    );
     await expectFailure(() => seed.producer.send(null as never), InvalidArgumentError, 'send(record): record must be an object');
-    await expectFailure(() => seed.producer.sendBatch({ topicMessages: 'orders' as never }), InvalidArgumentError, 'sendBatch: topicMessages must be an array of { topic, messages }');
+    await expectFailure(
+      () => seed.producer.sendBatch({ topicMessages: 'orders' as never }),
+      InvalidArgumentError,
+      'sendBatch: topicMessages must be an array of { topic, messages }',
+    );
     await expectUnchanged(seed);
   });
 
@@ -459,7 +600,10 @@ describe('record sizes and record contents', () => {
     const fjord = fjordFor();
     const producer = fjord.producer();
     await producer.connect();
-    await producer.send({ topic: 't', messages: [{ value: null }, { key: null, value: 'a' }, { key: undefined, value: 'b', headers: { gone: undefined, empty: null as never, kept: 'x' } }] });
+    await producer.send({
+      topic: 't',
+      messages: [{ value: null }, { key: null, value: 'a' }, { key: undefined, value: 'b', headers: { gone: undefined, empty: null as never, kept: 'x' } }],
+    });
     const records = await recordsOf(fjord, 't', 0);
     expect(records.map((r) => [r.key, r.value?.toString() ?? null])).toEqual([
       [null, null],
@@ -491,22 +635,46 @@ describe('configs and options', () => {
     it(`topic configs with ${what}: InvalidConfigError in createTopics and alterConfigs, nothing changed`, async () => {
       const seed = shared();
       const entries = configEntries as { name: string; value: string }[];
-      await expectFailure(() => seed.admin.createTopics({ topics: [{ topic: 'fine' }, { topic: 'configured', configEntries: entries }] }), InvalidConfigError, message);
-      await expectFailure(() => seed.admin.alterConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: 'orders', configEntries: entries }] }), InvalidConfigError, message);
+      await expectFailure(
+        () => seed.admin.createTopics({ topics: [{ topic: 'fine' }, { topic: 'configured', configEntries: entries }] }),
+        InvalidConfigError,
+        message,
+      );
+      await expectFailure(
+        () => seed.admin.alterConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: 'orders', configEntries: entries }] }),
+        InvalidConfigError,
+        message,
+      );
       await expectUnchanged(seed);
     });
   }
 
   it('a Log refuses bad options on open and on setConfig, keeping its config', async () => {
     await expectFailure(() => Log.open(tempDir(), { segmentBytes: 10 }), InvalidConfigError, 'segmentBytes must be an integer in [61, 2147483647], got 10');
-    await expectFailure(() => Log.open(tempDir(), { retentionMs: 5 } as never), InvalidConfigError, "unknown log option 'retentionMs'; known options: segmentBytes");
+    await expectFailure(
+      () => Log.open(tempDir(), { retentionMs: 5 } as never),
+      InvalidConfigError,
+      "unknown log option 'retentionMs'; known options: segmentBytes",
+    );
     await expectFailure(() => Log.open(tempDir(), 'big' as never), InvalidConfigError, 'log options must be an object, got string');
-    await expectFailure(() => Log.open(tempDir(), { maxMessageBytes: NaN }), InvalidConfigError, 'maxMessageBytes must be an integer in [0, 2147483647], got NaN');
+    await expectFailure(
+      () => Log.open(tempDir(), { maxMessageBytes: NaN }),
+      InvalidConfigError,
+      'maxMessageBytes must be an integer in [0, 2147483647], got NaN',
+    );
     await expectFailure(() => Log.open('' as string), InvalidArgumentError, 'dir must be a non-empty string, got ""');
     const log = await Log.open(tempDir(), { segmentBytes: 4096 });
     const config = log.config;
-    await expectFailure(() => log.setConfig({ segmentBytes: 4096, maxMessageBytes: -5 }), InvalidConfigError, 'maxMessageBytes must be an integer in [0, 2147483647], got -5');
-    await expectFailure(() => log.setConfig({ messageTimestampType: 'Wall' as never }), InvalidConfigError, `messageTimestampType must be 'CreateTime' or 'LogAppendTime', got "Wall"`);
+    await expectFailure(
+      () => log.setConfig({ segmentBytes: 4096, maxMessageBytes: -5 }),
+      InvalidConfigError,
+      'maxMessageBytes must be an integer in [0, 2147483647], got -5',
+    );
+    await expectFailure(
+      () => log.setConfig({ messageTimestampType: 'Wall' as never }),
+      InvalidConfigError,
+      `messageTimestampType must be 'CreateTime' or 'LogAppendTime', got "Wall"`,
+    );
     expect(log.config).toEqual(config);
     await log.close();
   });
@@ -519,7 +687,12 @@ describe('configs and options', () => {
     ['numPartitions "2"', { numPartitions: '2' }, InvalidPartitionsError, 'got "2"'],
     ['retentionCheckIntervalMs 0', { retentionCheckIntervalMs: 0 }, InvalidArgumentError, 'retentionCheckIntervalMs must be a positive integer, got 0'],
     ['retentionCheckIntervalMs NaN', { retentionCheckIntervalMs: NaN }, InvalidArgumentError, 'retentionCheckIntervalMs must be a positive integer, got NaN'],
-    ['a negative groupInitialRebalanceDelayMs', { groupInitialRebalanceDelayMs: -1 }, InvalidArgumentError, 'groupInitialRebalanceDelayMs must be a non-negative integer, got -1'],
+    [
+      'a negative groupInitialRebalanceDelayMs',
+      { groupInitialRebalanceDelayMs: -1 },
+      InvalidArgumentError,
+      'groupInitialRebalanceDelayMs must be a non-negative integer, got -1',
+    ],
     ['allowAutoTopicCreation "no"', { allowAutoTopicCreation: 'no' }, InvalidArgumentError, 'allowAutoTopicCreation must be true or false, got "no"'],
     ['a clock that is a number', { clock: 1_700_000_000_000 }, InvalidArgumentError, 'clock must be a function, got 1700000000000'],
     ['a numeric clientId', { clientId: 7 }, InvalidArgumentError, 'clientId must be a string, got 7'],
@@ -548,8 +721,16 @@ describe('configs and options', () => {
     const producer = fjord.producer();
     await producer.connect();
     await expectFailure(() => producer.send({ topic: 't', acks: 2, messages: [{ value: 'v' }] }), InvalidArgumentError, 'acks must be -1 (all), 0 or 1, got 2');
-    await expectFailure(() => producer.send({ topic: 't', compression: 9, messages: [{ value: 'v' }] }), InvalidArgumentError, 'compression must be one of CompressionTypes, got 9');
-    await expectFailure(() => producer.send({ topic: 't', compression: CompressionTypes.Snappy, messages: [{ value: 'v' }] }), UnsupportedCompressionError, 'compression 2 (snappy) is not supported; use CompressionTypes.None or CompressionTypes.GZIP');
+    await expectFailure(
+      () => producer.send({ topic: 't', compression: 9, messages: [{ value: 'v' }] }),
+      InvalidArgumentError,
+      'compression must be one of CompressionTypes, got 9',
+    );
+    await expectFailure(
+      () => producer.send({ topic: 't', compression: CompressionTypes.Snappy, messages: [{ value: 'v' }] }),
+      UnsupportedCompressionError,
+      'compression 2 (snappy) is not supported; use CompressionTypes.None or CompressionTypes.GZIP',
+    );
     expect(await (await fjord.topics()).list()).toEqual([]);
   });
 
@@ -591,7 +772,11 @@ describe('configs and options', () => {
     const manual = seed.fjord.consumer({ groupId: 'm' });
     await manual.connect();
     await expectFailure(() => manual.assign('orders' as never), InvalidArgumentError, 'assign takes an array of { topic, partitions }, got "orders"');
-    await expectFailure(() => manual.assign([{ topic: 'orders' } as never]), InvalidArgumentError, 'assign: partitions of orders must be an array of partition numbers');
+    await expectFailure(
+      () => manual.assign([{ topic: 'orders' } as never]),
+      InvalidArgumentError,
+      'assign: partitions of orders must be an array of partition numbers',
+    );
     await expectUnchanged(seed);
   });
 });
@@ -616,7 +801,11 @@ describe('closed and disconnected clients', () => {
   it('clients used before connect or after disconnect are NotConnectedError', async () => {
     const seed = await seeded();
     const producer = seed.fjord.producer();
-    await expectFailure(() => producer.send({ topic: 'orders', messages: [{ value: 'v' }] }), NotConnectedError, 'producer is not connected: call producer.connect() first');
+    await expectFailure(
+      () => producer.send({ topic: 'orders', messages: [{ value: 'v' }] }),
+      NotConnectedError,
+      'producer is not connected: call producer.connect() first',
+    );
     await producer.connect();
     await producer.disconnect();
     await expectFailure(() => producer.send({ topic: 'orders', messages: [{ value: 'v' }] }), NotConnectedError, 'producer is not connected');
@@ -654,7 +843,11 @@ describe('closed and disconnected clients', () => {
 
 describe('garbage bytes through Log.append', () => {
   const T0 = 1_700_000_000_000;
-  const good = () => encodeBatch([{ key: 'k', value: 'first', timestamp: T0 }, { value: 'second', timestamp: T0 + 1 }]);
+  const good = () =>
+    encodeBatch([
+      { key: 'k', value: 'first', timestamp: T0 },
+      { value: 'second', timestamp: T0 + 1 },
+    ]);
 
   /** Re-stamps the CRC-32C, so that only the rule under test is broken. */
   function withCrc(batch: Buffer): Buffer {
@@ -685,76 +878,161 @@ describe('garbage bytes through Log.append', () => {
 
   const size = good().length;
   const cases: [string, () => Uint8Array, ErrorClass, string | RegExp][] = [
-    ['random bytes', () => noise(300, 7), InvalidRecordError, /^invalid record batch at byte 0 of the input: batch length (field -?\d+ is below the 49-byte minimum|says \d+ bytes but only 300 remain)$/],
+    [
+      'random bytes',
+      () => noise(300, 7),
+      InvalidRecordError,
+      /^invalid record batch at byte 0 of the input: batch length (field -?\d+ is below the 49-byte minimum|says \d+ bytes but only 300 remain)$/,
+    ],
     ['an empty buffer', () => Buffer.alloc(0), InvalidRecordError, 'invalid record batch at byte 0 of the input: no record batch in the append'],
     ['the first 40 bytes of a batch', () => good().subarray(0, 40), InvalidRecordError, '40 trailing bytes are shorter than a 61-byte batch header'],
     ['a batch without its last byte', () => good().subarray(0, size - 1), InvalidRecordError, `batch length says ${size} bytes but only ${size - 1} remain`],
-    ['a flipped bit in a value', () => {
-      const batch = good();
-      batch[size - 5]! ^= 0x01;
-      return batch;
-    }, CorruptRecordError, /^corrupt record batch at byte 0 of the input: CRC-32C is 0x[0-9a-f]{8}, the batch says 0x[0-9a-f]{8}$/],
-    ['magic 1', () => {
-      const batch = good();
-      batch[16] = 1;
-      return batch;
-    }, InvalidRecordError, 'magic 1 is not supported, only RecordBatch v2 (magic 2)'],
-    ['magic 255', () => {
-      const batch = good();
-      batch[16] = 255;
-      return batch;
-    }, InvalidRecordError, 'magic -1 is not supported'],
-    ['a batchLength 100 bytes too long', () => {
-      const batch = good();
-      batch.writeInt32BE(batch.length - 12 + 100, 8);
-      return batch;
-    }, InvalidRecordError, `batch length says ${size + 100} bytes but only ${size} remain`],
-    ['a batchLength 5 bytes too short', () => {
-      const batch = good();
-      batch.writeInt32BE(batch.length - 12 - 5, 8);
-      return batch;
-    }, CorruptRecordError, 'corrupt record batch at byte 0 of the input: CRC-32C is'],
-    ['a negative batchLength', () => {
-      const batch = good();
-      batch.writeInt32BE(-1, 8);
-      return batch;
-    }, InvalidRecordError, 'batch length field -1 is below the 49-byte minimum'],
-    ['a record count that lies (valid CRC)', () => {
-      const batch = good();
-      batch.writeInt32BE(5, 57);
-      batch.writeInt32BE(4, 23);
-      return withCrc(batch);
-    }, InvalidRecordError, 'invalid record batch at byte 0 of the input: record 2: bad length varint'],
-    ['a lastOffsetDelta that lies (valid CRC)', () => {
-      const batch = good();
-      batch.writeInt32BE(7, 23);
-      return withCrc(batch);
-    }, InvalidRecordError, 'lastOffsetDelta 7 does not match 2 records'],
-    ['codec 7 (valid CRC)', () => {
-      const batch = good();
-      batch.writeInt16BE(7, 21);
-      return withCrc(batch);
-    }, InvalidRecordError, 'unknown compression codec 7'],
-    ['gzip-flagged bytes that are not gzip (valid CRC)', () => batchOver(Buffer.from('plain text, not a gzip stream'), 1), InvalidRecordError, 'invalid record batch at byte 0 of the input: gzip records do not decompress: incorrect header check'],
-    ['gzip of bytes that are not records (valid CRC)', () => batchOver(gzipSync(noise(64, 3)), 1), InvalidRecordError, /^invalid record batch at byte 0 of the input: gzip record 0: /],
-    ['gzip records with a bad offsetDelta (valid CRC)', () => {
-      const plain = good().subarray(61);
-      const records = Buffer.from(plain);
-      records[3] = 0x04; // record 0: offsetDelta varint 2 (zigzag 4) instead of 0
-      return batchOver(gzipSync(records), 1);
-    }, InvalidRecordError, 'gzip record 0: offsetDelta is 2'],
-    ['a baseTimestamp beyond 2^53 (valid CRC)', () => {
-      const batch = good();
-      batch.writeBigInt64BE(2n ** 60n, 27);
-      return withCrc(batch);
-    }, InvalidRecordError, 'baseTimestamp 1152921504606846976 is outside the range Fjord reads'],
-    ['a good batch followed by a truncated one', () => Buffer.concat([good(), good().subarray(0, 70)]), InvalidRecordError, `invalid record batch at byte ${size} of the input: batch length says ${size} bytes but only 70 remain`],
-    ['a good batch followed by a corrupt one', () => {
-      const second = good();
-      second[size - 1]! ^= 0xff;
-      return Buffer.concat([good(), second]);
-    }, CorruptRecordError, `corrupt record batch at byte ${size} of the input`],
-    ['a good batch followed by 3 stray bytes', () => Buffer.concat([good(), Buffer.from([1, 2, 3])]), InvalidRecordError, `invalid record batch at byte ${size} of the input: 3 trailing bytes are shorter than a 61-byte batch header`],
+    [
+      'a flipped bit in a value',
+      () => {
+        const batch = good();
+        batch[size - 5]! ^= 0x01;
+        return batch;
+      },
+      CorruptRecordError,
+      /^corrupt record batch at byte 0 of the input: CRC-32C is 0x[0-9a-f]{8}, the batch says 0x[0-9a-f]{8}$/,
+    ],
+    [
+      'magic 1',
+      () => {
+        const batch = good();
+        batch[16] = 1;
+        return batch;
+      },
+      InvalidRecordError,
+      'magic 1 is not supported, only RecordBatch v2 (magic 2)',
+    ],
+    [
+      'magic 255',
+      () => {
+        const batch = good();
+        batch[16] = 255;
+        return batch;
+      },
+      InvalidRecordError,
+      'magic -1 is not supported',
+    ],
+    [
+      'a batchLength 100 bytes too long',
+      () => {
+        const batch = good();
+        batch.writeInt32BE(batch.length - 12 + 100, 8);
+        return batch;
+      },
+      InvalidRecordError,
+      `batch length says ${size + 100} bytes but only ${size} remain`,
+    ],
+    [
+      'a batchLength 5 bytes too short',
+      () => {
+        const batch = good();
+        batch.writeInt32BE(batch.length - 12 - 5, 8);
+        return batch;
+      },
+      CorruptRecordError,
+      'corrupt record batch at byte 0 of the input: CRC-32C is',
+    ],
+    [
+      'a negative batchLength',
+      () => {
+        const batch = good();
+        batch.writeInt32BE(-1, 8);
+        return batch;
+      },
+      InvalidRecordError,
+      'batch length field -1 is below the 49-byte minimum',
+    ],
+    [
+      'a record count that lies (valid CRC)',
+      () => {
+        const batch = good();
+        batch.writeInt32BE(5, 57);
+        batch.writeInt32BE(4, 23);
+        return withCrc(batch);
+      },
+      InvalidRecordError,
+      'invalid record batch at byte 0 of the input: record 2: bad length varint',
+    ],
+    [
+      'a lastOffsetDelta that lies (valid CRC)',
+      () => {
+        const batch = good();
+        batch.writeInt32BE(7, 23);
+        return withCrc(batch);
+      },
+      InvalidRecordError,
+      'lastOffsetDelta 7 does not match 2 records',
+    ],
+    [
+      'codec 7 (valid CRC)',
+      () => {
+        const batch = good();
+        batch.writeInt16BE(7, 21);
+        return withCrc(batch);
+      },
+      InvalidRecordError,
+      'unknown compression codec 7',
+    ],
+    [
+      'gzip-flagged bytes that are not gzip (valid CRC)',
+      () => batchOver(Buffer.from('plain text, not a gzip stream'), 1),
+      InvalidRecordError,
+      'invalid record batch at byte 0 of the input: gzip records do not decompress: incorrect header check',
+    ],
+    [
+      'gzip of bytes that are not records (valid CRC)',
+      () => batchOver(gzipSync(noise(64, 3)), 1),
+      InvalidRecordError,
+      /^invalid record batch at byte 0 of the input: gzip record 0: /,
+    ],
+    [
+      'gzip records with a bad offsetDelta (valid CRC)',
+      () => {
+        const plain = good().subarray(61);
+        const records = Buffer.from(plain);
+        records[3] = 0x04; // record 0: offsetDelta varint 2 (zigzag 4) instead of 0
+        return batchOver(gzipSync(records), 1);
+      },
+      InvalidRecordError,
+      'gzip record 0: offsetDelta is 2',
+    ],
+    [
+      'a baseTimestamp beyond 2^53 (valid CRC)',
+      () => {
+        const batch = good();
+        batch.writeBigInt64BE(2n ** 60n, 27);
+        return withCrc(batch);
+      },
+      InvalidRecordError,
+      'baseTimestamp 1152921504606846976 is outside the range Fjord reads',
+    ],
+    [
+      'a good batch followed by a truncated one',
+      () => Buffer.concat([good(), good().subarray(0, 70)]),
+      InvalidRecordError,
+      `invalid record batch at byte ${size} of the input: batch length says ${size} bytes but only 70 remain`,
+    ],
+    [
+      'a good batch followed by a corrupt one',
+      () => {
+        const second = good();
+        second[size - 1]! ^= 0xff;
+        return Buffer.concat([good(), second]);
+      },
+      CorruptRecordError,
+      `corrupt record batch at byte ${size} of the input`,
+    ],
+    [
+      'a good batch followed by 3 stray bytes',
+      () => Buffer.concat([good(), Buffer.from([1, 2, 3])]),
+      InvalidRecordError,
+      `invalid record batch at byte ${size} of the input: 3 trailing bytes are shorter than a 61-byte batch header`,
+    ],
   ];
 
   for (const [what, bytes, type, message] of cases) {
@@ -782,7 +1060,11 @@ describe('garbage bytes through Log.append', () => {
       [null, 'got null'],
     ];
     for (const [input, message] of inputs) {
-      await expectFailure(() => log.append(input as Uint8Array), InvalidArgumentError, `batches must be a Buffer or Uint8Array of RecordBatch v2 bytes, ${message}`);
+      await expectFailure(
+        () => log.append(input as Uint8Array),
+        InvalidArgumentError,
+        `batches must be a Buffer or Uint8Array of RecordBatch v2 bytes, ${message}`,
+      );
     }
     await expectFailure(() => log.append(good(), { now: 1.5 }), InvalidArgumentError, 'now must be an integer timestamp, got 1.5');
     expect(logState(log)).toEqual(before);

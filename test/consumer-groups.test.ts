@@ -84,7 +84,11 @@ function watchSyncs(coordinator: GroupCoordinator, groupId: string) {
       plans.set(request.generationId, new Map(request.assignments!.map((a) => [a.memberId, decodeAssignment(a.memberAssignment)])));
     }
     const result = original(request);
-    if (request.groupId === groupId) result.then(() => lastSync.set(request.memberId, request.generationId), () => undefined);
+    if (request.groupId === groupId)
+      result.then(
+        () => lastSync.set(request.memberId, request.generationId),
+        () => undefined,
+      );
     return result;
   };
   return { plans, lastSync };
@@ -159,7 +163,9 @@ describe('exactly one owner per partition', () => {
             violations.push(`${name} handled ${partition}@${offset} while the coordinator gives it ${JSON.stringify(owned)}`);
           }
           if (next.has(partition) && next.get(partition) !== offset) {
-            violations.push(`${name} handled ${partition}@${offset}, expected ${next.get(partition)} (the committed offset at its join, then consecutive offsets)`);
+            violations.push(
+              `${name} handled ${partition}@${offset}, expected ${next.get(partition)} (the committed offset at its join, then consecutive offsets)`,
+            );
           }
           next.set(partition, offset + 1);
           if (firstAfterJoin.delete(partition)) starts.push({ name, generationId: join?.generationId ?? -1, partition, offset });
@@ -345,7 +351,10 @@ describe('exactly one owner per partition', () => {
     };
     await start(30);
     await start(300);
-    await until('two members', () => coordinator.describeGroup('slow-group').members.length === 2 && coordinator.describeGroup('slow-group').state === 'Stable');
+    await until(
+      'two members',
+      () => coordinator.describeGroup('slow-group').members.length === 2 && coordinator.describeGroup('slow-group').state === 'Stable',
+    );
     await sleep(200);
     const before = new Set(generations);
     await start(0); // the third member joins while one member is busy for 300 ms per record: the other waits for it in the rebalance
@@ -449,7 +458,11 @@ describe('commit fencing', () => {
     await b.connect();
     await b.subscribe({ topic: 'fenced' });
     await b.run({ autoCommit: false, eachMessage: async () => undefined });
-    await until('a newer generation', () => (ofType(events, a.events.HEARTBEAT).at(-1)!.payload.groupGenerationId as number) > old && coordinator.describeGroup('fenced-group').state === 'Stable');
+    await until(
+      'a newer generation',
+      () =>
+        (ofType(events, a.events.HEARTBEAT).at(-1)!.payload.groupGenerationId as number) > old && coordinator.describeGroup('fenced-group').state === 'Stable',
+    );
     const current = ofType(events, a.events.HEARTBEAT).at(-1)!.payload.groupGenerationId as number;
 
     expect(() => commit(old, memberId, 5)).toThrow(IllegalGenerationError);
@@ -466,7 +479,13 @@ describe('commit fencing', () => {
     const coordinator = await fjord.groups();
     const groupId = 'raw-group';
     const join = (memberId: string) =>
-      coordinator.joinGroup({ groupId, memberId, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, protocols: [{ name: 'range', metadata: Buffer.alloc(0) }] });
+      coordinator.joinGroup({
+        groupId,
+        memberId,
+        sessionTimeoutMs: 10_000,
+        rebalanceTimeoutMs: 10_000,
+        protocols: [{ name: 'range', metadata: Buffer.alloc(0) }],
+      });
     const commit = (generationId: number, memberId: string, offset: number) =>
       coordinator.commitOffsets({ groupId, generationId, memberId, offsets: [{ topic: 'raw', partition: 0, offset }] });
     const committed = () => coordinator.committed(groupId, 'raw', 0)?.offset;
@@ -475,7 +494,12 @@ describe('commit fencing', () => {
     expect(coordinator.describeGroup(groupId).state).toBe('CompletingRebalance');
     expect(() => commit(first.generationId, first.memberId, 1)).toThrow(RebalanceInProgressError);
     expect(committed()).toBeUndefined();
-    await coordinator.syncGroup({ groupId, generationId: first.generationId, memberId: first.memberId, assignments: [{ memberId: first.memberId, memberAssignment: Buffer.alloc(0) }] });
+    await coordinator.syncGroup({
+      groupId,
+      generationId: first.generationId,
+      memberId: first.memberId,
+      assignments: [{ memberId: first.memberId, memberAssignment: Buffer.alloc(0) }],
+    });
     expect(coordinator.describeGroup(groupId).state).toBe('Stable');
     commit(first.generationId, first.memberId, 1);
     expect(committed()).toBe(1);
@@ -521,14 +545,23 @@ describe('groups and committed offsets', () => {
     await producer.send({ topic: 'shared', acks: 1, messages: range(30).map((i) => ({ partition: i % 3, value: `v${i}` })) });
     const admin = fjord.admin();
     await admin.connect();
-    await admin.setOffsets({ groupId: 'late', topic: 'shared', partitions: [{ partition: 0, offset: '7' }, { partition: 1, offset: '10' }] });
+    await admin.setOffsets({
+      groupId: 'late',
+      topic: 'shared',
+      partitions: [
+        { partition: 0, offset: '7' },
+        { partition: 1, offset: '10' },
+      ],
+    });
 
     const seen = new Map<string, string[]>();
     const start = async (groupId: string) => {
       const consumer = fjord.consumer({ groupId, ...FAST });
       await consumer.connect();
       await consumer.subscribe({ topic: 'shared', fromBeginning: true });
-      await consumer.run({ eachMessage: async ({ partition, message }) => void seen.set(groupId, [...(seen.get(groupId) ?? []), `${partition}@${message.offset}`]) });
+      await consumer.run({
+        eachMessage: async ({ partition, message }) => void seen.set(groupId, [...(seen.get(groupId) ?? []), `${partition}@${message.offset}`]),
+      });
       return consumer;
     };
     const all = [await start('everything'), await start('everything')];
@@ -588,7 +621,13 @@ describe('where a member starts: fromBeginning and autoOffsetReset', () => {
     return { fjord, producer, admin };
   }
 
-  async function firstOffset(fjord: Fjord, groupId: string, subscription: { fromBeginning?: boolean }, config: Partial<ConsumerConfig> = {}, produceAfterJoin?: Producer) {
+  async function firstOffset(
+    fjord: Fjord,
+    groupId: string,
+    subscription: { fromBeginning?: boolean },
+    config: Partial<ConsumerConfig> = {},
+    produceAfterJoin?: Producer,
+  ) {
     const consumer = fjord.consumer({ groupId, ...FAST, ...config });
     const events = recordEvents(consumer);
     const offsets: string[] = [];
@@ -674,12 +713,23 @@ describe('the pull API: assign and poll', () => {
     const fjord = fjordFor();
     await createTopic(fjord, 'pull', 2);
     const producer = await producerFor(fjord);
-    await producer.send({ topic: 'pull', acks: 1, messages: [{ partition: 0, value: 'a0' }, { partition: 0, value: 'a1' }, { partition: 0, value: 'a2' }, { partition: 1, value: 'b0' }, { partition: 1, value: 'b1' }] });
+    await producer.send({
+      topic: 'pull',
+      acks: 1,
+      messages: [
+        { partition: 0, value: 'a0' },
+        { partition: 0, value: 'a1' },
+        { partition: 0, value: 'a2' },
+        { partition: 1, value: 'b0' },
+        { partition: 1, value: 'b1' },
+      ],
+    });
     const consumer = fjord.consumer({ groupId: 'pull-group', autoOffsetReset: 'earliest' });
     const events = recordEvents(consumer);
     await consumer.connect();
     consumer.assign([{ topic: 'pull', partitions: [0, 1] }]);
-    const brief = (records: { topic: string; partition: number; offset: number; value: Buffer | null }[]) => records.map((r) => `${r.topic}/${r.partition}@${r.offset}=${r.value!.toString()}`);
+    const brief = (records: { topic: string; partition: number; offset: number; value: Buffer | null }[]) =>
+      records.map((r) => `${r.topic}/${r.partition}@${r.offset}=${r.value!.toString()}`);
 
     expect(brief(await consumer.poll({ maxRecords: 2, timeoutMs: 0 }))).toEqual(['pull/0@0=a0', 'pull/0@1=a1']);
     expect(brief(await consumer.poll({ maxRecords: 10 }))).toEqual(['pull/0@2=a2', 'pull/1@0=b0', 'pull/1@1=b1']);
@@ -834,7 +884,10 @@ describe('cooperative-sticky during a rebalance', () => {
     await start('B', async () => {
       if (slowB) await new Promise((r) => setTimeout(r, 150));
     });
-    await until('A and B to share the partitions', () => (assigned.get('A')?.length ?? 0) + (assigned.get('B')?.length ?? 0) === 6 && coordinator.describeGroup(GROUP).state === 'Stable');
+    await until(
+      'A and B to share the partitions',
+      () => (assigned.get('A')?.length ?? 0) + (assigned.get('B')?.length ?? 0) === 6 && coordinator.describeGroup(GROUP).state === 'Stable',
+    );
     const before = { A: assigned.get('A')!, B: assigned.get('B')! };
 
     let producing = true;
@@ -848,8 +901,9 @@ describe('cooperative-sticky during a rebalance', () => {
     await new Promise((r) => setTimeout(r, 50));
     duringRebalance.clear();
     await start('C', async () => undefined);
-    await until('A, B and C to share the partitions', () =>
-      ['A', 'B', 'C'].every((n) => (assigned.get(n)?.length ?? 0) === 2) && coordinator.describeGroup(GROUP).state === 'Stable',
+    await until(
+      'A, B and C to share the partitions',
+      () => ['A', 'B', 'C'].every((n) => (assigned.get(n)?.length ?? 0) === 2) && coordinator.describeGroup(GROUP).state === 'Stable',
     );
     producing = false;
     await feed;

@@ -112,7 +112,12 @@ it('two worker_threads of one process share a consumer group: they split the par
   expect(failures).toEqual([]);
 
   // The latest assignments before the workers stopped: one group, two members, disjoint, covering all four partitions.
-  const beforeStop = report.workers.map((messages) => messages.slice(0, messages.findIndex((m) => m.type === 'stopping')));
+  const beforeStop = report.workers.map((messages) =>
+    messages.slice(
+      0,
+      messages.findIndex((m) => m.type === 'stopping'),
+    ),
+  );
   const [first, second] = beforeStop.map((messages) => messages.filter((m) => m.type === 'join').at(-1)!);
   expect(first!.memberId).not.toBe(second!.memberId);
   const a = first!.assignment!.split ?? [];
@@ -121,8 +126,15 @@ it('two worker_threads of one process share a consumer group: they split the par
   expect([...a, ...b].sort()).toEqual([0, 1, 2, 3]);
 
   // Every record once, across both workers.
-  const records = report.workers.flat().filter((m) => m.type === 'record').map((m) => `${m.partition}@${m.offset}`);
-  expect(records.sort()).toEqual(Array.from({ length: 4 }, (_, p) => Array.from({ length: 10 }, (_, o) => `${p}@${o}`)).flat().sort());
+  const records = report.workers
+    .flat()
+    .filter((m) => m.type === 'record')
+    .map((m) => `${m.partition}@${m.offset}`);
+  expect(records.sort()).toEqual(
+    Array.from({ length: 4 }, (_, p) => Array.from({ length: 10 }, (_, o) => `${p}@${o}`))
+      .flat()
+      .sort(),
+  );
 }, 30_000);
 
 const FAILOVER_WORKER = `
@@ -198,7 +210,12 @@ for (const mode of ['close', 'terminate'] as const) {
     const scripts = tempDir('fjord-failover-');
     const workerFile = join(scripts, 'worker.mjs');
     writeFileSync(workerFile, FAILOVER_WORKER);
-    const { code, stdout } = await runScript(scripts, FAILOVER_MAIN, [dir, pathToFileURL(workerFile).href, pathToFileURL(join(scripts, 'ts-register.mjs')).href, mode]);
+    const { code, stdout } = await runScript(scripts, FAILOVER_MAIN, [
+      dir,
+      pathToFileURL(workerFile).href,
+      pathToFileURL(join(scripts, 'ts-register.mjs')).href,
+      mode,
+    ]);
     expect(code).toBe(0);
     const logs = JSON.parse(stdout.trim().split('\n').at(-1)!) as { type: string; assignment?: Record<string, number[]>; values?: string[] }[][];
     expect(logs.flat().filter((m) => m.type === 'error')).toEqual([]);

@@ -44,7 +44,9 @@ describe('recovery of a damaged tail, logged', () => {
     const { fjord, entries } = reopen(dir);
     expect(await valuesOf(fjord, TOPIC, 0)).toEqual(values(COUNT - 1));
     const note = `segment ${lastFile}: cut ${last.size - 10} bytes after the last valid batch at byte ${last.position} (${batches.length - 1} valid batches), ${torn} of them a torn or corrupt batch`;
-    expect(lines(entries)).toEqual([`WARN [Recovery] t-0: recovery cut ${last.size - 10} bytes (${torn} of a torn or corrupt batch) and deleted 0 segment(s): ${note}`]);
+    expect(lines(entries)).toEqual([
+      `WARN [Recovery] t-0: recovery cut ${last.size - 10} bytes (${torn} of a torn or corrupt batch) and deleted 0 segment(s): ${note}`,
+    ]);
     expect(entries[0]!.log).toMatchObject({ partition: 't-0', bytesTruncated: last.size - 10, tornBytesTruncated: torn, segmentsDeleted: 0, notes: [note] });
     expect((await logOf(fjord, TOPIC, 0)).logEndOffset).toBe(COUNT - 1);
   });
@@ -98,7 +100,12 @@ describe('recovery of a damaged tail, logged', () => {
     expect(entries).toEqual([]);
     const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      stderrLogCreator(logLevel.INFO)({ namespace: 'Recovery', level: logLevel.WARN, label: 'WARN', log: { message: 't-0: recovery cut 5 bytes', timestamp: '' } });
+      stderrLogCreator(logLevel.INFO)({
+        namespace: 'Recovery',
+        level: logLevel.WARN,
+        label: 'WARN',
+        log: { message: 't-0: recovery cut 5 bytes', timestamp: '' },
+      });
       expect(write.mock.calls).toEqual([['fjord WARN [Recovery] t-0: recovery cut 5 bytes\n']]);
     } finally {
       write.mockRestore();
@@ -120,7 +127,11 @@ function expectCorruptAt(error: unknown, file: string, bad: BatchInfo): void {
   expect(error).toBeInstanceOf(CorruptRecordError);
   const e = error as CorruptRecordError;
   expect([e.topic, e.partition, e.offset, e.file, e.position, e.retriable, e.type]).toEqual([TOPIC, 0, 5, file, bad.position, false, 'CORRUPT_MESSAGE']);
-  expect(e.message).toMatch(new RegExp(`^topic t partition 0: corrupt record batch at offset 5 in ${file.replaceAll('.', '\\.')} at byte ${bad.position}: CRC-32C is 0x[0-9a-f]{8}, the batch says 0x[0-9a-f]{8}$`));
+  expect(e.message).toMatch(
+    new RegExp(
+      `^topic t partition 0: corrupt record batch at offset 5 in ${file.replaceAll('.', '\\.')} at byte ${bad.position}: CRC-32C is 0x[0-9a-f]{8}, the batch says 0x[0-9a-f]{8}$`,
+    ),
+  );
 }
 
 describe('a corrupt byte in the middle of a sealed segment', () => {

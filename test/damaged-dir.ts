@@ -20,7 +20,16 @@ export async function producedDataDir(partitions = 1): Promise<string> {
   const admin = fjord.admin();
   await admin.connect();
   await admin.createTopics({
-    topics: [{ topic: TOPIC, numPartitions: partitions, configEntries: [{ name: 'segment.bytes', value: '2048' }, { name: 'index.interval.bytes', value: '256' }] }],
+    topics: [
+      {
+        topic: TOPIC,
+        numPartitions: partitions,
+        configEntries: [
+          { name: 'segment.bytes', value: '2048' },
+          { name: 'index.interval.bytes', value: '256' },
+        ],
+      },
+    ],
   });
   const producer = fjord.producer();
   await producer.connect();

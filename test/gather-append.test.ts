@@ -65,7 +65,8 @@ describe('gather append', () => {
     const plainDir = tempDir('fjord-gather-plain-');
     const plainLog = Log.openSync(plainDir);
     const records = asRecords(messages);
-    for (const batch of [records.slice(0, 3), records.slice(3, 6), records.slice(6), records.slice(0, 2)]) plainLog.append(encodeBatch(batch, { now: T0 }), { now: T0 });
+    for (const batch of [records.slice(0, 3), records.slice(3, 6), records.slice(6), records.slice(0, 2)])
+      plainLog.append(encodeBatch(batch, { now: T0 }), { now: T0 });
     plainLog.closeSync();
 
     const gatherBytes = readFileSync(join(gatherDir, SEGMENT));

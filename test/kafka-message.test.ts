@@ -27,7 +27,6 @@ function batch(records: RecordInput[], options: EncodeOptions = {}): Buffer {
   return encodeBatch(records, { now: NOW, ...options });
 }
 
-
 describe('decodeMessages', () => {
   it('gives the records decodeBatches gives, as KafkaJS messages, across keys, headers, timestamps, codecs and offsets', () => {
     const bytes = Buffer.concat([
@@ -48,9 +47,7 @@ describe('decodeMessages', () => {
     ]);
     const messages = decodeMessages(bytes, 0);
     expect(messages.map((m) => m.offset)).toEqual(['998', '999', '1000', '1001', '1003', '1004', '1005', '9007199254740000', '9007199254740001']);
-    expect(messages.map((m) => m.timestamp)).toEqual(
-      [NOW, NOW - 5, NOW + 1_000_000, NOW, NOW, NOW, NOW + 7, NOW, NOW].map(String),
-    );
+    expect(messages.map((m) => m.timestamp)).toEqual([NOW, NOW - 5, NOW + 1_000_000, NOW, NOW, NOW, NOW + 7, NOW, NOW].map(String));
     expect(messages).toEqual(viaDecodeBatches(bytes, 0));
     expect(messages[0]!.headers).toEqual({ trace: Buffer.from('a'), many: [Buffer.from('x'), null, Buffer.from('y')], empty: Buffer.alloc(0) });
     expect(Object.getOwnPropertyNames(messages[3]!.headers)).toEqual(['__proto__', 'constructor']);

@@ -39,7 +39,11 @@ async function createTopic(kafka: Fjord, topic: string, numPartitions = 1): Prom
   await admin.disconnect();
 }
 
-async function produce(kafka: Fjord, topic: string, messages: { key?: string; value: string; partition?: number; timestamp?: string; headers?: Record<string, string> }[]): Promise<void> {
+async function produce(
+  kafka: Fjord,
+  topic: string,
+  messages: { key?: string; value: string; partition?: number; timestamp?: string; headers?: Record<string, string> }[],
+): Promise<void> {
   const producer = kafka.producer();
   await producer.connect();
   await producer.send({ topic, messages });
@@ -144,7 +148,16 @@ describe('KafkaJS consumer examples (docs/Consuming.md)', () => {
     await consumer.disconnect();
 
     expect(got.map(({ topic, partition, message }) => ({ topic, partition, ...message }))).toEqual([
-      { topic: 'shapes', partition: 0, key: Buffer.from('k0'), value: Buffer.from('v0'), timestamp: String(T0), attributes: 0, offset: '0', headers: { 'correlation-id': Buffer.from('c-0') } },
+      {
+        topic: 'shapes',
+        partition: 0,
+        key: Buffer.from('k0'),
+        value: Buffer.from('v0'),
+        timestamp: String(T0),
+        attributes: 0,
+        offset: '0',
+        headers: { 'correlation-id': Buffer.from('c-0') },
+      },
       { topic: 'shapes', partition: 0, key: Buffer.from('k1'), value: Buffer.from('v1'), timestamp: String(T0 + 1), attributes: 0, offset: '1', headers: {} },
     ]);
     const [first, second] = got.map((g) => g.message) as [KafkaMessage, KafkaMessage];
@@ -198,11 +211,16 @@ describe('KafkaJS consumer examples (docs/Consuming.md)', () => {
   it('eachBatch: resolveOffset and heartbeat per message; batch fields as KafkaJS; zero-copy values; the resolved offsets are committed', async () => {
     const kafka = newKafka();
     await createTopic(kafka, 'batches');
-    await produce(kafka, 'batches', [0, 1, 2, 3].map((i) => ({ key: `k${i}`, value: `v${i}`, timestamp: String(T0 + i) })));
+    await produce(
+      kafka,
+      'batches',
+      [0, 1, 2, 3].map((i) => ({ key: `k${i}`, value: `v${i}`, timestamp: String(T0 + i) })),
+    );
     const consumer = kafka.consumer({ groupId: 'batch-group' });
     const console = { log: (entry: unknown) => logged.push(entry) };
     const logged: unknown[] = [];
-    const batches: { firstOffset: string | null; lastOffset: string; offsetLag: string; offsetLagLow: string; isEmpty: boolean; buffers: ArrayBufferLike[] }[] = [];
+    const batches: { firstOffset: string | null; lastOffset: string; offsetLag: string; offsetLagLow: string; isEmpty: boolean; buffers: ArrayBufferLike[] }[] =
+      [];
     await consumer.connect();
     await consumer.subscribe({ topic: 'batches', fromBeginning: true });
 
@@ -238,7 +256,12 @@ describe('KafkaJS consumer examples (docs/Consuming.md)', () => {
     await consumer.disconnect();
 
     expect(logged).toEqual(
-      [0, 1, 2, 3].map((i) => ({ topic: 'batches', partition: 0, highWatermark: '4', message: { offset: String(i), key: `k${i}`, value: `v${i}`, headers: {} } })),
+      [0, 1, 2, 3].map((i) => ({
+        topic: 'batches',
+        partition: 0,
+        highWatermark: '4',
+        message: { offset: String(i), key: `k${i}`, value: `v${i}`, headers: {} },
+      })),
     );
     expect(batches.map(({ buffers, ...rest }) => rest)).toEqual([{ firstOffset: '0', lastOffset: '3', offsetLag: '0', offsetLagLow: '3', isEmpty: false }]);
     for (const buffer of batches[0]!.buffers) {
@@ -255,7 +278,11 @@ describe('KafkaJS consumer examples (docs/Consuming.md)', () => {
   it('eachBatch example with eachBatchAutoResolve false: stopping mid-batch leaves the unprocessed messages unresolved and uncommitted', async () => {
     const kafka = newKafka();
     await createTopic(kafka, 'jobs');
-    await produce(kafka, 'jobs', [0, 1, 2, 3, 4].map((i) => ({ value: `job-${i}` })));
+    await produce(
+      kafka,
+      'jobs',
+      [0, 1, 2, 3, 4].map((i) => ({ value: `job-${i}` })),
+    );
     const consumer = kafka.consumer({ groupId: 'jobs-group' });
     const processed: string[] = [];
     let stopping: Promise<void> | null = null;
@@ -338,7 +365,13 @@ describe('KafkaJS consumer examples (docs/Consuming.md)', () => {
     const admin = kafka.admin();
     await admin.connect();
     expect(await admin.fetchOffsets({ groupId: 'manual-group', topics: ['topic-A', 'topic-B'] })).toEqual([
-      { topic: 'topic-A', partitions: [{ partition: 0, offset: '1', metadata: null, lag: '0' }, { partition: 1, offset: '3', metadata: null, lag: '0' }] },
+      {
+        topic: 'topic-A',
+        partitions: [
+          { partition: 0, offset: '1', metadata: null, lag: '0' },
+          { partition: 1, offset: '3', metadata: null, lag: '0' },
+        ],
+      },
       { topic: 'topic-B', partitions: [{ partition: 0, offset: '2', metadata: null, lag: '0' }] },
     ]);
   });
@@ -390,7 +423,9 @@ describe('KafkaJS consumer examples (docs/Consuming.md)', () => {
     expect(pausedWhilePaused).toEqual([[{ topic: 'jobs', partitions: [0] }]]);
     expect(consumer.paused()).toEqual([]);
     const crashes = ofType(events, consumer.events.CRASH);
-    expect(crashes.map((e) => [e.payload.error.constructor.name, e.payload.groupId, e.payload.restart])).toEqual([['TooManyRequestsError', 'pause-group', true]]);
+    expect(crashes.map((e) => [e.payload.error.constructor.name, e.payload.groupId, e.payload.restart])).toEqual([
+      ['TooManyRequestsError', 'pause-group', true],
+    ]);
   });
 
   it('Pause & Resume per partition: a throttled partition is paused while the other partition keeps being delivered', async () => {
@@ -499,7 +534,11 @@ describe('KafkaJS consumer examples (docs/Consuming.md)', () => {
       },
     });
     await until('GROUP_JOIN', () => ofType(events, consumer.events.GROUP_JOIN).length === 1);
-    await produce(kafka, 'replay', [0, 1, 2, 3, 4, 5].map((i) => ({ value: `r${i}` })));
+    await produce(
+      kafka,
+      'replay',
+      [0, 1, 2, 3, 4, 5].map((i) => ({ value: `r${i}` })),
+    );
     await until('the replay to the end', () => seen.length === 9, 3_000);
     expect(seen).toEqual(['0', '1', '2', '3', '1', '2', '3', '4', '5']);
   });
@@ -544,7 +583,11 @@ describe('KafkaJS consumer examples (docs/Consuming.md)', () => {
     });
     const member = data.members[0] as { memberMetadata: Buffer; memberAssignment: Buffer };
     expect(AssignerProtocol.MemberMetadata.decode(member.memberMetadata)).toEqual({ version: 0, topics: ['described'], userData: Buffer.alloc(0) });
-    expect(AssignerProtocol.MemberAssignment.decode(member.memberAssignment)).toEqual({ version: 0, assignment: { described: [0, 1] }, userData: Buffer.alloc(0) });
+    expect(AssignerProtocol.MemberAssignment.decode(member.memberAssignment)).toEqual({
+      version: 0,
+      assignment: { described: [0, 1] },
+      userData: Buffer.alloc(0),
+    });
   });
 });
 
@@ -613,7 +656,9 @@ describe('KafkaJS instrumentation events (docs/InstrumentationEvents.md)', () =>
     });
     await until('the redelivery', () => attempts.length === 4);
     expect(attempts).toEqual(['0', '1', '1', '2']);
-    expect(crashes.map((e) => ({ type: e.type, payload: e.payload }))).toEqual([{ type: 'consumer.crash', payload: { error: failure, groupId: 'crash-group', restart: true } }]);
+    expect(crashes.map((e) => ({ type: e.type, payload: e.payload }))).toEqual([
+      { type: 'consumer.crash', payload: { error: failure, groupId: 'crash-group', restart: true } },
+    ]);
   });
 });
 
@@ -644,7 +689,15 @@ describe('KafkaJS admin examples for groups (docs/Admin.md)', () => {
       {
         errorCode: 0,
         groupId: 'testgroup',
-        members: [{ clientHost: expect.any(String), clientId: 'fjord', memberAssignment: expect.any(Buffer), memberId: expect.stringMatching(/^fjord-/), memberMetadata: expect.any(Buffer) }],
+        members: [
+          {
+            clientHost: expect.any(String),
+            clientId: 'fjord',
+            memberAssignment: expect.any(Buffer),
+            memberId: expect.stringMatching(/^fjord-/),
+            memberMetadata: expect.any(Buffer),
+          },
+        ],
         protocol: 'RoundRobinAssigner',
         protocolType: 'consumer',
         state: 'Stable',
@@ -663,7 +716,13 @@ describe('KafkaJS admin examples for groups (docs/Admin.md)', () => {
     expect(await admin.deleteGroups(['testgroup'])).toEqual([{ groupId: 'testgroup', errorCode: 0 }]);
     expect(await admin.listGroups()).toEqual({ groups: [] });
     expect(await admin.fetchOffsets({ groupId: 'testgroup', topics: ['grouped'] })).toEqual([
-      { topic: 'grouped', partitions: [{ partition: 0, offset: '-1', metadata: null, lag: '1' }, { partition: 1, offset: '-1', metadata: null, lag: '0' }] },
+      {
+        topic: 'grouped',
+        partitions: [
+          { partition: 0, offset: '-1', metadata: null, lag: '1' },
+          { partition: 1, offset: '-1', metadata: null, lag: '0' },
+        ],
+      },
     ]);
   });
 
@@ -671,7 +730,11 @@ describe('KafkaJS admin examples for groups (docs/Admin.md)', () => {
     const kafka = newKafka();
     await createTopic(kafka, 'topic1', 4);
     await createTopic(kafka, 'topic2', 2);
-    await produce(kafka, 'topic1', [0, 0, 0, 1, 3, 3].map((partition, i) => ({ value: `v${i}`, partition })));
+    await produce(
+      kafka,
+      'topic1',
+      [0, 0, 0, 1, 3, 3].map((partition, i) => ({ value: `v${i}`, partition })),
+    );
     const groupId = 'offsets-group';
     const consumer = await consumeAll(kafka, groupId, 'topic1', 6);
     await consumer.disconnect();
@@ -690,7 +753,13 @@ describe('KafkaJS admin examples for groups (docs/Admin.md)', () => {
     };
     expect(await admin.fetchOffsets({ groupId, topics: ['topic1', 'topic2'] })).toEqual([
       topic1,
-      { topic: 'topic2', partitions: [{ partition: 0, offset: '-1', metadata: null, lag: '0' }, { partition: 1, offset: '-1', metadata: null, lag: '0' }] },
+      {
+        topic: 'topic2',
+        partitions: [
+          { partition: 0, offset: '-1', metadata: null, lag: '0' },
+          { partition: 1, offset: '-1', metadata: null, lag: '0' },
+        ],
+      },
     ]);
     // "Omit topics altogether if you want to get the consumer group offsets for all topics with committed offsets."
     expect(await admin.fetchOffsets({ groupId })).toEqual([topic1]);
@@ -710,13 +779,25 @@ describe('KafkaJS admin examples for groups (docs/Admin.md)', () => {
     const offsetsOf = async () => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions.map((p) => [p.offset, p.lag]);
 
     await admin.resetOffsets({ groupId, topic }); // latest by default
-    expect(await offsetsOf()).toEqual([['40', '0'], ['0', '0'], ['0', '0'], ['20', '0']]);
+    expect(await offsetsOf()).toEqual([
+      ['40', '0'],
+      ['0', '0'],
+      ['0', '0'],
+      ['20', '0'],
+    ]);
     // Fjord stores the resolved offsets right away, so resolveOffsets changes nothing.
-    expect(await admin.fetchOffsets({ groupId, topics: [topic], resolveOffsets: true })).toEqual(await admin.fetchOffsets({ groupId, topics: [topic], resolveOffsets: false }));
+    expect(await admin.fetchOffsets({ groupId, topics: [topic], resolveOffsets: true })).toEqual(
+      await admin.fetchOffsets({ groupId, topics: [topic], resolveOffsets: false }),
+    );
 
     await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '10' }] });
     await admin.resetOffsets({ groupId, topic, earliest: true });
-    expect(await offsetsOf()).toEqual([['10', '30'], ['0', '0'], ['0', '0'], ['0', '20']]);
+    expect(await offsetsOf()).toEqual([
+      ['10', '30'],
+      ['0', '0'],
+      ['0', '0'],
+      ['0', '20'],
+    ]);
 
     await admin.setOffsets({
       groupId: 'my-consumer-group',
@@ -726,7 +807,12 @@ describe('KafkaJS admin examples for groups (docs/Admin.md)', () => {
         { partition: 3, offset: '19' },
       ],
     });
-    expect(await offsetsOf()).toEqual([['35', '5'], ['0', '0'], ['0', '0'], ['19', '1']]);
+    expect(await offsetsOf()).toEqual([
+      ['35', '5'],
+      ['0', '0'],
+      ['0', '0'],
+      ['19', '1'],
+    ]);
 
     const consumer = kafka.consumer({ groupId });
     const seen: string[] = [];
@@ -758,7 +844,13 @@ describe('KafkaJS admin examples for groups (docs/Admin.md)', () => {
     await admin.setOffsets({ groupId, topic, partitions: await admin.fetchTopicOffsetsByTimestamp(topic, timestamp) });
 
     expect(await admin.fetchOffsets({ groupId, topics: [topic] })).toEqual([
-      { topic, partitions: [{ partition: 0, offset: '1', metadata: null, lag: '1' }, { partition: 1, offset: '1', metadata: null, lag: '0' }] },
+      {
+        topic,
+        partitions: [
+          { partition: 0, offset: '1', metadata: null, lag: '1' },
+          { partition: 1, offset: '1', metadata: null, lag: '0' },
+        ],
+      },
     ]);
   });
 });

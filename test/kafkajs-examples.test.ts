@@ -144,7 +144,13 @@ describe('KafkaJS producer examples', () => {
       'correlation-id': Buffer.from('2bfb68bb-893a-423b-a7fa-7b568cad5b67'),
       'system-id': Buffer.from('my-system'),
     });
-    expect(second).toEqual({ offset: 1, timestamp: T0, key: Buffer.from('key2'), value: Buffer.from('hey hey!'), headers: { tags: [Buffer.from('a'), Buffer.from('b')] } });
+    expect(second).toEqual({
+      offset: 1,
+      timestamp: T0,
+      key: Buffer.from('key2'),
+      value: Buffer.from('hey hey!'),
+      headers: { tags: [Buffer.from('a'), Buffer.from('b')] },
+    });
     await producer.disconnect();
   });
 
@@ -519,7 +525,15 @@ describe('KafkaJS admin examples', () => {
       ],
     });
     const entries = new Map(described.resources[0]!.configEntries.map((e) => [e.configName, e]));
-    expect(entries.get('retention.ms')).toEqual({ configName: 'retention.ms', configValue: '86400000', isDefault: false, configSource: 1, isSensitive: false, readOnly: false, configSynonyms: [] });
+    expect(entries.get('retention.ms')).toEqual({
+      configName: 'retention.ms',
+      configValue: '86400000',
+      isDefault: false,
+      configSource: 1,
+      isSensitive: false,
+      readOnly: false,
+      configSynonyms: [],
+    });
     const defaults = {
       'cleanup.policy': 'delete',
       'retention.bytes': '-1',
@@ -539,7 +553,15 @@ describe('KafkaJS admin examples', () => {
       preallocate: 'false',
     };
     for (const [name, value] of Object.entries(defaults)) {
-      expect(entries.get(name), name).toEqual({ configName: name, configValue: value, isDefault: true, configSource: 5, isSensitive: false, readOnly: false, configSynonyms: [] });
+      expect(entries.get(name), name).toEqual({
+        configName: name,
+        configValue: value,
+        isDefault: true,
+        configSource: 5,
+        isSensitive: false,
+        readOnly: false,
+        configSynonyms: [],
+      });
     }
     await expect(admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'no-such-topic' }] })).rejects.toThrow(
       UnknownTopicOrPartitionError,
@@ -587,7 +609,8 @@ describe('KafkaJS admin examples', () => {
       ],
       throttleTime: 0,
     });
-    const [entry] = (await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: 'topic-name', configNames: ['retention.ms'] }] })).resources[0]!.configEntries;
+    const [entry] = (await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: 'topic-name', configNames: ['retention.ms'] }] }))
+      .resources[0]!.configEntries;
     expect([entry!.configValue, entry!.isDefault, entry!.configSource]).toEqual(['3600000', false, 1]);
     await admin.disconnect();
   });
@@ -696,7 +719,9 @@ describe('KafkaJS admin examples', () => {
     await producer.send({ topic: 'custom-topic', messages: [{ value: 'a' }, { value: 'b' }] });
     await expect(admin.deleteTopicRecords({ topic: 'custom-topic', partitions: [{ partition: 0, offset: '3' }] })).rejects.toThrow(OffsetOutOfRangeError);
     expect(await admin.fetchTopicOffsets('custom-topic')).toEqual([{ partition: 0, offset: '2', high: '2', low: '0' }]);
-    await expect(admin.deleteTopicRecords({ topic: 'custom-topic', partitions: [{ partition: 1, offset: '0' }] })).rejects.toThrow(UnknownTopicOrPartitionError);
+    await expect(admin.deleteTopicRecords({ topic: 'custom-topic', partitions: [{ partition: 1, offset: '0' }] })).rejects.toThrow(
+      UnknownTopicOrPartitionError,
+    );
     await producer.disconnect();
     await admin.disconnect();
   });

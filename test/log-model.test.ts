@@ -81,12 +81,26 @@ function resolve(spec: OffsetSpec, model: Model): number {
 }
 
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ kind: fc.constant('append' as const), batches: fc.array(fc.array(recordSpec, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 3 }), clockStep: fc.integer({ min: 0, max: 400 }) }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      kind: fc.constant('append' as const),
+      batches: fc.array(fc.array(recordSpec, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 3 }),
+      clockStep: fc.integer({ min: 0, max: 400 }),
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('read' as const), at: offset, maxBytes: fc.integer({ min: 0, max: 1500 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate' as const), at: offset }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('deleteBefore' as const), at: offset }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'deleteOldest' as const }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('retention' as const), retentionMs: fc.integer({ min: 0, max: 6000 }), clockStep: fc.integer({ min: 0, max: 3000 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('retention' as const),
+      retentionMs: fc.integer({ min: 0, max: 6000 }),
+      clockStep: fc.integer({ min: 0, max: 3000 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'crash' as const }) },
 );
@@ -171,12 +185,14 @@ class Run {
         const appendTime = this.opts.messageTimestampType === 'LogAppendTime';
         const encoded = step.batches.map((specs) =>
           encodeBatch(
-            specs.map((s): RecordInput => ({
-              key: s.key === null ? null : Buffer.from(s.key),
-              value: s.value === null ? null : Buffer.from(s.value),
-              headers: Object.fromEntries(s.headers.map(([k, v]) => [k, v === null ? null : Buffer.from(v)])),
-              timestamp: T0 + s.timestampDelta,
-            })),
+            specs.map(
+              (s): RecordInput => ({
+                key: s.key === null ? null : Buffer.from(s.key),
+                value: s.value === null ? null : Buffer.from(s.value),
+                headers: Object.fromEntries(s.headers.map(([k, v]) => [k, v === null ? null : Buffer.from(v)])),
+                timestamp: T0 + s.timestampDelta,
+              }),
+            ),
           ),
         );
         const bytes = Buffer.concat(encoded);

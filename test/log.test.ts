@@ -195,7 +195,14 @@ describe('Log', () => {
     const segments = log.segments();
     await log.close();
     const again = await Log.open(dir, { segmentBytes: 2048 });
-    expect(again.recoveryReport).toEqual({ cleanShutdown: true, segmentsRecovered: 0, bytesTruncated: 0, tornBytesTruncated: 0, segmentsDeleted: 0, notes: [] });
+    expect(again.recoveryReport).toEqual({
+      cleanShutdown: true,
+      segmentsRecovered: 0,
+      bytesTruncated: 0,
+      tornBytesTruncated: 0,
+      segmentsDeleted: 0,
+      notes: [],
+    });
     expect(again.logStartOffset).toBe(start);
     expect(again.logEndOffset).toBe(150);
     expect(again.segments()).toEqual(segments);
@@ -309,7 +316,10 @@ describe('Log', () => {
     const log = await Log.open(dir);
     const child = spawnSync(
       process.execPath,
-      ['-e', `try { require(${JSON.stringify(resolve('native/fjord.node'))}).NativeLog.openSync(${JSON.stringify(dir)}, {}, Date.now()); console.log('opened') } catch (e) { console.log(e.message) }`],
+      [
+        '-e',
+        `try { require(${JSON.stringify(resolve('native/fjord.node'))}).NativeLog.openSync(${JSON.stringify(dir)}, {}, Date.now()); console.log('opened') } catch (e) { console.log(e.message) }`,
+      ],
       { encoding: 'utf8' },
     );
     const error = fromNative(new Error(child.stdout.trim()));
@@ -318,7 +328,10 @@ describe('Log', () => {
     await log.close();
     const after = execFileSync(
       process.execPath,
-      ['-e', `const l = require(${JSON.stringify(resolve('native/fjord.node'))}).NativeLog.openSync(${JSON.stringify(dir)}, {}, Date.now()); console.log(l.logEndOffset()); l.closeSync()`],
+      [
+        '-e',
+        `const l = require(${JSON.stringify(resolve('native/fjord.node'))}).NativeLog.openSync(${JSON.stringify(dir)}, {}, Date.now()); console.log(l.logEndOffset()); l.closeSync()`,
+      ],
       { encoding: 'utf8' },
     );
     expect(after.trim()).toBe('0');

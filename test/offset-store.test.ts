@@ -156,7 +156,11 @@ describe('OffsetStore', () => {
   it('writes tombstones for deleteGroup and deletePartitions, and they survive restart', async () => {
     const dir = tempDir();
     const store = await OffsetStore.open(dir);
-    store.commit('a', [0, 1, 2, 3].map((p) => ({ topic: 't', partition: p, offset: 10 + p })), T0);
+    store.commit(
+      'a',
+      [0, 1, 2, 3].map((p) => ({ topic: 't', partition: p, offset: 10 + p })),
+      T0,
+    );
     store.commit('a', [{ topic: 'u', partition: 0, offset: 1 }], T0);
     store.commit('b', [{ topic: 't', partition: 0, offset: 99 }], T0);
     store.deletePartitions('a', 't', [1, 3, 3, 7], T0 + 1); // 7 has no offset: no tombstone for it
@@ -425,12 +429,26 @@ describe('OffsetStore', () => {
     const dir = tempDir();
     let store = await OffsetStore.open(dir, { segmentBytes: 64 << 10 });
     for (let i = 0; i < 200; i++) {
-      store.commit(`g${i % 3}`, [{ topic: 't', partition: i % 10, offset: i }, { topic: 'u', partition: i % 4, offset: i * 2 }], T0 + i);
+      store.commit(
+        `g${i % 3}`,
+        [
+          { topic: 't', partition: i % 10, offset: i },
+          { topic: 'u', partition: i % 4, offset: i * 2 },
+        ],
+        T0 + i,
+      );
     }
     await store.sync();
     const synced = stateOf(store);
     // One more commit, then the process dies before its fsync; its last bytes are torn.
-    store.commit('g0', [{ topic: 't', partition: 0, offset: 5000 }, { topic: 'new', partition: 0, offset: 1 }], T0 + 1000);
+    store.commit(
+      'g0',
+      [
+        { topic: 't', partition: 0, offset: 5000 },
+        { topic: 'new', partition: 0, offset: 1 },
+      ],
+      T0 + 1000,
+    );
     expect(store.fetch('g0', 't', 0)!.offset).toBe(5000);
     const log = store.log;
     const lastBatch = Buffer.from(log.read(log.logEndOffset - 2)); // a copy: the log is about to go
@@ -500,58 +518,54 @@ describe('OffsetStore', () => {
     expect([...phases].sort()).toEqual(['cleanup', 'idle', 'snapshot']);
   });
 
-  it(
-    'opens fast with a million commits behind it',
-    async () => {
-      const dir = tempDir();
-      const options: OffsetStoreOptions = { segmentBytes: 256 << 10, minCompactBytes: 1 << 20 };
-      const store = await OffsetStore.open(dir, options);
-      const model = new Map<string, number>();
-      const keys = 1000;
-      const perCommit = 100;
-      const total = 1_000_000;
-      const started = performance.now();
-      let maxLogBytes = 0;
-      for (let n = 0, commit = 0; n < total; commit++) {
-        const group = `group-${commit % 10}`;
-        const offsets = [];
-        for (let j = 0; j < perCommit; j++, n++) {
-          const partition = (n * 7) % 100; // 10 groups × 100 partitions = 1,000 keys
-          offsets.push({ topic: 'events', partition, offset: n });
-          model.set(`${group} events:${partition}`, n);
-        }
-        store.commit(group, offsets, T0 + commit);
-        if (commit % 100 === 99) {
-          await store.sync();
-          maxLogBytes = Math.max(maxLogBytes, store.stats.logBytes);
-        }
+  it('opens fast with a million commits behind it', async () => {
+    const dir = tempDir();
+    const options: OffsetStoreOptions = { segmentBytes: 256 << 10, minCompactBytes: 1 << 20 };
+    const store = await OffsetStore.open(dir, options);
+    const model = new Map<string, number>();
+    const keys = 1000;
+    const perCommit = 100;
+    const total = 1_000_000;
+    const started = performance.now();
+    let maxLogBytes = 0;
+    for (let n = 0, commit = 0; n < total; commit++) {
+      const group = `group-${commit % 10}`;
+      const offsets = [];
+      for (let j = 0; j < perCommit; j++, n++) {
+        const partition = (n * 7) % 100; // 10 groups × 100 partitions = 1,000 keys
+        offsets.push({ topic: 'events', partition, offset: n });
+        model.set(`${group} events:${partition}`, n);
       }
-      await store.sync();
-      const writeMs = performance.now() - started;
-      const { compactions } = store.stats;
-      const before = stateOf(store);
-      await store.close();
+      store.commit(group, offsets, T0 + commit);
+      if (commit % 100 === 99) {
+        await store.sync();
+        maxLogBytes = Math.max(maxLogBytes, store.stats.logBytes);
+      }
+    }
+    await store.sync();
+    const writeMs = performance.now() - started;
+    const { compactions } = store.stats;
+    const before = stateOf(store);
+    await store.close();
 
-      const t = performance.now();
-      const reopened = await OffsetStore.open(dir, options);
-      const reopenMs = performance.now() - t;
-      const { records, batches } = countRecords(reopened.log);
-      console.log(
-        `million commits: ${total} offsets in ${total / perCommit} commits written in ${writeMs.toFixed(0)} ms; ` +
-          `${compactions} compactions; max log ${(maxLogBytes / 1024).toFixed(0)} KiB; after close: ${reopened.stats.logBytes} bytes, ` +
-          `${records} records in ${batches} batches, ${reopened.log.segments().length} segments; reopen ${reopenMs.toFixed(1)} ms`,
-      );
-      expect(stateOf(reopened)).toEqual(before);
-      expect(reopened.stats.liveKeys).toBe(keys);
-      const flat = new Map<string, number>();
-      for (const [group, offsets] of stateOf(reopened)) for (const [key, value] of offsets) flat.set(`${group} ${key}`, value.offset);
-      expect(flat).toEqual(model);
-      expect(compactions).toBeGreaterThan(10);
-      expect(records).toBeLessThan(total / 10);
-      expect(maxLogBytes).toBeLessThan(options.minCompactBytes! + 3 * options.segmentBytes!);
-      expect(reopened.stats.logBytes).toBeLessThan(options.minCompactBytes! + 3 * options.segmentBytes!);
-      await reopened.close();
-    },
-    120_000,
-  );
+    const t = performance.now();
+    const reopened = await OffsetStore.open(dir, options);
+    const reopenMs = performance.now() - t;
+    const { records, batches } = countRecords(reopened.log);
+    console.log(
+      `million commits: ${total} offsets in ${total / perCommit} commits written in ${writeMs.toFixed(0)} ms; ` +
+        `${compactions} compactions; max log ${(maxLogBytes / 1024).toFixed(0)} KiB; after close: ${reopened.stats.logBytes} bytes, ` +
+        `${records} records in ${batches} batches, ${reopened.log.segments().length} segments; reopen ${reopenMs.toFixed(1)} ms`,
+    );
+    expect(stateOf(reopened)).toEqual(before);
+    expect(reopened.stats.liveKeys).toBe(keys);
+    const flat = new Map<string, number>();
+    for (const [group, offsets] of stateOf(reopened)) for (const [key, value] of offsets) flat.set(`${group} ${key}`, value.offset);
+    expect(flat).toEqual(model);
+    expect(compactions).toBeGreaterThan(10);
+    expect(records).toBeLessThan(total / 10);
+    expect(maxLogBytes).toBeLessThan(options.minCompactBytes! + 3 * options.segmentBytes!);
+    expect(reopened.stats.logBytes).toBeLessThan(options.minCompactBytes! + 3 * options.segmentBytes!);
+    await reopened.close();
+  }, 120_000);
 });

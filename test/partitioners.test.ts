@@ -4,12 +4,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 
 import { InvalidArgumentError, InvalidConfigError } from '../src/errors.js';
 import { murmur2, partitionForKey, toPositive } from '../src/producer/murmur2.js';
-import {
-  Partitioners,
-  type Partitioner,
-  type PartitionerArgs,
-  type PartitionerFactory,
-} from '../src/producer/partitioners.js';
+import { Partitioners, type Partitioner, type PartitionerArgs, type PartitionerFactory } from '../src/producer/partitioners.js';
 
 const { Partitioners: KafkaJSPartitioners } = kafkajs;
 
@@ -66,11 +61,7 @@ function meta(...ids: number[]): PartitionerArgs['partitionMetadata'] {
   return ids.map((partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0] }));
 }
 
-function args(
-  topic: string,
-  partitionMetadata: PartitionerArgs['partitionMetadata'],
-  message: Partial<PartitionerArgs['message']> = {},
-): PartitionerArgs {
+function args(topic: string, partitionMetadata: PartitionerArgs['partitionMetadata'], message: Partial<PartitionerArgs['message']> = {}): PartitionerArgs {
   return { topic, partitionMetadata, message: { value: null, ...message } };
 }
 
@@ -439,9 +430,13 @@ describe('KafkaJS-compatible shapes', () => {
   });
 
   it('exposes the KafkaJS names plus RoundRobin and Sticky', () => {
-    expect(Object.keys(Partitioners).sort()).toEqual(
-      ['DefaultPartitioner', 'JavaCompatiblePartitioner', 'LegacyPartitioner', 'RoundRobinPartitioner', 'StickyPartitioner'],
-    );
+    expect(Object.keys(Partitioners).sort()).toEqual([
+      'DefaultPartitioner',
+      'JavaCompatiblePartitioner',
+      'LegacyPartitioner',
+      'RoundRobinPartitioner',
+      'StickyPartitioner',
+    ]);
     for (const name of Object.keys(KafkaJSPartitioners)) expect(Partitioners).toHaveProperty(name);
     expect(Object.isFrozen(Partitioners)).toBe(true);
   });

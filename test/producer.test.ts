@@ -183,7 +183,13 @@ describe('batching', () => {
     const messages = [{ value: 'a' }, { value: big(1) }, { value: big(2) }, { value: 'b' }, { value: 'c' }, { key: 'k', value: big(3) }];
     expect(await producer.send({ topic: 'large', acks: 1, messages })).toEqual([meta('large', 0, 0)]);
     const batches = await batchesOf(fjord, 'large', 0);
-    expect(batches.map((b) => [b.baseOffset, b.recordCount])).toEqual([[0, 1], [1, 1], [2, 1], [3, 2], [5, 1]]);
+    expect(batches.map((b) => [b.baseOffset, b.recordCount])).toEqual([
+      [0, 1],
+      [1, 1],
+      [2, 1],
+      [3, 2],
+      [5, 1],
+    ]);
     const records = await recordsOf(fjord, 'large', 0);
     expect(records.map((r) => r.value)).toEqual(messages.map((m) => (typeof m.value === 'string' ? Buffer.from(m.value) : m.value)));
     expect(records[5]!.key).toEqual(Buffer.from('k'));
@@ -266,13 +272,22 @@ describe('size limits', () => {
     const error = await producer
       .sendBatch({
         topicMessages: [
-          { topic: 'small-messages', messages: [{ value: 'a', partition: 0 }, { value: big, partition: 1 }, { value: 'b', partition: 1 }] },
+          {
+            topic: 'small-messages',
+            messages: [
+              { value: 'a', partition: 0 },
+              { value: big, partition: 1 },
+              { value: 'b', partition: 1 },
+            ],
+          },
           { topic: 'other', messages: [{ value: big }] },
         ],
       })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RecordTooLargeError);
-    expect((error as RecordTooLargeError).message).toBe(`a record for small-messages-1 is ${size} bytes as a batch, larger than max.message.bytes of topic small-messages (5000 bytes)`);
+    expect((error as RecordTooLargeError).message).toBe(
+      `a record for small-messages-1 is ${size} bytes as a batch, larger than max.message.bytes of topic small-messages (5000 bytes)`,
+    );
     expect((error as RecordTooLargeError).recordMetadata).toEqual([meta('small-messages', 0, 0), meta('small-messages', 1, 0), meta('other', 0, 0)]);
     expect(await valuesOf(fjord, 'small-messages', 0)).toEqual(['a']);
     expect(await valuesOf(fjord, 'small-messages', 1)).toEqual(['b']);
@@ -300,7 +315,9 @@ describe('size limits', () => {
     const producer = fjord.producer();
     await producer.connect();
     const zeros = Buffer.alloc(50_000);
-    expect(await producer.send({ topic: 'compressible', compression: CompressionTypes.GZIP, messages: [{ value: zeros }] })).toEqual([meta('compressible', 0, 0)]);
+    expect(await producer.send({ topic: 'compressible', compression: CompressionTypes.GZIP, messages: [{ value: zeros }] })).toEqual([
+      meta('compressible', 0, 0),
+    ]);
     await expect(producer.send({ topic: 'compressible', messages: [{ value: zeros }] })).rejects.toThrow(RecordTooLargeError);
     expect((await recordsOf(fjord, 'compressible', 0)).map((r) => r.value!.equals(zeros))).toEqual([true]);
     await producer.disconnect();
@@ -431,7 +448,13 @@ describe('records round trip', () => {
     expect(await recordsOf(fjord, 'shapes', 0)).toEqual([
       { offset: 0, timestamp: T0, key: Buffer.from('user-1'), value: null, headers: {} },
       { offset: 1, timestamp: T0 + 1, key: binary, value: binary, headers: {} },
-      { offset: 2, timestamp: T0 + 2, key: null, value: Buffer.from('no key'), headers: { one: Buffer.from('x'), many: [Buffer.from('a'), Buffer.from('b')], bin: binary } },
+      {
+        offset: 2,
+        timestamp: T0 + 2,
+        key: null,
+        value: Buffer.from('no key'),
+        headers: { one: Buffer.from('x'), many: [Buffer.from('a'), Buffer.from('b')], bin: binary },
+      },
       { offset: 3, timestamp: T0 + 3, key: null, value: Buffer.alloc(0), headers: {} },
       { offset: 4, timestamp: T0 + 4, key: Buffer.from('ünïcødé'), value: Buffer.from('välue ✓'), headers: {} },
     ]);
@@ -454,7 +477,14 @@ describe('records round trip', () => {
     await withTopic(fjord, 'appended', 1, [{ name: 'message.timestamp.type', value: 'LogAppendTime' }]);
     const producer = fjord.producer();
     await producer.connect();
-    const result = await producer.send({ topic: 'appended', acks: 1, messages: [{ value: 'a', timestamp: T0 }, { value: 'b', timestamp: 1 }] });
+    const result = await producer.send({
+      topic: 'appended',
+      acks: 1,
+      messages: [
+        { value: 'a', timestamp: T0 },
+        { value: 'b', timestamp: 1 },
+      ],
+    });
     expect(result).toEqual([{ topicName: 'appended', partition: 0, errorCode: 0, baseOffset: '0', logAppendTime: String(appendTime), logStartOffset: '0' }]);
     expect((await recordsOf(fjord, 'appended', 0)).map((r) => r.timestamp)).toEqual([appendTime, appendTime]);
     await producer.disconnect();
@@ -471,7 +501,13 @@ describe('records round trip', () => {
     expect(batches.map((b) => [b.recordCount, b.attributes & 7])).toEqual([[20, 1]]);
     expect(batches[0]!.size).toBeLessThan(messages.reduce((n, m) => n + Buffer.byteLength(m.value as string), 0));
     expect(await recordsOf(fjord, 'zipped', 0)).toEqual(
-      messages.map((m, i) => ({ offset: i, timestamp: T0 + i, key: Buffer.from(`k${i}`), value: Buffer.from(m.value as string), headers: { i: Buffer.from(String(i)) } })),
+      messages.map((m, i) => ({
+        offset: i,
+        timestamp: T0 + i,
+        key: Buffer.from(`k${i}`),
+        value: Buffer.from(m.value as string),
+        headers: { i: Buffer.from(String(i)) },
+      })),
     );
     await producer.disconnect();
   });
@@ -483,7 +519,11 @@ describe('bad input gets a typed error and writes nothing', () => {
     ['a message without value', (topic) => ({ topic, messages: [{ value: 'ok' }, { key: 'k' } as unknown as Message] }), InvalidArgumentError],
     ['a number value', (topic) => ({ topic, messages: [{ value: 'ok' }, { value: 42 } as unknown as Message] }), InvalidArgumentError],
     ['an object key', (topic) => ({ topic, messages: [{ value: 'ok' }, { key: { id: 1 }, value: 'v' } as unknown as Message] }), InvalidArgumentError],
-    ['a number header value', (topic) => ({ topic, messages: [{ value: 'ok' }, { value: 'v', headers: { h: 1 } } as unknown as Message] }), InvalidArgumentError],
+    [
+      'a number header value',
+      (topic) => ({ topic, messages: [{ value: 'ok' }, { value: 'v', headers: { h: 1 } } as unknown as Message] }),
+      InvalidArgumentError,
+    ],
     ['messages that are not an array', (topic) => ({ topic, messages: { value: 'v' } as unknown as Message[] }), InvalidArgumentError],
     ['acks 2', (topic) => ({ topic, acks: 2, messages: [{ value: 'ok' }] }), InvalidArgumentError],
     ['an unknown compression', (topic) => ({ topic, compression: 9, messages: [{ value: 'ok' }] }), InvalidArgumentError],

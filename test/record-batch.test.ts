@@ -5,14 +5,7 @@ import { describe, it, expect } from 'vitest';
 import { native } from '../src/storage/native.js';
 import { captureError, withAttributes } from './helpers.js';
 import { CorruptRecordError, InvalidArgumentError, UnsupportedCompressionError } from '../src/errors.js';
-import {
-  type DecodedRecord,
-  type EncodeOptions,
-  type RecordInput,
-  batchInfos,
-  decodeBatches,
-  encodeBatch,
-} from '../src/storage/record-batch.js';
+import { type DecodedRecord, type EncodeOptions, type RecordInput, batchInfos, decodeBatches, encodeBatch } from '../src/storage/record-batch.js';
 import { readVarint, readVarlong, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from '../src/storage/varint.js';
 
 // KafkaJS's own protocol code serves as the independent implementation.
@@ -129,7 +122,7 @@ function sampleRecords(count: number): RecordInput[] {
       value: kind === 3 ? null : kind === 4 ? '' : kind === 5 ? Buffer.from(`v${i}`.repeat(1 + (i % 50))) : `値 ${i} ${'x'.repeat(i % 200)}`,
       headers:
         i % 3 === 0
-          ? { trace: `t-${i}`, tag: ['a', Buffer.from([1, 2, 3]), 'ü'], empty: Buffer.alloc(0), 'κλειδί': 'τιμή' }
+          ? { trace: `t-${i}`, tag: ['a', Buffer.from([1, 2, 3]), 'ü'], empty: Buffer.alloc(0), κλειδί: 'τιμή' }
           : i % 3 === 1
             ? { only: ['one'] }
             : undefined,
@@ -190,8 +183,22 @@ describe('varint', () => {
   it('matches KafkaJS varlongs beyond 2^31, up to the safe integer limits', () => {
     const random = mulberry32(11);
     const values = [
-      2 ** 31, -(2 ** 31) - 1, 2 ** 32, -(2 ** 32), 2 ** 35 - 1, -(2 ** 35), NOW, -NOW, 8.64e15, -8.64e15,
-      2 ** 52, -(2 ** 52), Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER - 63, Number.MIN_SAFE_INTEGER + 64,
+      2 ** 31,
+      -(2 ** 31) - 1,
+      2 ** 32,
+      -(2 ** 32),
+      2 ** 35 - 1,
+      -(2 ** 35),
+      NOW,
+      -NOW,
+      8.64e15,
+      -8.64e15,
+      2 ** 52,
+      -(2 ** 52),
+      Number.MAX_SAFE_INTEGER,
+      Number.MIN_SAFE_INTEGER,
+      Number.MAX_SAFE_INTEGER - 63,
+      Number.MIN_SAFE_INTEGER + 64,
     ];
     for (let i = 0; i < 2000; i++) {
       const magnitude = 2 ** Math.floor(random() * 53);
@@ -288,7 +295,13 @@ describe('encodeBatch', () => {
   });
 
   it('stamps LogAppendTime batches with now as maxTimestamp, which every decoded record reports', () => {
-    const batch = encodeBatch([{ value: 'a', timestamp: 1000 }, { value: 'b', timestamp: 3000 }], { timestampType: 'LogAppendTime', now: NOW });
+    const batch = encodeBatch(
+      [
+        { value: 'a', timestamp: 1000 },
+        { value: 'b', timestamp: 3000 },
+      ],
+      { timestampType: 'LogAppendTime', now: NOW },
+    );
     expect(batch.readInt16BE(21)).toBe(0x08);
     expect(batch.readBigInt64BE(27)).toBe(1000n);
     expect(batch.readBigInt64BE(35)).toBe(BigInt(NOW));
@@ -347,10 +360,16 @@ describe('decodeBatches', () => {
       encodeBatch([{ value: 'd' }, { value: 'e' }], { baseOffset: 10, now: NOW }),
     ]);
     expect(decodeAll(bytes, { verifyCrc: true }).map((r) => [r.offset, r.value!.toString()])).toEqual([
-      [0, 'a'], [1, 'b'], [2, 'c'], [10, 'd'], [11, 'e'],
+      [0, 'a'],
+      [1, 'b'],
+      [2, 'c'],
+      [10, 'd'],
+      [11, 'e'],
     ]);
     expect([...batchInfos(bytes)].map((b) => [b.baseOffset, b.lastOffset, b.recordCount, b.attributes & 7])).toEqual([
-      [0, 1, 2, 0], [2, 2, 1, 1], [10, 11, 2, 0],
+      [0, 1, 2, 0],
+      [2, 2, 1, 1],
+      [10, 11, 2, 0],
     ]);
   });
 
@@ -379,7 +398,10 @@ describe('decodeBatches', () => {
   it('yields nothing for control batches but lists them in batchInfos', () => {
     const marker = withAttributes(encodeBatch([{ key: Buffer.from([0, 0, 0, 1]), value: Buffer.from([0, 0, 0, 0, 0, 0]) }], { baseOffset: 1 }), 0x30);
     const bytes = Buffer.concat([encodeBatch([{ value: 'a' }]), marker, encodeBatch([{ value: 'b' }], { baseOffset: 2 })]);
-    expect(decodeAll(bytes, { verifyCrc: true }).map((r) => [r.offset, r.value!.toString()])).toEqual([[0, 'a'], [2, 'b']]);
+    expect(decodeAll(bytes, { verifyCrc: true }).map((r) => [r.offset, r.value!.toString()])).toEqual([
+      [0, 'a'],
+      [2, 'b'],
+    ]);
     expect([...batchInfos(bytes)].map((b) => b.attributes)).toEqual([0, 0x30, 0]);
   });
 
@@ -442,7 +464,9 @@ describe('errors', () => {
   });
 
   it('rejects keys and header values of the wrong type', () => {
-    expect(encodeError([{ key: 1, value: 'v' }])).toThrow(new InvalidArgumentError('encodeBatch: records[0].key must be a Buffer, a string or null, got number 1'));
+    expect(encodeError([{ key: 1, value: 'v' }])).toThrow(
+      new InvalidArgumentError('encodeBatch: records[0].key must be a Buffer, a string or null, got number 1'),
+    );
     expect(encodeError([{ value: 'v', headers: { h: ['a', 5] } }])).toThrow(
       new InvalidArgumentError('encodeBatch: records[0].headers["h"] must be a Buffer, a string or null, got number 5'),
     );
@@ -474,11 +498,19 @@ describe('errors', () => {
     expect(decodeAll(bytes).map((r) => r.value!.toString())).toEqual(['a', 'helLo']);
     const error = captureError(() => decodeAll(bytes, { verifyCrc: true }));
     expect(error).toBeInstanceOf(CorruptRecordError);
-    expect(error).toMatchObject({ code: 'ERR_CORRUPT_RECORD', position: bytes.length - 73, message: `record batch at byte ${bytes.length - 73}: CRC-32C mismatch (stored 0xe641a44b)` });
+    expect(error).toMatchObject({
+      code: 'ERR_CORRUPT_RECORD',
+      position: bytes.length - 73,
+      message: `record batch at byte ${bytes.length - 73}: CRC-32C mismatch (stored 0xe641a44b)`,
+    });
   });
 
   it('throws UnsupportedCompressionError for snappy, lz4 and zstd batches', () => {
-    for (const [codec, name] of [[2, 'snappy'], [3, 'lz4'], [4, 'zstd']] as const) {
+    for (const [codec, name] of [
+      [2, 'snappy'],
+      [3, 'lz4'],
+      [4, 'zstd'],
+    ] as const) {
       const bytes = withAttributes(Buffer.from(REFERENCE_BATCH, 'hex'), codec);
       const error = captureError(() => decodeAll(bytes, { verifyCrc: true }));
       expect(error).toBeInstanceOf(UnsupportedCompressionError);
@@ -524,4 +556,3 @@ describe('errors', () => {
     expect((error as Error).message).toMatch(/^record batch at byte 0: gzip records do not decompress: /);
   });
 });
-

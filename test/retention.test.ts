@@ -27,7 +27,11 @@ interface Setup {
  * (740 bytes) fill a segment, so the log is five segments with base offsets
  * 0, 2, 4, 6, 8 (the last one active), largest timestamps T0+100, +300, ...
  */
-async function tenRecordsInFiveSegments(configEntries: { name: string; value: string }[], timestamps?: number[], options: { retentionCheckIntervalMs?: number } = {}): Promise<Setup> {
+async function tenRecordsInFiveSegments(
+  configEntries: { name: string; value: string }[],
+  timestamps?: number[],
+  options: { retentionCheckIntervalMs?: number } = {},
+): Promise<Setup> {
   const clock = { now: T0 + 1000 };
   const fjord = fjordFor({ clock: () => clock.now, ...options });
   const admin = fjord.admin();
@@ -149,7 +153,18 @@ describe('retention.ms', () => {
     const { fjord, clock } = await tenRecordsInFiveSegments([{ name: 'retention.ms', value: '1000' }]);
     const admin = fjord.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'forever', numPartitions: 2, configEntries: [{ name: 'segment.bytes', value: '1024' }, { name: 'retention.ms', value: '-1' }] }] });
+    await admin.createTopics({
+      topics: [
+        {
+          topic: 'forever',
+          numPartitions: 2,
+          configEntries: [
+            { name: 'segment.bytes', value: '1024' },
+            { name: 'retention.ms', value: '-1' },
+          ],
+        },
+      ],
+    });
     const producer = fjord.producer();
     await producer.connect();
     for (let i = 0; i < 6; i++) await producer.send({ topic: 'forever', acks: 1, messages: [{ value: value(i), timestamp: T0, partition: i % 2 }] });

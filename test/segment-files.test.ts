@@ -43,9 +43,7 @@ describe('segment files', () => {
         };
       });
       const { baseOffset } = log.append(encodeBatch(records));
-      records.forEach((r, i) =>
-        written.push({ offset: baseOffset + i, key: r.key, value: r.value, timestamp: r.timestamp, header: r.headers.trace }),
-      );
+      records.forEach((r, i) => written.push({ offset: baseOffset + i, key: r.key, value: r.value, timestamp: r.timestamp, header: r.headers.trace }));
     }
     await log.close();
 

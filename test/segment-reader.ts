@@ -98,8 +98,12 @@ export function readSegment(dir: string, file: string, active: boolean): Segment
   index.forEach(({ offset, position }, i) => {
     const batch = byPosition.get(position);
     if (batch === undefined) problems.push(`${indexFile}: entry ${i} points at byte ${position}, not a batch start`);
-    else if (batch.lastOffset !== offset) problems.push(`${indexFile}: entry ${i} says offset ${offset}, the batch at byte ${position} ends at ${batch.lastOffset}`);
-    if (i > 0 && (offset <= index[i - 1]!.offset || position <= index[i - 1]!.position)) problems.push(`${indexFile}: entry ${i} (offset ${offset}, byte ${position}) does not increase from entry ${i - 1} (offset ${index[i - 1]!.offset}, byte ${index[i - 1]!.position})`);
+    else if (batch.lastOffset !== offset)
+      problems.push(`${indexFile}: entry ${i} says offset ${offset}, the batch at byte ${position} ends at ${batch.lastOffset}`);
+    if (i > 0 && (offset <= index[i - 1]!.offset || position <= index[i - 1]!.position))
+      problems.push(
+        `${indexFile}: entry ${i} (offset ${offset}, byte ${position}) does not increase from entry ${i - 1} (offset ${index[i - 1]!.offset}, byte ${index[i - 1]!.position})`,
+      );
   });
   const timeIndexFile = file.replace(/\.log$/, '.timeindex');
   const timeIndex = entries(readFileSync(join(dir, timeIndexFile)), 12, timeIndexFile, problems).map((e) => ({
@@ -109,8 +113,12 @@ export function readSegment(dir: string, file: string, active: boolean): Segment
   timeIndex.forEach(({ timestamp, offset }, i) => {
     const batch = byLastOffset.get(offset);
     if (batch === undefined) problems.push(`${timeIndexFile}: entry ${i} points at offset ${offset}, not the last offset of a batch`);
-    else if (batch.maxTimestamp !== timestamp) problems.push(`${timeIndexFile}: entry ${i} says ${timestamp}, its batch's max timestamp is ${batch.maxTimestamp}`);
-    if (i > 0 && (timestamp <= timeIndex[i - 1]!.timestamp || offset < timeIndex[i - 1]!.offset)) problems.push(`${timeIndexFile}: entry ${i} (${timestamp} at offset ${offset}) does not increase from entry ${i - 1} (${timeIndex[i - 1]!.timestamp} at offset ${timeIndex[i - 1]!.offset})`);
+    else if (batch.maxTimestamp !== timestamp)
+      problems.push(`${timeIndexFile}: entry ${i} says ${timestamp}, its batch's max timestamp is ${batch.maxTimestamp}`);
+    if (i > 0 && (timestamp <= timeIndex[i - 1]!.timestamp || offset < timeIndex[i - 1]!.offset))
+      problems.push(
+        `${timeIndexFile}: entry ${i} (${timestamp} at offset ${offset}) does not increase from entry ${i - 1} (${timeIndex[i - 1]!.timestamp} at offset ${timeIndex[i - 1]!.offset})`,
+      );
   });
   return { base, file, batches, dataEnd, fileLength: bytes.length, index, timeIndex, problems };
 }
@@ -122,7 +130,9 @@ export function readSegment(dir: string, file: string, active: boolean): Segment
  * the later segment's list.
  */
 export function readSegments(dir: string, { open }: { open: boolean }): SegmentOnDisk[] {
-  const files = readdirSync(dir).filter((f) => /^\d{20}\.log$/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /^\d{20}\.log$/.test(f))
+    .sort();
   const segments = files.map((file, i) => readSegment(dir, file, open && i === files.length - 1));
   for (let i = 1; i < segments.length; i++) {
     const previousEnd = segments[i - 1]!.batches.at(-1)?.lastOffset;

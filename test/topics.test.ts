@@ -95,7 +95,12 @@ describe('topic configs', () => {
     it(`rejects ${what} as InvalidConfigError, in createTopics and alterConfigs, changing nothing`, async () => {
       const fjord = fjordFor();
       const admin = await adminOf(fjord);
-      const creating = admin.createTopics({ topics: [{ topic: 'ok', configEntries: [{ name: 'retention.ms', value: '1000' }] }, { topic: 'configured', configEntries: [entry] }] });
+      const creating = admin.createTopics({
+        topics: [
+          { topic: 'ok', configEntries: [{ name: 'retention.ms', value: '1000' }] },
+          { topic: 'configured', configEntries: [entry] },
+        ],
+      });
       await expect(creating).rejects.toThrow(InvalidConfigError);
       await expect(creating).rejects.toThrow(message);
       expect(await admin.listTopics()).toEqual([]);
@@ -103,7 +108,9 @@ describe('topic configs', () => {
       await admin.createTopics({ topics: [{ topic: 'configured', configEntries: [{ name: 'retention.ms', value: '1000' }] }] });
       const altering = admin.alterConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: 'configured', configEntries: [entry] }] });
       await expect(altering).rejects.toThrow(InvalidConfigError);
-      const described = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: 'configured', configNames: ['retention.ms', entry.name].filter((n) => n !== 'retention.msec') }] });
+      const described = await admin.describeConfigs({
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: 'configured', configNames: ['retention.ms', entry.name].filter((n) => n !== 'retention.msec') }],
+      });
       expect(described.resources[0]!.configEntries[0]).toMatchObject({ configName: 'retention.ms', configValue: '1000', isDefault: false });
     });
   }
@@ -124,8 +131,12 @@ describe('topic configs', () => {
       { name: 'cleanup.policy', value: 'delete' },
     ];
     expect(await admin.createTopics({ topics: [{ topic: 'edges', configEntries }] })).toBe(true);
-    const described = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: 'edges', configNames: configEntries.map((e) => e.name) }] });
-    expect(described.resources[0]!.configEntries.map((e) => [e.configName, e.configValue, e.isDefault])).toEqual(configEntries.map((e) => [e.name, e.value, false]));
+    const described = await admin.describeConfigs({
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: 'edges', configNames: configEntries.map((e) => e.name) }],
+    });
+    expect(described.resources[0]!.configEntries.map((e) => [e.configName, e.configValue, e.isDefault])).toEqual(
+      configEntries.map((e) => [e.name, e.value, false]),
+    );
   });
 
   it('bad partition counts → InvalidPartitionsError', async () => {
@@ -146,13 +157,22 @@ describe('persistence', () => {
     const admin = await adminOf(first);
     await admin.createTopics({
       topics: [
-        { topic: 'orders', numPartitions: 3, configEntries: [{ name: 'retention.ms', value: '3600000' }, { name: 'segment.bytes', value: '1048576' }] },
+        {
+          topic: 'orders',
+          numPartitions: 3,
+          configEntries: [
+            { name: 'retention.ms', value: '3600000' },
+            { name: 'segment.bytes', value: '1048576' },
+          ],
+        },
         { topic: 'audit', numPartitions: 1, configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] },
         { topic: 'plain' },
       ],
     });
     await admin.createPartitions({ topicPartitions: [{ topic: 'orders', count: 5 }] });
-    await admin.alterConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: 'plain', configEntries: [{ name: 'max.message.bytes', value: '2000000' }] }] });
+    await admin.alterConfigs({
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: 'plain', configEntries: [{ name: 'max.message.bytes', value: '2000000' }] }],
+    });
     await admin.createTopics({ topics: [{ topic: 'gone' }] });
     await admin.deleteTopics({ topics: ['gone'] });
     const producer = first.producer();
@@ -200,7 +220,11 @@ describe('deleting topics', () => {
     await producer.connect();
     await producer.send({ topic: 'doomed', messages: [0, 1, 2].map((partition) => ({ value: 'old', partition })) });
     await producer.send({ topic: 'doomed-not', messages: [{ value: 'kept' }] });
-    expect(readdirSync(fjord.dir).filter((e) => e.startsWith('doomed')).sort()).toEqual(['doomed-0', 'doomed-1', 'doomed-2', 'doomed-not-0']);
+    expect(
+      readdirSync(fjord.dir)
+        .filter((e) => e.startsWith('doomed'))
+        .sort(),
+    ).toEqual(['doomed-0', 'doomed-1', 'doomed-2', 'doomed-not-0']);
 
     await admin.deleteTopics({ topics: ['doomed'] });
     expect(readdirSync(fjord.dir).filter((e) => e.startsWith('doomed'))).toEqual(['doomed-not-0']);
@@ -346,7 +370,13 @@ console.log(JSON.stringify(outcomes));
     const locked = await runScript(tempDir('fjord-child-'), probe(dir));
     expect(locked.stderr).toBe('');
     const answer = JSON.parse(locked.stdout) as Record<string, unknown>;
-    expect({ ...answer, message: undefined }).toEqual({ opened: false, name: 'LogDirectoryLockedError', code: 'ERR_LOG_DIR_LOCKED', typed: true, message: undefined });
+    expect({ ...answer, message: undefined }).toEqual({
+      opened: false,
+      name: 'LogDirectoryLockedError',
+      code: 'ERR_LOG_DIR_LOCKED',
+      typed: true,
+      message: undefined,
+    });
     expect(answer.message).toContain(`pid ${process.pid}`);
 
     await fjord.close();

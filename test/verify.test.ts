@@ -19,7 +19,12 @@ const batchesOf = batchesIn;
 
 function output() {
   let text = '';
-  return { write: (chunk: string) => void (text += chunk), get text() { return text; } };
+  return {
+    write: (chunk: string) => void (text += chunk),
+    get text() {
+      return text;
+    },
+  };
 }
 
 /** The problems of partition 0 as [kind, file, position, offset]. */
@@ -91,7 +96,9 @@ describe('verifyDataDir', () => {
     rmSync(join(dir, 't-1'), { recursive: true });
     const result = await verifyDataDir(dir);
     expect(result.ok).toBe(false);
-    expect(result.problems).toEqual([{ kind: 'missing-partition', file: 't-1', position: 0, offset: null, message: 'topic t has 2 partitions but no directory for partition 1' }]);
+    expect(result.problems).toEqual([
+      { kind: 'missing-partition', file: 't-1', position: 0, offset: null, message: 'topic t has 2 partitions but no directory for partition 1' },
+    ]);
   });
 
   it('refuses a directory a Fjord has open, and one that is not a data directory', async () => {

@@ -211,68 +211,72 @@ function fill(dir: string): string {
 
 describe('a write to a full file system (ENOSPC)', () => {
   // A tmpfs can only be mounted by root; CI runs as root.
-  it.skipIf(!canMount)('rejects the send with KafkaStorageError, keeps the log as it was, and takes writes again once there is room', async () => {
-    const mountPoint = mountTmpfs(2 * 1024 * 1024);
-    const opened: Fjord[] = [];
-    try {
-      const dir = join(mountPoint, 'data');
-      mkdirSync(dir);
-      const fjord = new Fjord({ dir });
-      opened.push(fjord);
-      const admin = fjord.admin();
-      await admin.connect();
-      await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1, configEntries: TOPIC_CONFIG }] });
-      const producer = fjord.producer();
-      await producer.connect();
-      // Each record is more than a page: on a full tmpfs every append needs a page it cannot get.
-      const send = (value: string) => producer.send({ topic: TOPIC, acks: -1, messages: [{ value: `${value}-${'v'.repeat(5000)}` }] });
-      for (const value of values('a', 10)) await send(value);
-      const partition = (await fjord.topics()).get(TOPIC).partition(0);
-      const log = partition.log;
-      const size = log.size;
+  it.skipIf(!canMount)(
+    'rejects the send with KafkaStorageError, keeps the log as it was, and takes writes again once there is room',
+    async () => {
+      const mountPoint = mountTmpfs(2 * 1024 * 1024);
+      const opened: Fjord[] = [];
+      try {
+        const dir = join(mountPoint, 'data');
+        mkdirSync(dir);
+        const fjord = new Fjord({ dir });
+        opened.push(fjord);
+        const admin = fjord.admin();
+        await admin.connect();
+        await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1, configEntries: TOPIC_CONFIG }] });
+        const producer = fjord.producer();
+        await producer.connect();
+        // Each record is more than a page: on a full tmpfs every append needs a page it cannot get.
+        const send = (value: string) => producer.send({ topic: TOPIC, acks: -1, messages: [{ value: `${value}-${'v'.repeat(5000)}` }] });
+        for (const value of values('a', 10)) await send(value);
+        const partition = (await fjord.topics()).get(TOPIC).partition(0);
+        const log = partition.log;
+        const size = log.size;
 
-      const ballast = fill(mountPoint);
-      const refused = {
-        name: 'KafkaStorageError',
-        code: 'ERR_DISK_FULL',
-        type: 'KAFKA_STORAGE_ERROR',
-        retriable: true,
-        message: `no space left on device (ENOSPC) appending to ${log.dir}/${FIRST_SEGMENT}`,
-        isStorageError: true,
-      };
-      for (const value of values('b', 3)) await expect(send(value).catch(describeError)).resolves.toEqual(refused);
-      expect({ end: log.logEndOffset, size: log.size }).toEqual({ end: 10, size });
-      const tags = async () => (await valuesOf(fjord, TOPIC, 0)).map((v) => v!.split('-').slice(0, 2).join('-'));
-      expect(await tags()).toEqual(values('a', 10));
-      // Nothing of the refused batches is in the file: after the data, only zeros.
-      const files = readSegments(log.dir, { open: true });
-      expect(files.flatMap((s) => s.problems)).toEqual([]);
-      expect(files.map((s) => s.batches.length)).toEqual([10]);
+        const ballast = fill(mountPoint);
+        const refused = {
+          name: 'KafkaStorageError',
+          code: 'ERR_DISK_FULL',
+          type: 'KAFKA_STORAGE_ERROR',
+          retriable: true,
+          message: `no space left on device (ENOSPC) appending to ${log.dir}/${FIRST_SEGMENT}`,
+          isStorageError: true,
+        };
+        for (const value of values('b', 3)) await expect(send(value).catch(describeError)).resolves.toEqual(refused);
+        expect({ end: log.logEndOffset, size: log.size }).toEqual({ end: 10, size });
+        const tags = async () => (await valuesOf(fjord, TOPIC, 0)).map((v) => v!.split('-').slice(0, 2).join('-'));
+        expect(await tags()).toEqual(values('a', 10));
+        // Nothing of the refused batches is in the file: after the data, only zeros.
+        const files = readSegments(log.dir, { open: true });
+        expect(files.flatMap((s) => s.problems)).toEqual([]);
+        expect(files.map((s) => s.batches.length)).toEqual([10]);
 
-      rmSync(ballast);
-      expect((await send('c-0'))[0]!.baseOffset).toBe('10');
-      expect((await send('c-1'))[0]!.baseOffset).toBe('11');
+        rmSync(ballast);
+        expect((await send('c-0'))[0]!.baseOffset).toBe('10');
+        expect((await send('c-1'))[0]!.baseOffset).toBe('11');
 
-      // Full again, and the process "dies" before there is room: a reopen recovers the same log.
-      const again = fill(mountPoint);
-      await expect(send('d-0').catch(describeError)).resolves.toEqual(refused);
-      log.simulateCrash();
-      rmSync(again);
-      await fjord.close();
-      const reopened = new Fjord({ dir });
-      opened.push(reopened);
-      const log2 = (await reopened.topics()).get(TOPIC).partition(0).log;
-      expect(log2.recoveryReport.cleanShutdown).toBe(false);
-      expect(log2.logEndOffset).toBe(12);
-      expect((await valuesOf(reopened, TOPIC, 0)).map((v) => v!.split('-').slice(0, 2).join('-'))).toEqual([...values('a', 10), 'c-0', 'c-1']);
-      expect(readSegments(log2.dir, { open: true }).flatMap((s) => s.problems)).toEqual([]);
-      const producer2 = reopened.producer();
-      await producer2.connect();
-      expect((await producer2.send({ topic: TOPIC, messages: [{ value: 'e-0' }] }))[0]!.baseOffset).toBe('12');
-      await reopened.close();
-    } finally {
-      await Promise.allSettled(opened.map((f) => f.close()));
-      unmount(mountPoint);
-    }
-  }, 30_000);
+        // Full again, and the process "dies" before there is room: a reopen recovers the same log.
+        const again = fill(mountPoint);
+        await expect(send('d-0').catch(describeError)).resolves.toEqual(refused);
+        log.simulateCrash();
+        rmSync(again);
+        await fjord.close();
+        const reopened = new Fjord({ dir });
+        opened.push(reopened);
+        const log2 = (await reopened.topics()).get(TOPIC).partition(0).log;
+        expect(log2.recoveryReport.cleanShutdown).toBe(false);
+        expect(log2.logEndOffset).toBe(12);
+        expect((await valuesOf(reopened, TOPIC, 0)).map((v) => v!.split('-').slice(0, 2).join('-'))).toEqual([...values('a', 10), 'c-0', 'c-1']);
+        expect(readSegments(log2.dir, { open: true }).flatMap((s) => s.problems)).toEqual([]);
+        const producer2 = reopened.producer();
+        await producer2.connect();
+        expect((await producer2.send({ topic: TOPIC, messages: [{ value: 'e-0' }] }))[0]!.baseOffset).toBe('12');
+        await reopened.close();
+      } finally {
+        await Promise.allSettled(opened.map((f) => f.close()));
+        unmount(mountPoint);
+      }
+    },
+    30_000,
+  );
 });

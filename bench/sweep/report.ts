@@ -30,7 +30,13 @@ const ratio = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}×` :
 
 function find(rows: readonly ProduceResult[], store: StoreKind, like: ProduceResult, floorSync?: string): ProduceResult | undefined {
   return rows.find(
-    (r) => r.store === store && r.valueBytes === like.valueBytes && r.acks === like.acks && r.senders === like.senders && r.partitions === like.partitions && r.floorSync === floorSync,
+    (r) =>
+      r.store === store &&
+      r.valueBytes === like.valueBytes &&
+      r.acks === like.acks &&
+      r.senders === like.senders &&
+      r.partitions === like.partitions &&
+      r.floorSync === floorSync,
   );
 }
 
@@ -55,7 +61,10 @@ export function produceTable(rows: readonly ProduceResult[]): string {
 }
 
 export function consumeTable(rows: readonly ConsumeResult[]): string {
-  const lines = ['| size | partitions | fjord records/s | fjord MB/s | lmdb MB/s | sqlite MB/s | floor MB/s | fjord / floor |', '|---|---:|---:|---:|---:|---:|---:|---:|'];
+  const lines = [
+    '| size | partitions | fjord records/s | fjord MB/s | lmdb MB/s | sqlite MB/s | floor MB/s | fjord / floor |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
   for (const row of rows) {
     if (row.store !== 'fjord') continue;
     const of = (store: StoreKind) => rows.find((r) => r.store === store && r.valueBytes === row.valueBytes && r.partitions === row.partitions);
@@ -78,21 +87,34 @@ function worst<T>(rows: readonly T[], value: (row: T) => number): { value: numbe
 }
 
 const cellName = (r: ProduceResult | ConsumeResult | undefined): string =>
-  r === undefined ? '' : ` (worst: ${sizeLabel(r.valueBytes)}${'acks' in r ? `, ${r.senders} senders` : ''}, ${r.partitions} partition${r.partitions === 1 ? '' : 's'})`;
+  r === undefined
+    ? ''
+    : ` (worst: ${sizeLabel(r.valueBytes)}${'acks' in r ? `, ${r.senders} senders` : ''}, ${r.partitions} partition${r.partitions === 1 ? '' : 's'})`;
 
 export function checkTargets(results: SweepResults, memoryGoalBytes: number): TargetCheck[] {
   const checks: TargetCheck[] = [];
   const fjordProduce = results.produce.filter((r) => r.store === 'fjord');
   const acks1 = fjordProduce.filter((r) => r.acks === 1);
 
-  const vsEmbedded = worst(acks1, (r) => r.mbPerSec / Math.max(find(results.produce, 'lmdb', r)?.mbPerSec ?? 0, find(results.produce, 'sqlite', r)?.mbPerSec ?? 0));
-  checks.push({ target: 'produce acks 1: ≥ 3× the best of lmdb-js and better-sqlite3 at every size', measured: `${ratio(vsEmbedded.value)}${cellName(vsEmbedded.row)}`, met: vsEmbedded.value >= 3 });
+  const vsEmbedded = worst(
+    acks1,
+    (r) => r.mbPerSec / Math.max(find(results.produce, 'lmdb', r)?.mbPerSec ?? 0, find(results.produce, 'sqlite', r)?.mbPerSec ?? 0),
+  );
+  checks.push({
+    target: 'produce acks 1: ≥ 3× the best of lmdb-js and better-sqlite3 at every size',
+    measured: `${ratio(vsEmbedded.value)}${cellName(vsEmbedded.row)}`,
+    met: vsEmbedded.value >= 3,
+  });
 
   const vsFloor = worst(
     acks1.filter((r) => r.valueBytes >= 1024),
     (r) => r.mbPerSec / (find(results.produce, 'floor', r)?.mbPerSec ?? NaN),
   );
-  checks.push({ target: 'produce acks 1: ≥ 0.9× the fs.writeSync floor at 1 KiB and above', measured: `${ratio(vsFloor.value)}${cellName(vsFloor.row)}`, met: vsFloor.value >= 0.9 });
+  checks.push({
+    target: 'produce acks 1: ≥ 0.9× the fs.writeSync floor at 1 KiB and above',
+    measured: `${ratio(vsFloor.value)}${cellName(vsFloor.row)}`,
+    met: vsFloor.value >= 0.9,
+  });
 
   const durable = fjordProduce.filter((r) => r.acks === -1 && r.senders === 64);
   const vsSyncEnd = worst(
@@ -119,10 +141,18 @@ export function checkTargets(results: SweepResults, memoryGoalBytes: number): Ta
     fjordConsume.filter((r) => r.valueBytes >= 1024),
     (r) => r.mbPerSec / (results.consume.find((f) => f.store === 'floor' && f.valueBytes === r.valueBytes && f.partitions === r.partitions)?.mbPerSec ?? NaN),
   );
-  checks.push({ target: 'consume eachBatch: ≥ 1.5× the fs.readSync floor at 1 KiB and above', measured: `${ratio(consumeVsFloor.value)}${cellName(consumeVsFloor.row)}`, met: consumeVsFloor.value >= 1.5 });
+  checks.push({
+    target: 'consume eachBatch: ≥ 1.5× the fs.readSync floor at 1 KiB and above',
+    measured: `${ratio(consumeVsFloor.value)}${cellName(consumeVsFloor.row)}`,
+    met: consumeVsFloor.value >= 1.5,
+  });
   const smallest = fjordConsume.filter((r) => r.valueBytes === 100);
   const smallRate = worst(smallest, (r) => r.recordsPerSec);
-  checks.push({ target: 'consume at 100 B: ≥ 5 million records/s', measured: `${whole(smallRate.value)} records/s${cellName(smallRate.row)}`, met: smallRate.value >= 5e6 });
+  checks.push({
+    target: 'consume at 100 B: ≥ 5 million records/s',
+    measured: `${whole(smallRate.value)} records/s${cellName(smallRate.row)}`,
+    met: smallRate.value >= 5e6,
+  });
 
   if (results.latency !== null) {
     const l = results.latency;

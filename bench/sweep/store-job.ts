@@ -50,10 +50,21 @@ async function drive(store: BenchStore, pool: ValuePool, cell: CellSpec, first: 
   return next - first;
 }
 
-async function runCell(job: StoreJob, pool: ValuePool, cell: CellSpec, sampler: MemorySampler): Promise<{ produce: ProduceResult; consume: ConsumeResult | null }> {
+async function runCell(
+  job: StoreJob,
+  pool: ValuePool,
+  cell: CellSpec,
+  sampler: MemorySampler,
+): Promise<{ produce: ProduceResult; consume: ConsumeResult | null }> {
   const dir = join(job.workDir, `${job.store}-${job.valueBytes}-${cell.acks}-${cell.senders}-${cell.partitions}-${cell.floorSync ?? ''}`);
   mkdirSync(dir, { recursive: true });
-  const store = await openStore(job.store, { dir, partitions: cell.partitions, acks: cell.acks, maxMessageBytes: job.maxMessageBytes, floorSync: cell.floorSync });
+  const store = await openStore(job.store, {
+    dir,
+    partitions: cell.partitions,
+    acks: cell.acks,
+    maxMessageBytes: job.maxMessageBytes,
+    floorSync: cell.floorSync,
+  });
   try {
     const warmupSends = await drive(store, pool, cell, 0, performance.now() + job.warmupSeconds * 1000);
     await store.drain();

@@ -135,7 +135,8 @@ export class Admin {
     if (!Array.isArray(options?.topicPartitions)) throw new InvalidArgumentError('createPartitions: options.topicPartitions must be an array');
     // Every entry is checked before any topic grows.
     for (const entry of options.topicPartitions) {
-      if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError(`createPartitions: each entry must be { topic, count }, got ${describeValue(entry)}`);
+      if (entry === null || typeof entry !== 'object')
+        throw new InvalidArgumentError(`createPartitions: each entry must be { topic, count }, got ${describeValue(entry)}`);
       const topic = registry.get(entry.topic);
       validatePartitionCount(entry.count, `count for topic ${topic.name}`);
       if (entry.count <= topic.numPartitions) {
@@ -223,7 +224,10 @@ export class Admin {
    * Kafka's AlterConfigs, as KafkaJS sends it: the entries given replace the
    * topic's overrides; configs not named return to their defaults.
    */
-  async alterConfigs(options: { validateOnly?: boolean; resources: { type: number; name: string; configEntries: { name: string; value: string }[] }[] }): Promise<{
+  async alterConfigs(options: {
+    validateOnly?: boolean;
+    resources: { type: number; name: string; configEntries: { name: string; value: string }[] }[];
+  }): Promise<{
     resources: { errorCode: number; errorMessage: string | null; resourceName: string; resourceType: number }[];
     throttleTime: number;
   }> {
@@ -257,7 +261,9 @@ export class Admin {
       const at = requested === -1 ? end : requested;
       // Checked for every partition before any is cut.
       if (at < 0 || at > end) {
-        throw new OffsetOutOfRangeError(`deleteTopicRecords: offset ${requested} of ${topic.name}-${p.id} is out of range: it must be -1 (the log end) or in [0, ${end}]`);
+        throw new OffsetOutOfRangeError(
+          `deleteTopicRecords: offset ${requested} of ${topic.name}-${p.id} is out of range: it must be -1 (the log end) or in [0, ${end}]`,
+        );
       }
       return { p, at };
     });
@@ -292,12 +298,15 @@ export class Admin {
    * Committed offsets of a group per partition (`-1`: none), with `lag`: log
    * end offset minus the committed offset (from the log start when none).
    */
-  async fetchOffsets(options: { groupId: string; topics?: string[]; resolveOffsets?: boolean }): Promise<
-    { topic: string; partitions: { partition: number; offset: string; metadata: string | null; lag: string }[] }[]
-  > {
+  async fetchOffsets(options: {
+    groupId: string;
+    topics?: string[];
+    resolveOffsets?: boolean;
+  }): Promise<{ topic: string; partitions: { partition: number; offset: string; metadata: string | null; lag: string }[] }[]> {
     const registry = this.#topics();
     const groupId = options?.groupId;
-    if (typeof groupId !== 'string' || groupId === '') throw new InvalidArgumentError(`fetchOffsets: groupId must be a non-empty string, got ${describeValue(groupId)}`);
+    if (typeof groupId !== 'string' || groupId === '')
+      throw new InvalidArgumentError(`fetchOffsets: groupId must be a non-empty string, got ${describeValue(groupId)}`);
     const groups = await this.fjord.groupClient();
     const offsets = await groups.groupOffsets(groupId);
     const topics = options.topics ?? [...new Set(offsets.map((o) => o.topic))];
@@ -333,7 +342,8 @@ export class Admin {
   /** Sets committed offsets of a group that has no members (Kafka's rule for admin commits). */
   async setOffsets(options: { groupId: string; topic: string; partitions: SeekEntry[] }): Promise<void> {
     const topic = this.#topics().get(options?.topic);
-    if (!Array.isArray(options.partitions)) throw new InvalidArgumentError(`setOffsets: partitions must be an array of { partition, offset }, got ${describeValue(options.partitions)}`);
+    if (!Array.isArray(options.partitions))
+      throw new InvalidArgumentError(`setOffsets: partitions must be an array of { partition, offset }, got ${describeValue(options.partitions)}`);
     const groups = await this.fjord.groupClient();
     const offsets = options.partitions.map((entry) => {
       const { partition, offset } = seekEntry(entry, 'setOffsets');
@@ -345,14 +355,17 @@ export class Admin {
 
   #topicResource(registry: TopicRegistry, resource: ResourceConfigQuery): Topic {
     if (resource?.type !== ConfigResourceTypes.TOPIC) {
-      throw new InvalidArgumentError(`only topic resources (type ${ConfigResourceTypes.TOPIC}) have configs in Fjord, got type ${JSON.stringify(resource?.type)}`);
+      throw new InvalidArgumentError(
+        `only topic resources (type ${ConfigResourceTypes.TOPIC}) have configs in Fjord, got type ${JSON.stringify(resource?.type)}`,
+      );
     }
     return registry.get(resource.name);
   }
 }
 
 function seekEntry(entry: unknown, call: string): SeekEntry {
-  if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError(`${call}: each partition entry must be { partition, offset }, got ${describeValue(entry)}`);
+  if (entry === null || typeof entry !== 'object')
+    throw new InvalidArgumentError(`${call}: each partition entry must be { partition, offset }, got ${describeValue(entry)}`);
   return entry as SeekEntry;
 }
 

@@ -122,12 +122,12 @@ const LATEST = -1;
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
-
 /** Checks a KafkaJS `[{ topic, partitions? }]` list (assign, pause, resume). */
 function topicPartitionList(list: unknown, call: string): { topic: string; partitions?: number[] }[] {
   if (!Array.isArray(list)) throw new InvalidArgumentError(`${call} takes an array of { topic, partitions }, got ${describeValue(list)}`);
   for (const [i, entry] of (list as unknown[]).entries()) {
-    if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError(`${call}: entry ${i} must be { topic, partitions }, got ${describeValue(entry)}`);
+    if (entry === null || typeof entry !== 'object')
+      throw new InvalidArgumentError(`${call}: entry ${i} must be { topic, partitions }, got ${describeValue(entry)}`);
     const { topic, partitions } = entry as { topic: string; partitions: unknown };
     validateTopicName(topic);
     if (partitions !== undefined && (!Array.isArray(partitions) || partitions.some((p) => !Number.isInteger(p)))) {
@@ -140,8 +140,10 @@ function topicPartitionList(list: unknown, call: string): { topic: string; parti
 function checkRunConfig(config: ConsumerRunConfig): void {
   const { eachMessage, eachBatch } = config;
   if (eachMessage === undefined && eachBatch === undefined) throw new InvalidArgumentError('run needs an eachMessage or an eachBatch handler');
-  if (eachMessage !== undefined && typeof eachMessage !== 'function') throw new InvalidArgumentError(`eachMessage must be a function, got ${describeValue(eachMessage)}`);
-  if (eachBatch !== undefined && typeof eachBatch !== 'function') throw new InvalidArgumentError(`eachBatch must be a function, got ${describeValue(eachBatch)}`);
+  if (eachMessage !== undefined && typeof eachMessage !== 'function')
+    throw new InvalidArgumentError(`eachMessage must be a function, got ${describeValue(eachMessage)}`);
+  if (eachBatch !== undefined && typeof eachBatch !== 'function')
+    throw new InvalidArgumentError(`eachBatch must be a function, got ${describeValue(eachBatch)}`);
   booleanOption(config.autoCommit, 'autoCommit', true);
   booleanOption(config.eachBatchAutoResolve, 'eachBatchAutoResolve', true);
   if (config.autoCommitInterval !== null) integerOption(config.autoCommitInterval, 'autoCommitInterval', 0, 0);
@@ -225,7 +227,8 @@ export class Consumer {
     config: ConsumerConfig,
   ) {
     if (config === null || typeof config !== 'object') throw new InvalidArgumentError('consumer config must be an object with a groupId');
-    if (typeof config.groupId !== 'string' || config.groupId === '') throw new InvalidArgumentError(`groupId must be a non-empty string, got ${describeValue(config.groupId)}`);
+    if (typeof config.groupId !== 'string' || config.groupId === '')
+      throw new InvalidArgumentError(`groupId must be a non-empty string, got ${describeValue(config.groupId)}`);
     this.#groupId = config.groupId;
     this.#sessionTimeout = integerOption(config.sessionTimeout, 'sessionTimeout', 30_000, 0);
     this.#rebalanceTimeout = integerOption(config.rebalanceTimeout, 'rebalanceTimeout', 60_000, 0);
@@ -652,7 +655,6 @@ export class Consumer {
     return worked;
   }
 
-
   /** The log's bytes at the partition's position; null at the log end, or after applying the reset policy to a position out of range. */
   #slice(owned: Owned, maxBytes: number): LogSlice | null {
     try {
@@ -661,7 +663,11 @@ export class Consumer {
       if (!(error instanceof OffsetOutOfRangeError)) throw error;
       // Retention moved the log start past us, the log was truncated, or a seek went past the end: apply the reset policy.
       const log = owned.partition.log;
-      owned.position = this.#reset(owned.topic, owned.partition, `offset ${owned.position} of ${owned.topic}-${owned.partition.id} is outside the log [${log.logStartOffset}, ${log.logEndOffset}]`);
+      owned.position = this.#reset(
+        owned.topic,
+        owned.partition,
+        `offset ${owned.position} of ${owned.topic}-${owned.partition.id} is outside the log [${log.logStartOffset}, ${log.logEndOffset}]`,
+      );
       return null;
     }
   }
@@ -826,7 +832,8 @@ export class Consumer {
     const { coordinator, registry } = this.#check();
     if (!Array.isArray(offsets)) throw new InvalidArgumentError('commitOffsets takes an array of { topic, partition, offset }');
     const parsed = offsets.map((o, i) => {
-      if (o === null || typeof o !== 'object') throw new InvalidArgumentError(`commitOffsets: offsets[${i}] must be { topic, partition, offset }, got ${describeValue(o)}`);
+      if (o === null || typeof o !== 'object')
+        throw new InvalidArgumentError(`commitOffsets: offsets[${i}] must be { topic, partition, offset }, got ${describeValue(o)}`);
       // As Kafka: a commit for a partition that does not exist is UNKNOWN_TOPIC_OR_PARTITION.
       registry.get(o.topic).partition(o.partition);
       return { topic: o.topic, partition: o.partition, offset: toOffset(o.offset), metadata: o.metadata ?? null };

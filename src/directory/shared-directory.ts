@@ -48,7 +48,11 @@ export class SharedDirectory {
     }
     this.#hostToken = native.claimHost(dir);
     this.#host = this.#hostToken > 0;
-    this.#service = new DirectoryService(dir, (event) => this.#onEvent(event), () => this.#takeOver());
+    this.#service = new DirectoryService(
+      dir,
+      (event) => this.#onEvent(event),
+      () => this.#takeOver(),
+    );
     this.#remote = new RemoteGroupClient(this.#service);
     if (this.#host) this.#service.serve((method, args) => this.#serve(method, args));
     this.registry = TopicRegistry.open(dir, {

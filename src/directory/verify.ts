@@ -83,12 +83,24 @@ export async function verifyDataDir(dir: string): Promise<DataDirVerification> {
         for (const { name, partitions } of await listedTopics(root)) {
           for (let p = 0; p < partitions; p++) {
             if (!partitionDirs.includes(`${name}-${p}`)) {
-              problems.push({ kind: 'missing-partition', file: `${name}-${p}`, position: 0, offset: null, message: `topic ${name} has ${partitions} partitions but no directory for partition ${p}` });
+              problems.push({
+                kind: 'missing-partition',
+                file: `${name}-${p}`,
+                position: 0,
+                offset: null,
+                message: `topic ${name} has ${partitions} partitions but no directory for partition ${p}`,
+              });
             }
           }
         }
       } catch (error) {
-        problems.push({ kind: 'bad-metadata', file: TOPICS_METADATA_FILE, position: 0, offset: null, message: `cannot read the topic metadata: ${(error as Error).message}` });
+        problems.push({
+          kind: 'bad-metadata',
+          file: TOPICS_METADATA_FILE,
+          position: 0,
+          offset: null,
+          message: `cannot read the topic metadata: ${(error as Error).message}`,
+        });
       }
     }
     const partitions: PartitionVerification[] = [];

@@ -92,18 +92,19 @@ function partitionsByTopic(cluster: AssignerCluster, topics: readonly string[]):
 }
 
 /** Encodes one assignment per member (topics sorted, partitions ascending, empty topics left out). */
-function encodeAssignments(
-  members: readonly DecodedMember[],
-  byMember: ReadonlyMap<string, Map<string, number[]>>,
-  version: number,
-): GroupMemberAssignment[] {
+function encodeAssignments(members: readonly DecodedMember[], byMember: ReadonlyMap<string, Map<string, number[]>>, version: number): GroupMemberAssignment[] {
   return members.map(({ memberId }) => {
     const assignment: Assignment = {};
     const topics = byMember.get(memberId);
     if (topics) {
       for (const topic of [...topics.keys()].sort(compareStrings)) {
         const partitions = topics.get(topic)!;
-        if (partitions.length > 0) setOwn(assignment, topic, [...partitions].sort((a, b) => a - b));
+        if (partitions.length > 0)
+          setOwn(
+            assignment,
+            topic,
+            [...partitions].sort((a, b) => a - b),
+          );
       }
     }
     return { memberId, memberAssignment: AssignerProtocol.MemberAssignment.encode({ version, assignment }) };
@@ -262,7 +263,11 @@ export function decodeOwnedPartitionsUserData(userData: Uint8Array | null | unde
   const r = new ProtocolReader(Buffer.from(userData.buffer, userData.byteOffset, userData.byteLength));
   for (const { topic, partitions } of r.array((d) => ({ topic: d.string(), partitions: d.array((e) => e.int32()) }))) {
     const merged = new Set([...(Object.hasOwn(owned, topic) ? owned[topic]! : []), ...partitions]);
-    setOwn(owned, topic, [...merged].sort((a, b) => a - b));
+    setOwn(
+      owned,
+      topic,
+      [...merged].sort((a, b) => a - b),
+    );
   }
   const generation = r.remaining >= 4 ? r.int32() : DEFAULT_GENERATION;
   return { owned, generation };
@@ -374,12 +379,13 @@ function cooperativeStickyAssignment(
     const top = Math.max(...claims.map((i) => generations[i]!));
     const winners = claims.filter((i) => generations[i] === top);
     if (winners.length === 1) validOwner[tp] = winners[0]!;
-    else logger?.warn('cooperative-sticky: several members claim a partition in the same generation', {
-      topic: tpTopic[tp],
-      partition: tpPartition[tp],
-      generation: top,
-      memberIds: winners.map((i) => members[i]!.memberId),
-    });
+    else
+      logger?.warn('cooperative-sticky: several members claim a partition in the same generation', {
+        topic: tpTopic[tp],
+        partition: tpPartition[tp],
+        generation: top,
+        memberIds: winners.map((i) => members[i]!.memberId),
+      });
   }
 
   // 1. Keep valid owned partitions.

@@ -7,7 +7,12 @@ import type { CommittedOffset, GroupOffset, OffsetCommit } from './offset-store.
 
 export interface GroupClient {
   joinGroup(request: JoinGroupRequest): Promise<JoinGroupResult>;
-  syncGroup(request: { groupId: string; generationId: number; memberId: string; assignments?: { memberId: string; memberAssignment: Buffer }[] }): Promise<Buffer>;
+  syncGroup(request: {
+    groupId: string;
+    generationId: number;
+    memberId: string;
+    assignments?: { memberId: string; memberAssignment: Buffer }[];
+  }): Promise<Buffer>;
   heartbeat(request: { groupId: string; generationId: number; memberId: string }): Promise<void>;
   leaveGroup(request: { groupId: string; memberId: string }): Promise<void>;
   commitOffsets(request: { groupId: string; generationId?: number; memberId?: string; offsets: OffsetCommit[] }): Promise<void>;

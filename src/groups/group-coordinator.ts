@@ -73,7 +73,8 @@ export class GroupCoordinator {
 
   joinGroup(request: JoinGroupRequest): Promise<JoinGroupResult> {
     const groupId = checkGroupId(request.groupId);
-    if (!Array.isArray(request.protocols) || request.protocols.length === 0) throw new InvalidArgumentError('joinGroup: protocols must name at least one assigner');
+    if (!Array.isArray(request.protocols) || request.protocols.length === 0)
+      throw new InvalidArgumentError('joinGroup: protocols must name at least one assigner');
     let group = this.#group(groupId);
     if (group === undefined) {
       group = new ClassicGroup(groupId);
@@ -104,7 +105,8 @@ export class GroupCoordinator {
       group.members.set(member.memberId, member);
     } else {
       member = group.members.get(request.memberId);
-      if (member === undefined) throw new UnknownMemberIdError(`member ${JSON.stringify(request.memberId)} is not in group ${groupId}: join again without a member id`);
+      if (member === undefined)
+        throw new UnknownMemberIdError(`member ${JSON.stringify(request.memberId)} is not in group ${groupId}: join again without a member id`);
       member.protocols = request.protocols;
       member.sessionTimeoutMs = request.sessionTimeoutMs;
       member.rebalanceTimeoutMs = request.rebalanceTimeoutMs;
@@ -120,7 +122,12 @@ export class GroupCoordinator {
     return result;
   }
 
-  syncGroup(request: { groupId: string; generationId: number; memberId: string; assignments?: { memberId: string; memberAssignment: Buffer }[] }): Promise<Buffer> {
+  syncGroup(request: {
+    groupId: string;
+    generationId: number;
+    memberId: string;
+    assignments?: { memberId: string; memberAssignment: Buffer }[];
+  }): Promise<Buffer> {
     const { group, member } = this.#member(request.groupId, request.memberId);
     if (request.generationId !== group.generationId) {
       throw new IllegalGenerationError(`sync for generation ${request.generationId}, group ${group.groupId} is at ${group.generationId}`);
@@ -296,7 +303,8 @@ export class GroupCoordinator {
     }
     const protocol = group.selectProtocol();
     if (protocol === null) {
-      for (const m of [...group.members.values()]) this.#drop(group, m, new InconsistentGroupProtocolError(`group ${group.groupId}: no assigner protocol common to all members`));
+      for (const m of [...group.members.values()])
+        this.#drop(group, m, new InconsistentGroupProtocolError(`group ${group.groupId}: no assigner protocol common to all members`));
       group.state = 'Empty';
       this.#changed(group);
       return;
@@ -332,7 +340,11 @@ export class GroupCoordinator {
       // A member waiting in JoinGroup is kept until the rebalance completes.
       if (member.awaitingJoin !== null) return this.#touchSession(group, member);
       if (group.members.get(member.memberId) === member) {
-        this.#remove(group, member, new UnknownMemberIdError(`member ${member.memberId} of group ${group.groupId} missed its session timeout (${member.sessionTimeoutMs} ms)`));
+        this.#remove(
+          group,
+          member,
+          new UnknownMemberIdError(`member ${member.memberId} of group ${group.groupId} missed its session timeout (${member.sessionTimeoutMs} ms)`),
+        );
       }
     }, member.sessionTimeoutMs);
     member.sessionTimer.unref();

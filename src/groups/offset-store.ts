@@ -156,7 +156,6 @@ function encodeKey(groupId: string, topic: string, partition: number): Buffer {
   return packr.pack([OFFSETS_KEY_VERSION, groupId, topic, partition]);
 }
 
-
 function checkGroupId(groupId: unknown): string {
   if (typeof groupId !== 'string' || groupId.length === 0) {
     throw new InvalidArgumentError(`groupId must be a non-empty string, got ${describeValue(groupId)}`);
@@ -222,9 +221,7 @@ function checkOptions(options: unknown): Required<OffsetStoreOptions> {
     if (!(name in DEFAULTS)) throw new InvalidConfigError(`unknown offset store option '${name}'; known options: ${Object.keys(DEFAULTS).join(', ')}`);
     const ok =
       typeof value === 'number' &&
-      (name === 'compactWhenDeadRatio'
-        ? value >= 0 && value < 1
-        : Number.isSafeInteger(value) && value >= (name === 'minCompactBytes' ? 0 : 1));
+      (name === 'compactWhenDeadRatio' ? value >= 0 && value < 1 : Number.isSafeInteger(value) && value >= (name === 'minCompactBytes' ? 0 : 1));
     if (!ok) {
       const rule = name === 'compactWhenDeadRatio' ? 'a number in [0, 1)' : name === 'minCompactBytes' ? 'a non-negative integer' : 'a positive integer';
       throw new InvalidConfigError(`${name} must be ${rule}, got ${describeValue(value)}`);

@@ -180,7 +180,6 @@ export class BatchWriter {
   }
 }
 
-
 function writeInt64(buf: Buffer, pos: number, value: number): void {
   const high = Math.floor(value / 0x100000000);
   buf.writeInt32BE(high, pos);

@@ -28,7 +28,7 @@ export function murmur2(key: Uint8Array): number {
 
   for (let i = 0; i < length4; i++) {
     const i4 = i << 2;
-    let k = (key[i4]! | (key[i4 + 1]! << 8) | (key[i4 + 2]! << 16) | (key[i4 + 3]! << 24)) | 0;
+    let k = key[i4]! | (key[i4 + 1]! << 8) | (key[i4 + 2]! << 16) | (key[i4 + 3]! << 24) | 0;
     k = Math.imul(k, M);
     k ^= k >>> R;
     k = Math.imul(k, M);

@@ -1,13 +1,7 @@
 // KafkaJS's producer on the embedded store. Records for one partition are
 // gathered (within `lingerMs` / `batchSize`) into RecordBatch v2 batches that
 // cross into Rust as one Buffer each; acks decide when a send resolves.
-import {
-  InvalidArgumentError,
-  NotConnectedError,
-  RecordTooLargeError,
-  UnknownTopicOrPartitionError,
-  UnsupportedCompressionError,
-} from '../errors.js';
+import { InvalidArgumentError, NotConnectedError, RecordTooLargeError, UnknownTopicOrPartitionError, UnsupportedCompressionError } from '../errors.js';
 import { booleanOption, describeValue, integerOption } from '../arguments.js';
 import type { Fjord } from '../fjord.js';
 import { Instrumentation } from '../instrumentation.js';
@@ -89,11 +83,13 @@ function checkCompression(compression: unknown): boolean {
   if (compression === undefined || compression === CompressionTypes.None) return false;
   if (compression === CompressionTypes.GZIP) return true;
   if (compression === CompressionTypes.Snappy || compression === CompressionTypes.LZ4 || compression === CompressionTypes.ZSTD) {
-    throw new UnsupportedCompressionError(`compression ${compression} (${['', '', 'snappy', 'lz4', 'zstd'][compression]}) is not supported; use CompressionTypes.None or CompressionTypes.GZIP`, { codec: compression });
+    throw new UnsupportedCompressionError(
+      `compression ${compression} (${['', '', 'snappy', 'lz4', 'zstd'][compression]}) is not supported; use CompressionTypes.None or CompressionTypes.GZIP`,
+      { codec: compression },
+    );
   }
   throw new InvalidArgumentError(`compression must be one of CompressionTypes, got ${describeValue(compression)}`);
 }
-
 
 export class Producer {
   readonly events = { CONNECT: 'producer.connect', DISCONNECT: 'producer.disconnect' } as const;
@@ -160,7 +156,12 @@ export class Producer {
 
   send(record: ProducerRecord): Promise<RecordMetadata[]> {
     if (record === null || typeof record !== 'object') return Promise.reject(new InvalidArgumentError('send(record): record must be an object'));
-    return this.sendBatch({ acks: record.acks, timeout: record.timeout, compression: record.compression, topicMessages: [{ topic: record.topic, messages: record.messages }] });
+    return this.sendBatch({
+      acks: record.acks,
+      timeout: record.timeout,
+      compression: record.compression,
+      topicMessages: [{ topic: record.topic, messages: record.messages }],
+    });
   }
 
   sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
@@ -244,7 +245,14 @@ export class Producer {
    * `messages`) into one run per partition, in `routed`; a record over the
    * size limit goes to `send.rejected` instead.
    */
-  #route(topic: Topic, messages: readonly Message[], run: RecordRun, gzip: boolean, send: PendingSend, routed: { partition: Partition; run: RecordRun }[]): void {
+  #route(
+    topic: Topic,
+    messages: readonly Message[],
+    run: RecordRun,
+    gzip: boolean,
+    send: PendingSend,
+    routed: { partition: Partition; run: RecordRun }[],
+  ): void {
     if (run.count === 0) return;
     const name = topic.name;
     const partitionMetadata = topic.partitions.map((p) => ({ partitionId: p.id, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
@@ -304,7 +312,8 @@ export class Producer {
     const record: RecordInput = { key: message.key, value: message.value, headers: message.headers, timestamp };
     const exact = encodeBatch([record], { compression: gzip ? 'gzip' : 'none' }).length;
     if (exact <= limit) return null;
-    const which = limit === this.#maxRequestSize ? `the producer's maxRequestSize (${limit} bytes)` : `max.message.bytes of topic ${partition.topic} (${limit} bytes)`;
+    const which =
+      limit === this.#maxRequestSize ? `the producer's maxRequestSize (${limit} bytes)` : `max.message.bytes of topic ${partition.topic} (${limit} bytes)`;
     return new RecordTooLargeError(`a record for ${partition.topic}-${partition.id} is ${exact} bytes as a batch, larger than ${which}`);
   }
 
@@ -409,7 +418,12 @@ export class Producer {
     for (let r = first, at = index, left = count; left > 0; left--) {
       const run = runs[r]!;
       const headers = run.headers?.[at] ?? null;
-      records.push({ key: run.keyOf(at), value: run.values[at]!, headers: headers === null ? undefined : headerObject(headers), timestamp: run.timestampOf(at) });
+      records.push({
+        key: run.keyOf(at),
+        value: run.values[at]!,
+        headers: headers === null ? undefined : headerObject(headers),
+        timestamp: run.timestampOf(at),
+      });
       if (members.at(-1)?.run === run) members.at(-1)!.count++;
       else members.push({ run, count: 1 });
       if (++at === run.count) {

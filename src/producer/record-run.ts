@@ -173,7 +173,8 @@ function headerFields(headers: unknown, topic: string, index: number): HeaderFie
       if (Buffer.isBuffer(one)) length = one.length;
       else if (typeof one === 'string') length = Buffer.byteLength(one, 'utf8');
       else if (one === null) length = -1;
-      else throw new InvalidArgumentError(`${where(topic, index)}.headers[${JSON.stringify(name)}] must be a Buffer, a string or null, got ${describeData(one)}`);
+      else
+        throw new InvalidArgumentError(`${where(topic, index)}.headers[${JSON.stringify(name)}] must be a Buffer, a string or null, got ${describeData(one)}`);
       fields.names.push(name);
       fields.values.push(one);
       fields.lengths.push(nameLength, length);

@@ -110,7 +110,6 @@ export function toOffset(offset: Offset, what = 'offset'): number {
   return n;
 }
 
-
 function call<T>(fn: () => T): T {
   try {
     return fn();
@@ -215,7 +214,10 @@ export class Log {
       return new Log(existing);
     }
     if (existing !== undefined) throw new InvalidArgumentError(`log ${key} is being opened asynchronously; await Log.open instead`);
-    const open = new OpenLog(key, call(() => native.NativeLog.openSync(key, opts, Date.now())));
+    const open = new OpenLog(
+      key,
+      call(() => native.NativeLog.openSync(key, opts, Date.now())),
+    );
     openLogs.set(key, open);
     return new Log(open, open.handle.openedDirectory);
   }

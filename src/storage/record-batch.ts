@@ -176,7 +176,8 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeOpti
     let headersSize = 0;
     const headers = record.headers;
     if (headers !== undefined && headers !== null) {
-      if (typeof headers !== 'object' || Array.isArray(headers)) throw new InvalidArgumentError(`encodeBatch: records[${i}].headers must be an object, got ${describe(headers)}`);
+      if (typeof headers !== 'object' || Array.isArray(headers))
+        throw new InvalidArgumentError(`encodeBatch: records[${i}].headers must be an object, got ${describe(headers)}`);
       for (const name of Object.keys(headers)) {
         const headerValue = headers[name];
         if (headerValue === undefined) continue;
@@ -198,9 +199,12 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeOpti
       1 + // record attributes, unused
       sizeOfVarlong(timestamp - baseTimestamp) +
       sizeOfVarint(i) +
-      sizeOfVarint(keyLength) + Math.max(keyLength, 0) +
-      sizeOfVarint(valueLength) + Math.max(valueLength, 0) +
-      sizeOfVarint(headerCount) + headersSize;
+      sizeOfVarint(keyLength) +
+      Math.max(keyLength, 0) +
+      sizeOfVarint(valueLength) +
+      Math.max(valueLength, 0) +
+      sizeOfVarint(headerCount) +
+      headersSize;
     lengths[bodySlot] = bodySize;
     recordsSize += sizeOfVarint(bodySize) + bodySize;
   }
@@ -238,14 +242,7 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeOpti
 }
 
 /** Writes the measured records at `pos`, consuming `lengths` in the order encodeBatch filled it. */
-function writeRecords(
-  buf: Buffer,
-  pos: number,
-  records: readonly RecordInput[],
-  times: Float64Array,
-  baseTimestamp: number,
-  lengths: Int32Array,
-): void {
+function writeRecords(buf: Buffer, pos: number, records: readonly RecordInput[], times: Float64Array, baseTimestamp: number, lengths: Int32Array): void {
   let n = 0;
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
@@ -312,7 +309,8 @@ function encodeAttributes(options: EncodeOptions, producerId: number, producerEp
   if (compression === 'gzip') attributes |= CODEC_GZIP;
   else if (compression !== 'none') throw new InvalidArgumentError(`encodeBatch: compression must be 'none' or 'gzip', got ${describe(compression)}`);
   if (timestampType === 'LogAppendTime') attributes |= LOG_APPEND_TIME;
-  else if (timestampType !== 'CreateTime') throw new InvalidArgumentError(`encodeBatch: timestampType must be 'CreateTime' or 'LogAppendTime', got ${describe(timestampType)}`);
+  else if (timestampType !== 'CreateTime')
+    throw new InvalidArgumentError(`encodeBatch: timestampType must be 'CreateTime' or 'LogAppendTime', got ${describe(timestampType)}`);
   if (typeof transactional !== 'boolean') throw new InvalidArgumentError(`encodeBatch: transactional must be a boolean, got ${describe(transactional)}`);
   // The same producer-state rules as Kafka's MemoryRecordsBuilder.
   if (transactional) {
@@ -460,7 +458,10 @@ export function checkBatchContents(bytes: Uint8Array): void {
     const end = position + LOG_OVERHEAD + length;
     if (length < HEADER_SIZE - LOG_OVERHEAD || end > buf.length || buf[position + MAGIC] !== 2) return;
     const invalid = (reason: string) => new InvalidRecordError(`invalid record batch at byte ${position} of the input: ${reason}`);
-    for (const [field, at] of [['baseTimestamp', BASE_TIMESTAMP], ['maxTimestamp', MAX_TIMESTAMP]] as const) {
+    for (const [field, at] of [
+      ['baseTimestamp', BASE_TIMESTAMP],
+      ['maxTimestamp', MAX_TIMESTAMP],
+    ] as const) {
       // The high 32 bits decide whether the 64-bit value is within ±(2^53 - 1).
       const high = buf.readInt32BE(position + at);
       if (high > 0x1fffff || high < -0x1fffff) throw invalid(`${field} ${buf.readBigInt64BE(position + at)} is outside the range Fjord reads (±2^53 - 1 ms)`);
@@ -530,14 +531,7 @@ function readBatchHeader(bytes: Buffer, position: number): BatchInfo | null {
 }
 
 /** Decodes the record at `cursor.pos`, which must end by `end`; `appendTime` is -1 for CreateTime batches. */
-function decodeRecord(
-  source: Buffer,
-  cursor: Cursor,
-  end: number,
-  baseOffset: number,
-  baseTimestamp: number,
-  appendTime: number,
-): DecodedRecord {
+function decodeRecord(source: Buffer, cursor: Cursor, end: number, baseOffset: number, baseTimestamp: number, appendTime: number): DecodedRecord {
   const size = readVarint(source, cursor);
   const recordEnd = cursor.pos + size;
   if (size < 0 || recordEnd > end) throw new RangeError(`record length ${size} runs past the batch end`);

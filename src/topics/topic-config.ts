@@ -25,8 +25,7 @@ function integer(min: number, max = Number.MAX_SAFE_INTEGER, allowLongMax = fals
 }
 
 function oneOf(...values: string[]) {
-  return (value: string): string | undefined =>
-    values.includes(value) ? undefined : `must be one of ${values.join(', ')}, got ${JSON.stringify(value)}`;
+  return (value: string): string | undefined => (values.includes(value) ? undefined : `must be one of ${values.join(', ')}, got ${JSON.stringify(value)}`);
 }
 
 const anything = (): undefined => undefined;
@@ -60,7 +59,11 @@ const definitions: Record<string, ConfigDef> = {
   'file.delete.delay.ms': { default: '60000', check: integer(0, Number.MAX_SAFE_INTEGER, true), inert: true },
   'min.compaction.lag.ms': { default: '0', check: integer(0, Number.MAX_SAFE_INTEGER, true), inert: true },
   'max.compaction.lag.ms': { default: LONG_MAX, check: integer(1, Number.MAX_SAFE_INTEGER, true), inert: true },
-  'min.cleanable.dirty.ratio': { default: '0.5', check: (v) => (/^(0(\.\d+)?|1(\.0+)?)$/.test(v) ? undefined : `must be a number in [0, 1], got ${JSON.stringify(v)}`), inert: true },
+  'min.cleanable.dirty.ratio': {
+    default: '0.5',
+    check: (v) => (/^(0(\.\d+)?|1(\.0+)?)$/.test(v) ? undefined : `must be a number in [0, 1], got ${JSON.stringify(v)}`),
+    inert: true,
+  },
   preallocate: { default: 'false', check: oneOf('true', 'false'), inert: true },
   'segment.jitter.ms': { default: '0', check: integer(0, Number.MAX_SAFE_INTEGER, true), inert: true },
   'message.timestamp.difference.max.ms': { default: LONG_MAX, check: integer(0, Number.MAX_SAFE_INTEGER, true), inert: true },

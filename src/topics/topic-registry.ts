@@ -72,7 +72,9 @@ export class Topic {
   partition(id: number): Partition {
     const partition = Number.isInteger(id) ? this.partitions[id] : undefined;
     if (partition === undefined) {
-      throw new UnknownTopicOrPartitionError(`topic ${this.name} has no partition ${describeValue(id)} (it has ${this.partitions.length}: 0 to ${this.partitions.length - 1})`);
+      throw new UnknownTopicOrPartitionError(
+        `topic ${this.name} has no partition ${describeValue(id)} (it has ${this.partitions.length}: 0 to ${this.partitions.length - 1})`,
+      );
     }
     return partition;
   }
@@ -131,9 +133,7 @@ export class TopicRegistry {
     const registry = new TopicRegistry(dir, options);
     const metadata = await registry.#readMetadata();
     for (const record of metadata.topics) {
-      const partitions = await Promise.all(
-        Array.from({ length: record.partitions }, async (_, p) => registry.#openPartition(record.name, p, record.configs)),
-      );
+      const partitions = await Promise.all(Array.from({ length: record.partitions }, async (_, p) => registry.#openPartition(record.name, p, record.configs)));
       registry.#topics.set(record.name, new Topic(record.name, record.id, record.configs, partitions, record.createdAt));
     }
     await registry.#removeLeftovers();
@@ -277,7 +277,8 @@ export class TopicRegistry {
           continue;
         }
         if (topic.partitions.length < record.partitions) grew = true;
-        while (topic.partitions.length < record.partitions) topic.partitions.push(await this.#openPartition(record.name, topic.partitions.length, record.configs));
+        while (topic.partitions.length < record.partitions)
+          topic.partitions.push(await this.#openPartition(record.name, topic.partitions.length, record.configs));
         topic.configs = record.configs;
         for (const partition of topic.partitions) partition.applyConfigs(record.configs);
       }
@@ -340,4 +341,3 @@ export class TopicRegistry {
     }
   }
 }
-
