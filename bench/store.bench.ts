@@ -98,6 +98,7 @@ function baselineAppendPass(fd: number, work: Workload, encode: boolean): void {
 }
 
 // Accumulates what the read passes touch, so no pass can be optimised away.
+// biome-ignore lint/correctness/noUnusedVariables: written only, on purpose (a closure variable V8 cannot drop)
 let sink = 0;
 
 /** Walks the whole log with readSlice; with `decode`, also every record, touching its value. */

@@ -33,7 +33,7 @@ export async function runCommand(args: string[], stdout: Output, stderr: Output)
   }
   try {
     const result = await verifyDataDir(positional[0]!);
-    stdout.write(json ? JSON.stringify(result, null, 2) + '\n' : formatVerification(result));
+    stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatVerification(result));
     return result.ok ? 0 : 1;
   } catch (error) {
     if (error instanceof InvalidArgumentError || error instanceof FjordError) {

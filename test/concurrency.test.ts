@@ -18,7 +18,7 @@ const TOPIC = 'stream';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The value of the record with sequence number `seq` on `partition`; one writer per partition makes it its offset too. */
-const valueOf = (partition: number, seq: number) => `${partition}:${seq}:`.padEnd(60, '.');
+const valueFor = (partition: number, seq: number) => `${partition}:${seq}:`.padEnd(60, '.');
 
 /** Consumed records of one consumer: offsets and values per partition, in the order handed out. */
 class Seen {
@@ -49,7 +49,7 @@ async function expectComplete(fjord: Fjord, seen: Seen, starts: Map<number, Set<
     expect(records.length, where).toBeGreaterThan(0);
     let previous = -1;
     for (const { offset, value } of records) {
-      expect(value, where).toBe(valueOf(p, offset));
+      expect(value, where).toBe(valueFor(p, offset));
       if (offset !== previous + 1) {
         expect(offset, `${where}: a jump from ${previous}`).toBeGreaterThan(previous);
         expect(starts.get(p)!.has(offset), `${where}: jump from ${previous} to ${offset}, not a log start retention set`).toBe(true);
@@ -116,7 +116,7 @@ describe('producing, consuming, retention and partition growth at once', () => {
     const produce = async (partition: number) => {
       const producer = producers[partition % 2]!;
       for (let seq = 0; seq < target(partition); seq += 5) {
-        const messages = Array.from({ length: 5 }, (_, i) => ({ key: `k${seq + i}`, value: valueOf(partition, seq + i), partition }));
+        const messages = Array.from({ length: 5 }, (_, i) => ({ key: `k${seq + i}`, value: valueFor(partition, seq + i), partition }));
         const [meta] = await producer.send({ topic: TOPIC, acks: partition === 0 ? -1 : 1, messages });
         expect(meta!.baseOffset).toBe(String(seq));
         produced.set(partition, seq + 5);
@@ -211,7 +211,7 @@ describe('zero-copy views across deletion and truncation', () => {
     const producer = fjord.producer();
     await producer.connect();
     for (let seq = 0; seq < 60; seq += 2) {
-      await producer.send({ topic: TOPIC, acks: 1, messages: [0, 1].map((i) => ({ value: valueOf(0, seq + i), partition: 0 })) });
+      await producer.send({ topic: TOPIC, acks: 1, messages: [0, 1].map((i) => ({ value: valueFor(0, seq + i), partition: 0 })) });
     }
     const log = await logOf(fjord, TOPIC, 0);
     const segments = log.segments();
@@ -242,7 +242,7 @@ describe('zero-copy views across deletion and truncation', () => {
 
     for (const { value, copy } of views) expect(value.equals(copy)).toBe(true);
     for (const { bytes, copy } of slices) expect(bytes.equals(copy)).toBe(true);
-    expect([...decodeBatches(firstSlice)].map((r) => r.value!.toString())).toEqual([valueOf(0, 0), valueOf(0, 1)]);
+    expect([...decodeBatches(firstSlice)].map((r) => r.value!.toString())).toEqual([valueFor(0, 0), valueFor(0, 1)]);
     // The log itself reads the new bytes.
     const now = [...decodeBatches(log.read(log.logStartOffset))];
     expect(now[0]!.value!.equals(Buffer.alloc(300, 0xee))).toBe(true);

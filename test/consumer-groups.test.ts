@@ -26,6 +26,7 @@ import {
 import { fjordFor, track } from './fjord-kit.js';
 import { tempDir } from './helpers.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: each KafkaJS event has its own payload shape; tests read the fields they expect
 type Event = { id: number; type: string; timestamp: number; payload: any };
 type Assignment = Record<string, number[]>;
 
@@ -377,7 +378,9 @@ describe('at-least-once with manual commits', () => {
     const uncommitted = new Set<string>();
     /** Everything that was in `uncommitted` when some member began to rebalance or joined. */
     const uncommittedAtRebalance = new Set<string>();
-    const snapshot = () => uncommitted.forEach((id) => uncommittedAtRebalance.add(id));
+    const snapshot = () => {
+      for (const id of uncommitted) uncommittedAtRebalance.add(id);
+    };
     let joins = 0;
 
     const start = async (): Promise<Consumer> => {

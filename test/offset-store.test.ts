@@ -267,7 +267,7 @@ describe('OffsetStore', () => {
         'g',
         [
           { topic: 't', partition: 1, offset: 1 },
-          { topic: 't', partition: 2, offset: 1, metadata: 'é'.repeat(2048) + 'x' },
+          { topic: 't', partition: 2, offset: 1, metadata: `${'é'.repeat(2048)}x` },
         ],
         T0,
       );

@@ -209,7 +209,7 @@ describe('batching', () => {
     expect(batches.length).toBeGreaterThan(1);
     for (const batch of batches) expect(batch.size).toBeLessThanOrEqual(batchSize + oneRecord);
     expect(batches.reduce((n, b) => n + b.recordCount, 0)).toBe(50);
-    expect(batches.map((b) => b.baseOffset)).toEqual(batches.map((b, i) => (i === 0 ? 0 : batches[i - 1]!.lastOffset + 1)));
+    expect(batches.map((b) => b.baseOffset)).toEqual(batches.map((_, i) => (i === 0 ? 0 : batches[i - 1]!.lastOffset + 1)));
     const records = await recordsOf(fjord, 'split', 0);
     expect(records.map((r) => [r.offset, r.key!.toString(), r.value![0]])).toEqual(range(50).map((i) => [i, `k${i}`, i]));
     await producer.disconnect();
@@ -636,7 +636,10 @@ describe('topics and lifecycle', () => {
     const producer = fjord.producer({ lingerMs: 10_000 });
     await producer.connect();
     let settled = 0;
-    const sends = range(3).map((i) => producer.send({ topic: 'lingering', messages: [{ value: `q${i}` }] }).then((r) => (settled++, r)));
+    const sends = range(3).map((i) => producer.send({ topic: 'lingering', messages: [{ value: `q${i}` }] }).then((r) => {
+      settled++;
+      return r;
+    }));
     await new Promise((resolve) => setImmediate(resolve)); // the records are queued, waiting for the linger timer
     expect(await valuesOf(fjord, 'lingering', 0)).toEqual([]);
     await producer.disconnect();

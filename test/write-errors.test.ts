@@ -95,7 +95,7 @@ function conversation(child: ChildProcess) {
       return JSON.parse(value as string) as T;
     },
     async ask<T>(line: string): Promise<T> {
-      child.stdin!.write(line + '\n');
+      child.stdin!.write(`${line}\n`);
       return this.next<T>();
     },
   };

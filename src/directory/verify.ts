@@ -70,7 +70,7 @@ export async function verifyDataDir(dir: string): Promise<DataDirVerification> {
   if (!hasMetadata && partitionDirs.length === 0) {
     throw new InvalidArgumentError(`${root} is not a Fjord data directory: no ${TOPICS_METADATA_FILE} and no <topic>-<partition> directories`);
   }
-  let lock;
+  let lock: InstanceType<typeof native.ReadOnlyLock> | undefined;
   try {
     lock = native.ReadOnlyLock.acquire(root);
   } catch (error) {
@@ -149,5 +149,5 @@ export function formatVerification(result: DataDirVerification): string {
   }
   const total = result.problems.length + result.partitions.reduce((n, p) => n + p.problems.length, 0);
   lines.push(`${plural(result.partitions.length, 'partition')} checked: ${total === 0 ? 'no problems' : plural(total, 'problem')}`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

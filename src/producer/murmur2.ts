@@ -36,18 +36,14 @@ export function murmur2(key: Uint8Array): number {
     h ^= k;
   }
 
-  // Tail: Java's switch falls through from case 3 to case 1.
+  // Tail: Java's switch falls through from case 3 to case 1; each branch below is one of its cases.
   const tail = length & ~3;
-  switch (length & 3) {
-    case 3:
-      h ^= key[tail + 2]! << 16;
-    // falls through
-    case 2:
-      h ^= key[tail + 1]! << 8;
-    // falls through
-    case 1:
-      h ^= key[tail]!;
-      h = Math.imul(h, M);
+  const rest = length & 3;
+  if (rest === 3) h ^= key[tail + 2]! << 16;
+  if (rest >= 2) h ^= key[tail + 1]! << 8;
+  if (rest >= 1) {
+    h ^= key[tail]!;
+    h = Math.imul(h, M);
   }
 
   h ^= h >>> 13;
