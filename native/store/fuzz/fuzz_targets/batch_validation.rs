@@ -25,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
     let appended = log.append(&input, NOW);
     match verdict {
         Err(e) => {
-            assert!(matches!(e, StoreError::InvalidRecord { .. } | StoreError::CorruptRecord { .. } | StoreError::RecordTooLarge { .. }), "unexpected error {e:?}");
+            assert!(
+                matches!(e, StoreError::InvalidRecord { .. } | StoreError::CorruptRecord { .. } | StoreError::RecordTooLarge { .. }),
+                "unexpected error {e:?}"
+            );
             assert!(appended.is_err(), "the log accepted what validation rejected");
             assert_eq!(log.log_end_offset().unwrap(), 0);
             assert_eq!(log.size().unwrap(), 0);

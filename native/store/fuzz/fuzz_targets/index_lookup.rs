@@ -75,7 +75,10 @@ fuzz_target!(|input: Input| {
     let times_sane = times.is_consistent(i32::MAX as i64);
     for &target in &input.time_lookups {
         let found = times.lookup(target);
-        assert!(found.is_none_or(|rel| time_entries.iter().any(|&(_, r)| r == rel)), "time lookup({target}) gave {found:?}, held by no entry");
+        assert!(
+            found.is_none_or(|rel| time_entries.iter().any(|&(_, r)| r == rel)),
+            "time lookup({target}) gave {found:?}, held by no entry"
+        );
         if times_sane {
             let floor = time_entries.iter().rev().find(|&&(ts, _)| ts <= target).map(|&(_, rel)| rel);
             assert_eq!(found, floor, "time lookup({target}) on a sane index");

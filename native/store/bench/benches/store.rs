@@ -2,7 +2,7 @@
 //! an offset, offset for a timestamp, batch validation, and opening a log of
 //! many segments, cleanly and after a crash.
 //!
-//!   cargo bench -p fjord-store -- --quick     (npm run bench:cargo)
+//!   cargo bench --manifest-path native/store/bench/Cargo.toml -- --quick     (npm run bench:cargo)
 //!
 //! Logs live in temp dirs in the page cache; nothing here fsyncs inside a
 //! timed region except what `Log::open` itself does.
