@@ -268,8 +268,8 @@ export class ProtocolDecodeError extends FjordError {
 }
 
 /**
- * Every field an error of this module may carry, by the name the addon gives
- * the property (see native/napi/src/errors.rs) and the class its own.
+ * Every field an error of this module may carry. A class's property and the
+ * addon's property (native/napi/src/errors.rs) have the same name.
  */
 export interface ErrorFields extends CorruptRecordDetails, StorageErrorDetails {
   size?: number;
