@@ -1,5 +1,9 @@
 // Typed errors. Each has a stable `code` (what the native layer sends), and
 // where Apache Kafka has a matching error, its name (`type`) and numeric code.
+// `CLASS_BY_CODE` (below the classes) is where an error gets its class back
+// from a code: for an error thrown by the addon (`fromNative`) and for one
+// that crossed between threads (`deserializeError`). Fields travel as
+// properties (`ErrorFields`), never inside the message.
 
 export class FjordError extends Error {
   /** Stable machine-readable code, e.g. `ERR_OFFSET_OUT_OF_RANGE`. */
@@ -24,15 +28,27 @@ export class FjordError extends Error {
 export class RecordTooLargeError extends FjordError {
   /** For a producer send: what was written of the rest of the request. */
   recordMetadata?: unknown[];
-  constructor(message: string) {
+  /** The batch's size in bytes, when the store refused it. */
+  readonly size: number | undefined;
+  /** The limit it broke (`max.message.bytes`), when the store refused it. */
+  readonly limit: number | undefined;
+  constructor(message: string, details?: { size?: number; limit?: number }) {
     super(message, 'ERR_RECORD_TOO_LARGE', { type: 'MESSAGE_TOO_LARGE', code: 10 });
+    this.size = details?.size;
+    this.limit = details?.limit;
   }
 }
 
 /** One append carries more bytes than a segment can hold. */
 export class RecordListTooLargeError extends FjordError {
-  constructor(message: string) {
+  /** The append's size in bytes. */
+  readonly size: number | undefined;
+  /** `segment.bytes`. */
+  readonly limit: number | undefined;
+  constructor(message: string, details?: { size?: number; limit?: number }) {
     super(message, 'ERR_RECORD_LIST_TOO_LARGE', { type: 'RECORD_LIST_TOO_LARGE', code: 18 });
+    this.size = details?.size;
+    this.limit = details?.limit;
   }
 }
 
@@ -70,26 +86,27 @@ export class CorruptRecordError extends FjordError {
   }
 }
 
-/** The store's message for a stored batch that failed its check on read. */
-const STORED_CORRUPTION = /^corrupt record batch at offset (-?\d+) in ([\s\S]+) at byte (\d+): ([\s\S]*)$/;
-
-function corruptRecord(message: string): CorruptRecordError {
-  const stored = STORED_CORRUPTION.exec(message);
-  if (stored === null) return new CorruptRecordError(message);
-  const [, offset, file, position] = stored as unknown as [string, string, string, string];
-  return new CorruptRecordError(message, { offset: Number(offset), file, position: Number(position) });
-}
-
 /** A batch is well-formed on the wire but breaks a RecordBatch v2 rule. */
 export class InvalidRecordError extends FjordError {
-  constructor(message: string) {
+  /** Byte position of the bad batch in the bytes being appended. */
+  readonly position: number | undefined;
+  constructor(message: string, details?: { position?: number }) {
     super(message, 'ERR_INVALID_RECORD', { type: 'INVALID_RECORD', code: 87 });
+    this.position = details?.position;
   }
 }
 
 export class OffsetOutOfRangeError extends FjordError {
-  constructor(message: string) {
+  /** The offset asked for. */
+  readonly offset: number | undefined;
+  /** The log's range when the store refused it: [logStartOffset, logEndOffset). */
+  readonly logStartOffset: number | undefined;
+  readonly logEndOffset: number | undefined;
+  constructor(message: string, details?: { offset?: number; logStartOffset?: number; logEndOffset?: number }) {
     super(message, 'ERR_OFFSET_OUT_OF_RANGE', { type: 'OFFSET_OUT_OF_RANGE', code: 1 });
+    this.offset = details?.offset;
+    this.logStartOffset = details?.logStartOffset;
+    this.logEndOffset = details?.logEndOffset;
   }
 }
 
@@ -108,21 +125,49 @@ export class InvalidArgumentError extends FjordError {
 
 /** Another process holds the data directory. */
 export class LogDirectoryLockedError extends FjordError {
-  constructor(message: string) {
+  /** The locked directory. */
+  readonly dir: string | undefined;
+  /** Who holds it, as its `.lock` file says (e.g. `pid 4242 (node)`). */
+  readonly holder: string | undefined;
+  constructor(message: string, details?: { dir?: string; holder?: string }) {
     super(message, 'ERR_LOG_DIR_LOCKED');
+    this.dir = details?.dir;
+    this.holder = details?.holder;
   }
 }
 
 export class LogClosedError extends FjordError {
-  constructor(message: string) {
+  /** The closed log's directory, when the store reported it. */
+  readonly dir: string | undefined;
+  constructor(message: string, details?: { dir?: string }) {
     super(message, 'ERR_LOG_CLOSED');
+    this.dir = details?.dir;
   }
+}
+
+export interface StorageErrorDetails {
+  /** The OS error number (28 for ENOSPC on Linux). */
+  errno?: number;
+  /** Its name: `ENOSPC`, `EFBIG`, `EIO`... */
+  errnoName?: string;
+  /** The store's operation: `append`, `fsync`, `create`, `mmap`... */
+  op?: string;
+  /** The file or directory it was working on. */
+  path?: string;
 }
 
 /** The disk refused a write or sync: full (`ERR_DISK_FULL`), over the file size limit (`ERR_FILE_TOO_LARGE`), or another I/O failure (`ERR_STORAGE`). */
 export class KafkaStorageError extends FjordError {
-  constructor(message: string, code: string) {
+  readonly errno: number | undefined;
+  readonly errnoName: string | undefined;
+  readonly op: string | undefined;
+  readonly path: string | undefined;
+  constructor(message: string, code: string, details?: StorageErrorDetails) {
     super(message, code, { type: 'KAFKA_STORAGE_ERROR', code: 56, retriable: true });
+    this.errno = details?.errno;
+    this.errnoName = details?.errnoName;
+    this.op = details?.op;
+    this.path = details?.path;
   }
 }
 
@@ -168,32 +213,6 @@ export class UnsupportedCompressionError extends FjordError {
   }
 }
 
-const byCode: Record<string, (message: string, code: string) => FjordError> = {
-  ERR_RECORD_TOO_LARGE: (m) => new RecordTooLargeError(m),
-  ERR_RECORD_LIST_TOO_LARGE: (m) => new RecordListTooLargeError(m),
-  ERR_CORRUPT_RECORD: (m) => corruptRecord(m),
-  ERR_INVALID_RECORD: (m) => new InvalidRecordError(m),
-  ERR_OFFSET_OUT_OF_RANGE: (m) => new OffsetOutOfRangeError(m),
-  ERR_INVALID_CONFIG: (m) => new InvalidConfigError(m),
-  ERR_LOG_DIR_LOCKED: (m) => new LogDirectoryLockedError(m),
-  ERR_LOG_CLOSED: (m) => new LogClosedError(m),
-  ERR_DISK_FULL: (m, c) => new KafkaStorageError(m, c),
-  ERR_FILE_TOO_LARGE: (m, c) => new KafkaStorageError(m, c),
-  ERR_STORAGE: (m, c) => new KafkaStorageError(m, c),
-};
-
-/** Turns an error thrown by the addon (`ERR_CODE: message`) into its class. */
-export function fromNative(error: unknown): Error {
-  if (!(error instanceof Error)) return new FjordError(String(error), 'ERR_UNKNOWN');
-  const match = /^(ERR_[A-Z_]+): ([\s\S]*)$/.exec(error.message);
-  if (!match) return error;
-  const [, code, message] = match as unknown as [string, string, string];
-  const make = byCode[code];
-  const typed = make ? make(message, code) : new FjordError(message, code);
-  typed.stack = `${typed.name}: ${message}\n${error.stack?.split('\n').slice(1).join('\n') ?? ''}`;
-  return typed;
-}
-
 /** A commit or heartbeat from a member of an older generation of its group. */
 export class IllegalGenerationError extends FjordError {
   constructor(message: string) {
@@ -234,48 +253,141 @@ export class GroupIdNotFoundError extends FjordError {
   }
 }
 
-/** An error as it crosses between threads (structured clone keeps no class). */
+/** A commit's metadata is longer than `offset.metadata.max.bytes` (4096 bytes of UTF-8). */
+export class OffsetMetadataTooLargeError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_OFFSET_METADATA_TOO_LARGE', { type: 'OFFSET_METADATA_TOO_LARGE', code: 12 });
+  }
+}
+
+/** Member metadata, an assignment or assigner user data that cannot be decoded. */
+export class ProtocolDecodeError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_PROTOCOL_DECODE');
+  }
+}
+
+/**
+ * Every field an error of this module may carry. A class's property and the
+ * addon's property (native/napi/src/errors.rs) have the same name.
+ */
+export interface ErrorFields extends CorruptRecordDetails, StorageErrorDetails {
+  size?: number;
+  limit?: number;
+  logStartOffset?: number;
+  logEndOffset?: number;
+  dir?: string;
+  holder?: string;
+  codec?: number;
+}
+
+const FIELD_TYPES: { [K in keyof Required<ErrorFields>]: 'number' | 'string' } = {
+  position: 'number',
+  topic: 'string',
+  partition: 'number',
+  offset: 'number',
+  file: 'string',
+  errno: 'number',
+  errnoName: 'string',
+  op: 'string',
+  path: 'string',
+  size: 'number',
+  limit: 'number',
+  logStartOffset: 'number',
+  logEndOffset: 'number',
+  dir: 'string',
+  holder: 'string',
+  codec: 'number',
+};
+
+/** The fields `error` carries as properties (an addon error, or a FjordError). */
+function fieldsOf(error: object): ErrorFields {
+  const fields: Record<string, unknown> = {};
+  for (const [name, type] of Object.entries(FIELD_TYPES)) {
+    const value = (error as Record<string, unknown>)[name];
+    if (typeof value === type) fields[name] = value;
+  }
+  return fields as ErrorFields;
+}
+
+/**
+ * The class of each code, built from a message and the fields. The addon's
+ * codes come from `StoreError::code` (native/store/src/error.rs).
+ */
+const CLASS_BY_CODE: Record<string, (message: string, fields: ErrorFields) => FjordError> = {
+  // Sent by the addon.
+  ERR_RECORD_TOO_LARGE: (m, f) => new RecordTooLargeError(m, f),
+  ERR_RECORD_LIST_TOO_LARGE: (m, f) => new RecordListTooLargeError(m, f),
+  ERR_CORRUPT_RECORD: (m, f) => new CorruptRecordError(m, f),
+  ERR_INVALID_RECORD: (m, f) => new InvalidRecordError(m, f),
+  ERR_OFFSET_OUT_OF_RANGE: (m, f) => new OffsetOutOfRangeError(m, f),
+  ERR_INVALID_CONFIG: (m) => new InvalidConfigError(m),
+  ERR_LOG_DIR_LOCKED: (m, f) => new LogDirectoryLockedError(m, f),
+  ERR_LOG_CLOSED: (m, f) => new LogClosedError(m, f),
+  ERR_DISK_FULL: (m, f) => new KafkaStorageError(m, 'ERR_DISK_FULL', f),
+  ERR_FILE_TOO_LARGE: (m, f) => new KafkaStorageError(m, 'ERR_FILE_TOO_LARGE', f),
+  ERR_STORAGE: (m, f) => new KafkaStorageError(m, 'ERR_STORAGE', f),
+  // Thrown in TypeScript only; they cross threads.
+  ERR_INVALID_ARGUMENT: (m) => new InvalidArgumentError(m),
+  ERR_UNKNOWN_TOPIC_OR_PARTITION: (m) => new UnknownTopicOrPartitionError(m),
+  ERR_INVALID_TOPIC: (m) => new InvalidTopicError(m),
+  ERR_TOPIC_ALREADY_EXISTS: (m) => new TopicAlreadyExistsError(m),
+  ERR_INVALID_PARTITIONS: (m) => new InvalidPartitionsError(m),
+  ERR_NOT_CONNECTED: (m) => new NotConnectedError(m),
+  ERR_UNSUPPORTED_COMPRESSION: (m, f) => new UnsupportedCompressionError(m, f),
+  ERR_ILLEGAL_GENERATION: (m) => new IllegalGenerationError(m),
+  ERR_UNKNOWN_MEMBER_ID: (m) => new UnknownMemberIdError(m),
+  ERR_REBALANCE_IN_PROGRESS: (m) => new RebalanceInProgressError(m),
+  ERR_INCONSISTENT_GROUP_PROTOCOL: (m) => new InconsistentGroupProtocolError(m),
+  ERR_NON_EMPTY_GROUP: (m) => new NonEmptyGroupError(m),
+  ERR_GROUP_ID_NOT_FOUND: (m) => new GroupIdNotFoundError(m),
+  ERR_OFFSET_METADATA_TOO_LARGE: (m) => new OffsetMetadataTooLargeError(m),
+  ERR_PROTOCOL_DECODE: (m) => new ProtocolDecodeError(m),
+};
+
+/**
+ * Turns an error thrown by the addon into its class. The addon's errors carry
+ * `code` (`ERR_...`) and their fields as properties (native/napi/src/errors.rs);
+ * any other error is returned as it is.
+ */
+export function fromNative(error: unknown): Error {
+  if (!(error instanceof Error)) return new FjordError(String(error), 'ERR_UNKNOWN');
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string' || !code.startsWith('ERR_')) return error;
+  const make = CLASS_BY_CODE[code];
+  const typed = make ? make(error.message, fieldsOf(error)) : new FjordError(error.message, code);
+  typed.stack = `${typed.name}: ${error.message}\n${error.stack?.split('\n').slice(1).join('\n') ?? ''}`;
+  return typed;
+}
+
+/** An error as it crosses between threads (structured clone keeps no class and no custom property). */
 export interface SerializedError {
   name: string;
   code?: string;
   message: string;
+  fields?: ErrorFields;
+  /** Kafka's name, numeric code and retriability, for a FjordError with a code no class has. */
+  kafka?: { type: string; code: number; retriable: boolean };
 }
 
 export function serializeError(error: unknown): SerializedError {
-  if (error instanceof FjordError) return { name: error.name, code: error.code, message: error.message };
+  if (error instanceof FjordError) {
+    const serialized: SerializedError = { name: error.name, code: error.code, message: error.message, fields: fieldsOf(error) };
+    if (error.type !== undefined && error.kafkaErrorCode !== undefined) {
+      serialized.kafka = { type: error.type, code: error.kafkaErrorCode, retriable: error.retriable };
+    }
+    return serialized;
+  }
   if (error instanceof Error) return { name: error.name, message: error.message };
   return { name: 'Error', message: String(error) };
 }
 
-/** Rebuilds a FjordError subclass by name; anything else becomes a plain Error. */
+/** Rebuilds a FjordError by its code (the class and fields it had); anything else becomes a plain Error. */
 export function deserializeError(error: SerializedError): Error {
-  const classes: Record<string, new (message: string) => Error> = {
-    RecordTooLargeError,
-    RecordListTooLargeError,
-    CorruptRecordError,
-    InvalidRecordError,
-    OffsetOutOfRangeError,
-    InvalidConfigError,
-    InvalidArgumentError,
-    LogDirectoryLockedError,
-    LogClosedError,
-    UnknownTopicOrPartitionError,
-    InvalidTopicError,
-    TopicAlreadyExistsError,
-    InvalidPartitionsError,
-    NotConnectedError,
-    UnsupportedCompressionError,
-    IllegalGenerationError,
-    UnknownMemberIdError,
-    RebalanceInProgressError,
-    InconsistentGroupProtocolError,
-    NonEmptyGroupError,
-    GroupIdNotFoundError,
-  };
-  const make = classes[error.name];
-  if (make !== undefined) return new make(error.message);
-  if (error.name === 'KafkaStorageError') return new KafkaStorageError(error.message, error.code ?? 'ERR_STORAGE');
-  if (error.code !== undefined) return new FjordError(error.message, error.code);
+  if (error.code !== undefined) {
+    const make = CLASS_BY_CODE[error.code];
+    return make ? make(error.message, error.fields ?? {}) : new FjordError(error.message, error.code, error.kafka);
+  }
   const plain = new Error(error.message);
   plain.name = error.name;
   return plain;

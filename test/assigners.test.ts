@@ -3,9 +3,9 @@ import { createRequire } from 'node:module';
 
 import { describe, expect, expectTypeOf, it } from 'vitest';
 
+import { ProtocolDecodeError } from '../src/errors.js';
 import {
   AssignerProtocol,
-  ProtocolDecodeError,
   type Assigner,
   type AssignerCluster,
   type Assignment,

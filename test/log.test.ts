@@ -318,11 +318,13 @@ describe('Log', () => {
       process.execPath,
       [
         '-e',
-        `try { require(${JSON.stringify(resolve('native/fjord.node'))}).NativeLog.openSync(${JSON.stringify(dir)}, {}, Date.now()); console.log('opened') } catch (e) { console.log(e.message) }`,
+        `try { require(${JSON.stringify(resolve('native/fjord.node'))}).NativeLog.openSync(${JSON.stringify(dir)}, {}, Date.now()); console.log('opened') } catch (e) { console.log(JSON.stringify({ ...e, message: e.message })) }`,
       ],
       { encoding: 'utf8' },
     );
-    const error = fromNative(new Error(child.stdout.trim()));
+    // The addon's error as the child saw it: its message and its properties (code, dir, holder).
+    const thrown = JSON.parse(child.stdout) as { message: string };
+    const error = fromNative(Object.assign(new Error(thrown.message), thrown));
     expect(error).toBeInstanceOf(LogDirectoryLockedError);
     expect(error.message).toMatch(new RegExp(`^log directory .* is locked by pid ${process.pid} \\(`));
     await log.close();

@@ -3,14 +3,8 @@ import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 
-import { InvalidArgumentError, InvalidConfigError, LogClosedError } from '../src/errors.js';
-import {
-  type CommittedOffset,
-  OFFSET_METADATA_MAX_BYTES,
-  OffsetMetadataTooLargeError,
-  OffsetStore,
-  type OffsetStoreOptions,
-} from '../src/groups/offset-store.js';
+import { InvalidArgumentError, InvalidConfigError, LogClosedError, OffsetMetadataTooLargeError } from '../src/errors.js';
+import { type CommittedOffset, OFFSET_METADATA_MAX_BYTES, OffsetStore, type OffsetStoreOptions } from '../src/groups/offset-store.js';
 import type { Log } from '../src/storage/log.js';
 import { batchInfos, decodeBatches } from '../src/storage/record-batch.js';
 import { tempDir } from './helpers.js';

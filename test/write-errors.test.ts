@@ -26,7 +26,18 @@ const TOPIC_CONFIG = [
 /** What a refused send was rejected with, as the tests compare it. */
 function describeError(error: unknown) {
   const e = error as KafkaStorageError;
-  return { name: e.name, code: e.code, type: e.type, retriable: e.retriable, message: e.message, isStorageError: e instanceof KafkaStorageError };
+  return {
+    name: e.name,
+    code: e.code,
+    type: e.type,
+    retriable: e.retriable,
+    message: e.message,
+    errno: e.errno,
+    errnoName: e.errnoName,
+    op: e.op,
+    path: e.path,
+    isStorageError: e instanceof KafkaStorageError,
+  };
 }
 
 // Reads commands from stdin, one a line, and answers each with a JSON line:
@@ -66,7 +77,8 @@ for await (const line of createInterface({ input: process.stdin })) {
       const [meta] = await producer.send({ topic: ${JSON.stringify(TOPIC)}, acks: -1, messages: [{ value: tag + '-' + i + '-' + 'v'.repeat(1000 - String(i).length) }] });
       results.push({ offset: Number(meta.baseOffset) });
     } catch (e) {
-      results.push({ error: { name: e.name, code: e.code, type: e.type, retriable: e.retriable, message: e.message, isStorageError: e instanceof KafkaStorageError } });
+      const { name, code, type, retriable, message, errno, errnoName, op, path } = e;
+      results.push({ error: { name, code, type, retriable, message, errno, errnoName, op, path, isStorageError: e instanceof KafkaStorageError } });
     }
   }
   reply({ results, ...state() });
@@ -129,6 +141,10 @@ describe('a write over the file size limit (EFBIG)', () => {
         type: 'KAFKA_STORAGE_ERROR',
         retriable: true,
         message: `file too large (EFBIG) appending to ${dir}/${TOPIC}-0/${FIRST_SEGMENT}`,
+        errno: 27,
+        errnoName: 'EFBIG',
+        op: 'append',
+        path: `${dir}/${TOPIC}-0/${FIRST_SEGMENT}`,
         isStorageError: true,
       };
       // The limit falls in the middle of the second batch: one more fits, the next is cut short by the limit.
@@ -240,6 +256,10 @@ describe('a write to a full file system (ENOSPC)', () => {
           type: 'KAFKA_STORAGE_ERROR',
           retriable: true,
           message: `no space left on device (ENOSPC) appending to ${log.dir}/${FIRST_SEGMENT}`,
+          errno: 28,
+          errnoName: 'ENOSPC',
+          op: 'append',
+          path: `${log.dir}/${FIRST_SEGMENT}`,
           isStorageError: true,
         };
         for (const value of values('b', 3)) await expect(send(value).catch(describeError)).resolves.toEqual(refused);

@@ -12,7 +12,7 @@
 
 import { Buffer } from 'node:buffer';
 
-import { FjordError, InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, ProtocolDecodeError } from '../errors.js';
 
 /** `{ [topic]: partitions }`, KafkaJS's `Assignment`. */
 export type Assignment = { [topic: string]: number[] };
@@ -148,13 +148,6 @@ export class ProtocolWriter {
 
   toBuffer(): Buffer {
     return Buffer.concat(this.#chunks);
-  }
-}
-
-/** Member metadata, an assignment or assigner user data that cannot be decoded. */
-export class ProtocolDecodeError extends FjordError {
-  constructor(message: string) {
-    super(message, 'ERR_PROTOCOL_DECODE');
   }
 }
 

@@ -15,10 +15,9 @@
 
 import { Buffer } from 'node:buffer';
 
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, ProtocolDecodeError } from '../errors.js';
 import {
   AssignerProtocol,
-  ProtocolDecodeError,
   ProtocolReader,
   ProtocolWriter,
   setOwn,

@@ -51,7 +51,7 @@ import { describeValue } from '../arguments.js';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 
-import { CorruptRecordError, FjordError, InvalidArgumentError, InvalidConfigError, LogClosedError } from '../errors.js';
+import { CorruptRecordError, FjordError, InvalidArgumentError, InvalidConfigError, LogClosedError, OffsetMetadataTooLargeError } from '../errors.js';
 import { Log } from '../storage/log.js';
 import { decodeBatches, encodeBatch, type RecordInput } from '../storage/record-batch.js';
 
@@ -61,13 +61,6 @@ export const OFFSET_METADATA_MAX_BYTES = 4096;
 export const OFFSETS_LOG_NAME = '__consumer_offsets-0';
 /** Version written as the first element of every key. */
 export const OFFSETS_KEY_VERSION = 1;
-
-/** A commit's metadata is longer than `offset.metadata.max.bytes` (4096 bytes of UTF-8). */
-export class OffsetMetadataTooLargeError extends FjordError {
-  constructor(message: string) {
-    super(message, 'ERR_OFFSET_METADATA_TOO_LARGE', { type: 'OFFSET_METADATA_TOO_LARGE', code: 12 });
-  }
-}
 
 export interface CommittedOffset {
   /** The next offset to read (last processed + 1). */

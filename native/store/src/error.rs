@@ -63,7 +63,20 @@ impl StoreError {
         }
     }
 
-    pub(crate) fn io(op: &'static str, path: &Path, source: io::Error) -> Self {
+    /// The OS error number of an I/O failure (28 for ENOSPC on Linux).
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            StoreError::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// The name of `errno()`, e.g. `ENOSPC` (`errno 95` for one this table lacks).
+    pub fn errno_name(&self) -> Option<String> {
+        self.errno().map(errno_name)
+    }
+
+    pub fn io(op: &'static str, path: &Path, source: io::Error) -> Self {
         StoreError::Io { op, path: path.to_path_buf(), source }
     }
 }

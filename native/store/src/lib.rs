@@ -23,7 +23,7 @@ pub mod verify;
 pub use crate::batch::{BatchHeader, Record, RecordBatchBuilder};
 pub use crate::error::{Result, StoreError};
 pub use crate::gather::Pieces;
-pub use crate::lock::{claim_host, release_host, DirLock, ReadOnlyDirLock, SharedDirLock};
+pub use crate::lock::{DirLock, ReadOnlyDirLock};
 pub use crate::log::{AppendInfo, Log, LogConfig, ReadSlice, RecoveryReport, SegmentInfo, TimestampType};
 pub use crate::log_file::{live_read_maps, ReadMap};
 pub use crate::verify::{verify_log_dir, LogCheck, Problem, ProblemKind};
