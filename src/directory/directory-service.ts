@@ -79,8 +79,14 @@ export class DirectoryService {
         if (this.#pending.size === 0) this.#channel.unref();
       };
       this.#pending.set(id, {
-        resolve: (value) => (settle(), resolve(value)),
-        reject: (error) => (settle(), reject(error)),
+        resolve: (value) => {
+          settle();
+          resolve(value);
+        },
+        reject: (error) => {
+          settle();
+          reject(error);
+        },
       });
       if (timeoutMs !== undefined) {
         timer = setTimeout(() => {

@@ -62,7 +62,7 @@ function decodeMembers(members: readonly GroupMember[], assignable: ReadonlySet<
     if (!Buffer.isBuffer(member.memberMetadata)) {
       throw new InvalidArgumentError(`assign: member ${JSON.stringify(member.memberId)} has no memberMetadata buffer`);
     }
-    let metadata;
+    let metadata: ReturnType<typeof AssignerProtocol.MemberMetadata.decode>;
     try {
       metadata = AssignerProtocol.MemberMetadata.decode(member.memberMetadata);
     } catch (error) {
