@@ -3,7 +3,7 @@
 //! with a stable code (`ERR_...: ...`) that `src/errors.ts` maps to classes,
 //! the same way on sync and async paths.
 
-mod config_limits;
+pub mod config_limits;
 use std::sync::Arc;
 
 use fjord_store::{Log, LogConfig, Pieces, ReadMap, StoreError, TimestampType};
