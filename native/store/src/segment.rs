@@ -10,7 +10,7 @@ use memmap2::MmapOptions;
 use crate::batch::{self, BatchHeader, IncomingBatch, HEADER_SIZE};
 use crate::error::{IoContext, Result, StoreError};
 use crate::gather::Gathered;
-use crate::index::{OffsetIndex, TimeIndex};
+use crate::index::{OffsetIndex, TimeIndex, OFFSET_ENTRY_BYTES, TIME_ENTRY_BYTES};
 use crate::log_file::{LogFile, ReadMap};
 use crate::read_check::ReadCheck;
 
@@ -147,7 +147,7 @@ impl Segment {
         let log = if active { LogFile::open_active(&log_path, sizes.capacity, false)? } else { LogFile::open_sealed(&log_path)? };
         let size = log.file_len()?;
         let index_ok = |p: &Path, entry: u64| std::fs::metadata(p).is_ok_and(|m| m.len() % entry == 0);
-        let indexes_sane = index_ok(&offset_path, 8) && index_ok(&time_path, 12);
+        let indexes_sane = index_ok(&offset_path, OFFSET_ENTRY_BYTES as u64) && index_ok(&time_path, TIME_ENTRY_BYTES as u64);
         let offset_index = OffsetIndex::open(&offset_path, sizes.index_bytes, active, !indexes_sane)?;
         let time_index = TimeIndex::open(&time_path, sizes.index_bytes, active, !indexes_sane)?;
         let mut seg = Self::assemble(base, log, offset_index, time_index, sizes.index_interval, now);
@@ -420,5 +420,28 @@ impl Segment {
             pos += h.size;
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_twenty_digits_then_a_suffix() {
+        assert_eq!(file_name(42, "log"), "00000000000000000042.log");
+        assert_eq!(parse_file_name("00000000000000000042.log"), Some((42, "log")));
+        assert_eq!(parse_file_name("00000000000000000042.log.swap"), Some((42, "log.swap")));
+        assert_eq!(parse_file_name("09223372036854775807.timeindex"), Some((i64::MAX, "timeindex")));
+        for other in [
+            "-0000000000000000042.log",
+            "+0000000000000000042.log",
+            "0000000000000000042.log",
+            "99999999999999999999.log",
+            "00000000000000000042",
+            "recovery-point-offset-checkpoint",
+        ] {
+            assert_eq!(parse_file_name(other), None, "{other}");
+        }
     }
 }
