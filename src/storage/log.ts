@@ -6,6 +6,7 @@ import { basename, resolve } from 'node:path';
 
 import { describeValue } from '../arguments.js';
 import { CorruptRecordError, fromNative, InvalidArgumentError, InvalidConfigError, LogClosedError, OffsetOutOfRangeError } from '../errors.js';
+import { storeConfigLimit } from './config-limits.js';
 import { native } from './native.js';
 import { checkBatchContents } from './record-batch.js';
 import type { NativeLog } from '../../native/binding.js';
@@ -68,12 +69,18 @@ export interface RecoveryReport {
 
 export type Offset = number | bigint | string;
 
+/** Bounds of the numeric option standing for Kafka config `name`, from the store's table. */
+function limitsOf(name: string): [number, number] {
+  const { min, max } = storeConfigLimit(name);
+  return [min, max];
+}
+
 const optionLimits: Record<keyof LogOptions, [number, number] | null> = {
-  segmentBytes: [61, 2 ** 31 - 1],
-  segmentMs: [1, Number.MAX_SAFE_INTEGER],
-  segmentIndexBytes: [24, 2 ** 31 - 1],
-  indexIntervalBytes: [0, 2 ** 31 - 1],
-  maxMessageBytes: [0, 2 ** 31 - 1],
+  segmentBytes: limitsOf('segment.bytes'),
+  segmentMs: limitsOf('segment.ms'),
+  segmentIndexBytes: limitsOf('segment.index.bytes'),
+  indexIntervalBytes: limitsOf('index.interval.bytes'),
+  maxMessageBytes: limitsOf('max.message.bytes'),
   messageTimestampType: null,
 };
 

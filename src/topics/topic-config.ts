@@ -2,6 +2,7 @@
 // strings (KafkaJS's `configEntries`) and are kept as strings, as Kafka does.
 import { describeValue } from '../arguments.js';
 import { InvalidConfigError } from '../errors.js';
+import { storeConfigLimit } from '../storage/config-limits.js';
 import type { LogOptions } from '../storage/log.js';
 
 const LONG_MAX = '9223372036854775807';
@@ -31,6 +32,12 @@ function oneOf(...values: string[]) {
 const anything = (): undefined => undefined;
 const INT_MAX = 2 ** 31 - 1;
 
+/** A config the segment store checks: bounds and default from its table (native/store/src/config.rs). */
+function storeChecked(name: string, allowLongMax = false): ConfigDef {
+  const { min, max, default: value } = storeConfigLimit(name);
+  return { default: String(value), check: integer(min, max, allowLongMax) };
+}
+
 const definitions: Record<string, ConfigDef> = {
   'cleanup.policy': {
     default: 'delete',
@@ -43,11 +50,11 @@ const definitions: Record<string, ConfigDef> = {
   },
   'retention.ms': { default: '604800000', check: integer(-1, Number.MAX_SAFE_INTEGER, true) },
   'retention.bytes': { default: '-1', check: integer(-1, Number.MAX_SAFE_INTEGER, true) },
-  'segment.bytes': { default: '1073741824', check: integer(61, INT_MAX) },
-  'segment.ms': { default: '604800000', check: integer(1, Number.MAX_SAFE_INTEGER, true) },
-  'segment.index.bytes': { default: '10485760', check: integer(24, INT_MAX) },
-  'index.interval.bytes': { default: '4096', check: integer(0, INT_MAX) },
-  'max.message.bytes': { default: '1048588', check: integer(0, INT_MAX) },
+  'segment.bytes': storeChecked('segment.bytes'),
+  'segment.ms': storeChecked('segment.ms', true),
+  'segment.index.bytes': storeChecked('segment.index.bytes'),
+  'index.interval.bytes': storeChecked('index.interval.bytes'),
+  'max.message.bytes': storeChecked('max.message.bytes'),
   'message.timestamp.type': { default: 'CreateTime', check: oneOf('CreateTime', 'LogAppendTime') },
   'flush.messages': { default: LONG_MAX, check: integer(1, Number.MAX_SAFE_INTEGER, true) },
   'flush.ms': { default: LONG_MAX, check: integer(0, Number.MAX_SAFE_INTEGER, true) },

@@ -101,8 +101,37 @@ fn i32_at(b: &[u8], at: usize) -> i32 {
     i32::from_be_bytes(b[at..at + 4].try_into().unwrap())
 }
 
+/// Bytes of an offset index entry: (offset − base) and position, i32 big-endian each.
+pub(crate) const OFFSET_ENTRY_BYTES: usize = 8;
+/// Bytes of a time index entry: timestamp as i64 and (offset − base) as i32, big-endian.
+pub(crate) const TIME_ENTRY_BYTES: usize = 12;
+
+/// An offset index entry as stored: (offset − base, position), neither checked.
+pub(crate) fn decode_offset_entry(e: &[u8; OFFSET_ENTRY_BYTES]) -> (i32, i32) {
+    (i32_at(e, 0), i32_at(e, 4))
+}
+
+fn encode_offset_entry(relative_offset: i32, position: i32) -> [u8; OFFSET_ENTRY_BYTES] {
+    let mut e = [0u8; OFFSET_ENTRY_BYTES];
+    e[..4].copy_from_slice(&relative_offset.to_be_bytes());
+    e[4..].copy_from_slice(&position.to_be_bytes());
+    e
+}
+
+/// A time index entry as stored: (timestamp, offset − base), neither checked.
+pub(crate) fn decode_time_entry(e: &[u8; TIME_ENTRY_BYTES]) -> (i64, i32) {
+    (i64::from_be_bytes(e[..8].try_into().unwrap()), i32_at(e, 8))
+}
+
+fn encode_time_entry(timestamp: i64, relative_offset: i32) -> [u8; TIME_ENTRY_BYTES] {
+    let mut e = [0u8; TIME_ENTRY_BYTES];
+    e[..8].copy_from_slice(&timestamp.to_be_bytes());
+    e[8..].copy_from_slice(&relative_offset.to_be_bytes());
+    e
+}
+
 /// Offset index: (offset − base) as i32 → file position as i32.
-pub struct OffsetIndex(IndexFile<8>);
+pub struct OffsetIndex(IndexFile<OFFSET_ENTRY_BYTES>);
 
 impl OffsetIndex {
     pub fn open(path: &Path, capacity_bytes: usize, writable: bool, reset: bool) -> Result<Self> {
@@ -122,8 +151,8 @@ impl OffsetIndex {
     }
 
     pub fn entry(&self, i: usize) -> (i32, u32) {
-        let e = self.0.entry(i);
-        (i32_at(e, 0), i32_at(e, 4) as u32)
+        let (relative_offset, position) = decode_offset_entry(self.0.entry(i));
+        (relative_offset, position as u32)
     }
 
     pub fn last(&self) -> Option<(i32, u32)> {
@@ -131,16 +160,13 @@ impl OffsetIndex {
     }
 
     pub fn push(&mut self, relative_offset: i32, position: u32) {
-        let mut e = [0u8; 8];
-        e[..4].copy_from_slice(&relative_offset.to_be_bytes());
-        e[4..].copy_from_slice(&(position as i32).to_be_bytes());
-        self.0.push(e);
+        self.0.push(encode_offset_entry(relative_offset, position as i32));
     }
 
     /// Position to start scanning for `relative_offset`: the largest entry at
     /// or below it, else the segment's start.
     pub fn lookup(&self, relative_offset: i64) -> u32 {
-        self.0.floor_by(relative_offset, |e| i32_at(e, 0) as i64).map_or(0, |i| self.entry(i).1)
+        self.0.floor_by(relative_offset, |e| decode_offset_entry(e).0 as i64).map_or(0, |i| self.entry(i).1)
     }
 
     pub fn trim(&mut self) -> Result<()> {
@@ -163,7 +189,7 @@ impl OffsetIndex {
 }
 
 /// Time index: max timestamp so far as i64 → (offset − base) as i32.
-pub struct TimeIndex(IndexFile<12>);
+pub struct TimeIndex(IndexFile<TIME_ENTRY_BYTES>);
 
 impl TimeIndex {
     pub fn open(path: &Path, capacity_bytes: usize, writable: bool, reset: bool) -> Result<Self> {
@@ -184,8 +210,7 @@ impl TimeIndex {
     }
 
     pub fn entry(&self, i: usize) -> (i64, i32) {
-        let e = self.0.entry(i);
-        (i64::from_be_bytes(e[..8].try_into().unwrap()), i32_at(e, 8))
+        decode_time_entry(self.0.entry(i))
     }
 
     pub fn last(&self) -> Option<(i64, i32)> {
@@ -201,15 +226,12 @@ impl TimeIndex {
         if self.0.entries >= self.0.max_entries || (!final_entry && self.is_full()) {
             return;
         }
-        let mut e = [0u8; 12];
-        e[..8].copy_from_slice(&timestamp.to_be_bytes());
-        e[8..].copy_from_slice(&relative_offset.to_be_bytes());
-        self.0.push(e);
+        self.0.push(encode_time_entry(timestamp, relative_offset));
     }
 
     /// Relative offset of the largest entry whose timestamp is <= `timestamp`.
     pub fn lookup(&self, timestamp: i64) -> Option<i32> {
-        self.0.floor_by(timestamp, |e| i64::from_be_bytes(e[..8].try_into().unwrap())).map(|i| self.entry(i).1)
+        self.0.floor_by(timestamp, |e| decode_time_entry(e).0).map(|i| self.entry(i).1)
     }
 
     pub fn trim(&mut self) -> Result<()> {
@@ -226,5 +248,21 @@ impl TimeIndex {
             prev = Some((ts, off));
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_big_endian_and_decode_what_was_encoded() {
+        let offset_entry = encode_offset_entry(5, 256);
+        assert_eq!(offset_entry, [0, 0, 0, 5, 0, 0, 1, 0]);
+        assert_eq!(decode_offset_entry(&offset_entry), (5, 256));
+        assert_eq!(decode_offset_entry(&[0xff; 8]), (-1, -1));
+        let time_entry = encode_time_entry(1_700_000_000_000, 7);
+        assert_eq!(time_entry, [0, 0, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00, 0, 0, 0, 7]);
+        assert_eq!(decode_time_entry(&time_entry), (1_700_000_000_000, 7));
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod batch;
 mod checkpoint;
+mod config;
 pub mod error;
 mod gather;
 // Public only to the fuzz targets (native/store/fuzz), which probe lookups directly.
@@ -12,18 +13,22 @@ mod gather;
 pub mod index;
 #[cfg(not(feature = "fuzzing"))]
 mod index;
+mod loader;
 pub mod lock;
 mod log;
 mod log_file;
+mod open_logs;
 mod read_check;
 mod segment;
 pub mod varint;
 pub mod verify;
 
 pub use crate::batch::{BatchHeader, Record, RecordBatchBuilder};
+pub use crate::config::{ConfigLimit, LogConfig, TimestampType, CONFIG_LIMITS};
 pub use crate::error::{Result, StoreError};
 pub use crate::gather::Pieces;
+pub use crate::loader::RecoveryReport;
 pub use crate::lock::{DirLock, ReadOnlyDirLock};
-pub use crate::log::{AppendInfo, Log, LogConfig, ReadSlice, RecoveryReport, SegmentInfo, TimestampType};
+pub use crate::log::{AppendInfo, Log, ReadSlice, SegmentInfo};
 pub use crate::log_file::{live_read_maps, ReadMap};
 pub use crate::verify::{verify_log_dir, LogCheck, Problem, ProblemKind};

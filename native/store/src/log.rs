@@ -1,83 +1,28 @@
-//! A `Log` is one partition directory: an ordered set of segments, the log
-//! start offset, recovery on open, and the process-wide rule that a directory
-//! has one writer.
+//! A `Log` is one partition directory: an ordered set of segments and the
+//! log start offset. Here: appends and rolls, reads, retention and truncation,
+//! flush and close. Recovery at open is the loader's (`loader.rs`), the
+//! settings are `config.rs`'s, and sharing one open log between the handles
+//! of a process is `open_logs.rs`'s.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::batch::{self, BatchHeader};
 use crate::checkpoint::{self, CLEAN_SHUTDOWN, LOG_START_OFFSET, RECOVERY_POINT};
+use crate::config::{LogConfig, TimestampType};
 use crate::error::{IoContext, Result, StoreError};
 use crate::gather::{self, Pieces};
+use crate::loader::{self, LoadedLog, RecoveryReport};
 use crate::lock::DirLock;
 use crate::log_file::ReadMap;
+use crate::open_logs;
 use crate::read_check::{check_stored_batch, Corruption};
-use crate::segment::{file_name, Segment, SegmentSizes};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimestampType {
-    CreateTime,
-    LogAppendTime,
-}
-
-/// The per-log settings, named and defaulted as Kafka's topic configs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LogConfig {
-    pub segment_bytes: u64,
-    pub segment_ms: i64,
-    pub segment_index_bytes: u64,
-    pub index_interval_bytes: u64,
-    pub max_message_bytes: u64,
-    pub timestamp_type: TimestampType,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            segment_bytes: 1 << 30,
-            segment_ms: 604_800_000,
-            segment_index_bytes: 10 << 20,
-            index_interval_bytes: 4096,
-            max_message_bytes: 1_048_588,
-            timestamp_type: TimestampType::CreateTime,
-        }
-    }
-}
-
-impl LogConfig {
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(StoreError::InvalidConfig(m));
-        if self.segment_bytes < batch::HEADER_SIZE as u64 || self.segment_bytes > i32::MAX as u64 {
-            return bad(format!("segment.bytes must be in [61, {}], got {}", i32::MAX, self.segment_bytes));
-        }
-        if self.segment_ms < 1 {
-            return bad(format!("segment.ms must be at least 1, got {}", self.segment_ms));
-        }
-        if self.segment_index_bytes < 24 || self.segment_index_bytes > i32::MAX as u64 {
-            return bad(format!("segment.index.bytes must be in [24, {}], got {}", i32::MAX, self.segment_index_bytes));
-        }
-        if self.index_interval_bytes > i32::MAX as u64 {
-            return bad(format!("index.interval.bytes must be at most {}, got {}", i32::MAX, self.index_interval_bytes));
-        }
-        if self.max_message_bytes > i32::MAX as u64 {
-            return bad(format!("max.message.bytes must be at most {}, got {}", i32::MAX, self.max_message_bytes));
-        }
-        Ok(())
-    }
-
-    fn sizes(&self) -> SegmentSizes {
-        SegmentSizes {
-            capacity: self.segment_bytes as usize,
-            index_bytes: self.segment_index_bytes as usize,
-            index_interval: self.index_interval_bytes as usize,
-        }
-    }
-}
+use crate::segment::{file_name, Segment};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendInfo {
@@ -115,20 +60,6 @@ pub struct SegmentInfo {
     pub max_timestamp: i64,
 }
 
-/// What opening the log had to do.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RecoveryReport {
-    pub clean_shutdown: bool,
-    pub segments_recovered: u32,
-    pub bytes_truncated: u64,
-    /// Of `bytes_truncated`, those that held a torn or corrupt batch rather
-    /// than zeros (preallocated or zeroed space): 0 when only zeros were cut.
-    pub torn_bytes_truncated: u64,
-    pub segments_deleted: u32,
-    /// One line per cut or deletion, for the operator's log.
-    pub notes: Vec<String>,
-}
-
 struct State {
     segments: BTreeMap<i64, Segment>,
     config: LogConfig,
@@ -148,7 +79,8 @@ impl State {
     }
 }
 
-struct Shared {
+/// The log itself, which every handle on it shares.
+pub(crate) struct Shared {
     dir: PathBuf,
     state: RwLock<State>,
     /// Offsets below this are known durable; persisted when it enters a new segment.
@@ -162,8 +94,6 @@ struct Shared {
     flushing: Mutex<()>,
     lock: Mutex<Option<DirLock>>,
 }
-
-static OPEN_LOGS: LazyLock<Mutex<HashMap<PathBuf, Weak<Shared>>>> = LazyLock::new(Default::default);
 
 /// A handle on an open partition log. Opening a directory that this process
 /// already has open returns another handle on the same log; the log closes
@@ -186,30 +116,8 @@ impl Log {
         config.validate()?;
         std::fs::create_dir_all(dir).ctx("create directory", dir)?;
         let dir = dir.canonicalize().ctx("resolve", dir)?;
-        let mut open = OPEN_LOGS.lock().unwrap();
-        if let Some(shared) = open.get(&dir).and_then(Weak::upgrade) {
-            if !shared.state.read().closed {
-                shared.handles.fetch_add(1, Ordering::SeqCst);
-                return Ok(Log { shared, closed: AtomicBool::new(false), opened_directory: false });
-            }
-        }
-        let lock = DirLock::acquire(&dir)?;
-        let (state, report, recovery_point) = load(&dir, config, now)?;
-        let seg_of_rp = floor_base(&state.segments, recovery_point);
-        let shared = Arc::new(Shared {
-            dir: dir.clone(),
-            state: RwLock::new(state),
-            recovery_point: Mutex::new((recovery_point, seg_of_rp)),
-            handles: AtomicUsize::new(1),
-            generation: AtomicU64::new(1),
-            report,
-            syncs: Mutex::new(Vec::new()),
-            flushing: Mutex::new(()),
-            lock: Mutex::new(Some(lock)),
-        });
-        open.retain(|_, w| w.strong_count() > 0);
-        open.insert(dir, Arc::downgrade(&shared));
-        Ok(Log { shared, closed: AtomicBool::new(false), opened_directory: true })
+        let (shared, opened_directory) = open_logs::share_or_open(&dir, || Shared::open(&dir, config, now))?;
+        Ok(Log { shared, closed: AtomicBool::new(false), opened_directory })
     }
 
     pub fn dir(&self) -> &Path {
@@ -363,7 +271,8 @@ impl Log {
         }
         let fresh = Segment::create(&self.shared.dir, base, sizes, now)?;
         if let Err(e) = st.active_mut().seal() {
-            let _ = remove_segment(&self.shared.dir, fresh);
+            // The sealing error is the one to report.
+            let _ = fresh.delete(&self.shared.dir);
             return Err(e);
         }
         let files = st.active().files();
@@ -473,7 +382,7 @@ impl Log {
         }
         for base in doomed {
             if let Some(seg) = st.segments.remove(base) {
-                remove_segment(&self.shared.dir, seg)?;
+                seg.delete(&self.shared.dir)?;
             }
         }
         if !doomed.is_empty() {
@@ -498,7 +407,7 @@ impl Log {
         let base = floor_base(&st.segments, offset);
         let later: Vec<i64> = st.segments.range(base + 1..).map(|(b, _)| *b).collect();
         for b in later.into_iter().rev() {
-            remove_segment(&dir, st.segments.remove(&b).expect("listed"))?;
+            st.segments.remove(&b).expect("listed").delete(&dir)?;
         }
         let seg = st.segments.remove(&base).expect("floor segment");
         let map = seg.read_map()?;
@@ -601,11 +510,38 @@ impl Log {
         st.closed = true;
         st.segments.clear();
         self.shared.lock.lock().unwrap().take();
-        OPEN_LOGS.lock().unwrap().remove(&self.shared.dir);
+        open_logs::forget(&self.shared.dir);
     }
 }
 
 impl Shared {
+    /// Takes the directory's lock and loads it (see `loader`).
+    fn open(dir: &Path, config: LogConfig, now: i64) -> Result<Shared> {
+        let lock = DirLock::acquire(dir)?;
+        let LoadedLog { segments, log_start, recovery_point, report } = loader::load(dir, config, now)?;
+        let seg_of_rp = floor_base(&segments, recovery_point);
+        Ok(Shared {
+            dir: dir.to_path_buf(),
+            state: RwLock::new(State { segments, config, log_start, closed: false }),
+            recovery_point: Mutex::new((recovery_point, seg_of_rp)),
+            handles: AtomicUsize::new(1),
+            generation: AtomicU64::new(1),
+            report,
+            syncs: Mutex::new(Vec::new()),
+            flushing: Mutex::new(()),
+            lock: Mutex::new(Some(lock)),
+        })
+    }
+
+    /// Counts one more handle, unless the log is already closed.
+    pub(crate) fn add_handle(&self) -> bool {
+        if self.state.read().closed {
+            return false;
+        }
+        self.handles.fetch_add(1, Ordering::SeqCst);
+        true
+    }
+
     fn close(&self) -> Result<()> {
         let mut st = self.state.write();
         if st.closed {
@@ -658,171 +594,6 @@ fn corrupt_batch(seg: &Segment, bad: Corruption) -> StoreError {
 
 fn floor_base(segments: &BTreeMap<i64, Segment>, offset: i64) -> i64 {
     segments.range(..=offset).next_back().or_else(|| segments.iter().next()).map_or(0, |(b, _)| *b)
-}
-
-/// The one place segment files are deleted. Unlinking leaves any mapping a
-/// reader holds intact (the inode lives until it is unmapped).
-fn remove_segment(dir: &Path, seg: Segment) -> Result<()> {
-    let base = seg.base;
-    drop(seg);
-    for suffix in ["log", "index", "timeindex"] {
-        let path = dir.join(file_name(base, suffix));
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(StoreError::io("remove", &path, e)),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// Reads the directory: drops temporaries and orphans, loads segments, and
-/// recovers those written after the recovery point unless the log was shut
-/// down cleanly.
-fn load(dir: &Path, config: LogConfig, now: i64) -> Result<(State, RecoveryReport, i64)> {
-    let clean_marker = dir.join(CLEAN_SHUTDOWN);
-    let clean = clean_marker.exists();
-    let mut report = RecoveryReport { clean_shutdown: clean, ..Default::default() };
-    let mut bases = Vec::new();
-    let mut index_files = Vec::new();
-    for entry in std::fs::read_dir(dir).ctx("list", dir)? {
-        let entry = entry.ctx("list", dir)?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        let Some((stem, suffix)) = name.split_once('.') else { continue };
-        // Twenty digits, as the store names segments: no sign, so never a negative base.
-        let base = (stem.len() == 20 && stem.bytes().all(|c| c.is_ascii_digit())).then(|| stem.parse::<i64>().ok()).flatten();
-        match (base, suffix) {
-            (Some(b), "log") => bases.push(b),
-            (Some(b), "index" | "timeindex") => index_files.push((b, path)),
-            (Some(_), s) if s.ends_with(".swap") || s.ends_with(".cleaned") || s.ends_with(".deleted") => {
-                std::fs::remove_file(&path).ctx("remove", &path)?;
-                report.notes.push(format!("removed leftover temporary file {name}"));
-            }
-            _ => {}
-        }
-    }
-    bases.sort_unstable();
-    for (b, path) in index_files {
-        if bases.binary_search(&b).is_err() {
-            std::fs::remove_file(&path).ctx("remove", &path)?;
-        }
-    }
-    let mut log_start = checkpoint::read_offset(dir, LOG_START_OFFSET).unwrap_or(0).max(0);
-    let recovery_point = checkpoint::read_offset(dir, RECOVERY_POINT).unwrap_or(0);
-
-    // Segments wholly below the log start were being deleted when we stopped.
-    while bases.len() > 1 && bases[1] <= log_start {
-        let seg = bases.remove(0);
-        for suffix in ["log", "index", "timeindex"] {
-            let _ = std::fs::remove_file(dir.join(file_name(seg, suffix)));
-        }
-        report.segments_deleted += 1;
-        report.notes.push(format!("deleted segment {seg} below the log start offset {log_start}"));
-    }
-    if let Some(&first) = bases.first() {
-        log_start = log_start.max(first);
-    }
-
-    let sizes = config.sizes();
-    let mut segments = BTreeMap::new();
-    let recover_from = if clean { i64::MAX } else { *bases.iter().rev().find(|&&b| b <= recovery_point).unwrap_or(&i64::MIN) };
-    let mut prev_end = log_start.min(bases.first().copied().unwrap_or(log_start));
-    // The floor the previous segment was recovered against.
-    let mut prev_floor = prev_end;
-    let mut i = 0;
-    while i < bases.len() {
-        let base = bases[i];
-        if base < prev_end {
-            // This segment starts below where the previous one ends: the files
-            // overlap, so from here on nothing is reliable (as after a cut) and
-            // the previous segment becomes the active one.
-            drop_segments_from(dir, &mut bases, i, "it overlaps the segment before it", &mut report);
-            let prev_base = bases[i - 1];
-            drop(segments.remove(&prev_base));
-            let mut prev = Segment::open(dir, prev_base, sizes, true, now)?.0;
-            prev.recover(dir, sizes, prev_floor)?;
-            report.segments_recovered += 1;
-            segments.insert(prev_base, prev);
-            break;
-        }
-        let last = i + 1 == bases.len();
-        let (mut seg, needs_rebuild) = Segment::open(dir, base, sizes, last, now)?;
-        if needs_rebuild || base >= recover_from {
-            let outcome = seg.recover(dir, sizes, prev_end)?;
-            report.segments_recovered += 1;
-            if needs_rebuild && base < recover_from {
-                report.notes.push(format!("segment {}: indexes missing or inconsistent, rebuilt from the log", file_name(base, "log")));
-            }
-            if outcome.truncated_bytes > 0 {
-                report.bytes_truncated += outcome.truncated_bytes as u64;
-                report.torn_bytes_truncated += outcome.torn_bytes as u64;
-                let what = if outcome.torn_bytes > 0 {
-                    format!("{} of them a torn or corrupt batch", outcome.torn_bytes)
-                } else {
-                    "all zeros".to_string()
-                };
-                report.notes.push(format!(
-                    "segment {}: cut {} bytes after the last valid batch at byte {} ({} valid batches), {what}",
-                    file_name(base, "log"),
-                    outcome.truncated_bytes,
-                    outcome.valid_bytes,
-                    outcome.batches
-                ));
-            }
-            if outcome.truncated_bytes > 0 && !last {
-                // Everything after a corrupt point is unreliable: later segments go
-                // and this one becomes the active segment.
-                drop_segments_from(dir, &mut bases, i + 1, "it comes after the cut", &mut report);
-                drop(seg);
-                seg = Segment::open(dir, base, sizes, true, now)?.0;
-                seg.recover(dir, sizes, prev_end)?;
-            } else if !last {
-                seg.seal()?;
-            }
-        } else if last {
-            seg.log.preallocate()?;
-        }
-        prev_floor = prev_end;
-        prev_end = seg.next_offset;
-        segments.insert(base, seg);
-        i += 1;
-    }
-    let end = segments.values().next_back().map_or(log_start, |s| s.next_offset);
-    if end < log_start {
-        // The log start was made durable but data up to it was lost (a tail
-        // cut by recovery): nothing left is readable, so start empty there.
-        for (base, seg) in std::mem::take(&mut segments) {
-            remove_segment(dir, seg)?;
-            report.segments_deleted += 1;
-            report
-                .notes
-                .push(format!("deleted segment {}: the log ends at {end}, below the log start offset {log_start}", file_name(base, "log")));
-        }
-    }
-    if segments.is_empty() {
-        segments.insert(log_start, Segment::create(dir, log_start, sizes, now)?);
-    }
-    let state = State { segments, config, log_start, closed: false };
-    let end = state.log_end();
-    let recovery_point = if clean { end } else { recovery_point.min(end) };
-    // From here on a crash must be noticed: the marker goes, durably.
-    if clean {
-        std::fs::remove_file(&clean_marker).ctx("remove", &clean_marker)?;
-    }
-    checkpoint::write_offset(dir, RECOVERY_POINT, recovery_point)?;
-    Ok((state, report, recovery_point))
-}
-
-/// Deletes the files of the segments `bases[from..]` while loading, and forgets them.
-fn drop_segments_from(dir: &Path, bases: &mut Vec<i64>, from: usize, why: &str, report: &mut RecoveryReport) {
-    for &later in &bases[from..] {
-        for suffix in ["log", "index", "timeindex"] {
-            let _ = std::fs::remove_file(dir.join(file_name(later, suffix)));
-        }
-        report.segments_deleted += 1;
-        report.notes.push(format!("deleted segment {}: {why}", file_name(later, "log")));
-    }
-    bases.truncate(from);
 }
 
 #[allow(dead_code)]

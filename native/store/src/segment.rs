@@ -8,14 +8,45 @@ use std::sync::Arc;
 use memmap2::MmapOptions;
 
 use crate::batch::{self, BatchHeader, IncomingBatch, HEADER_SIZE};
-use crate::error::{IoContext, Result};
+use crate::error::{IoContext, Result, StoreError};
 use crate::gather::Gathered;
-use crate::index::{OffsetIndex, TimeIndex};
+use crate::index::{OffsetIndex, TimeIndex, OFFSET_ENTRY_BYTES, TIME_ENTRY_BYTES};
 use crate::log_file::{LogFile, ReadMap};
 use crate::read_check::ReadCheck;
 
 pub(crate) fn file_name(base: i64, suffix: &str) -> String {
     format!("{base:020}.{suffix}")
+}
+
+/// The base offset and suffix (all after the first dot) of a file named as
+/// `file_name` names segment files: twenty digits, no sign, so never a
+/// negative base. `None` for any other file of the directory.
+pub(crate) fn parse_file_name(name: &str) -> Option<(i64, &str)> {
+    let (stem, suffix) = name.split_once('.')?;
+    let digits = stem.len() == 20 && stem.bytes().all(|c| c.is_ascii_digit());
+    Some((stem.parse().ok().filter(|_| digits)?, suffix))
+}
+
+/// The files of one segment, in the order they are removed.
+const SUFFIXES: [&str; 3] = ["log", "index", "timeindex"];
+
+/// The one way a segment's files are deleted. The `.log` goes first, so an
+/// interrupted removal leaves at most orphan indexes, which the loader drops.
+/// A file already gone counts as removed; any other failure stops the removal
+/// and is returned naming the file, never ignored: a segment that should be
+/// gone but is not would be read again by the next open (after a recovery
+/// cut, past a gap). Callers deleting below a durable checkpoint write it
+/// first. Unlinking leaves any mapping a reader holds intact (the inode lives
+/// until it is unmapped).
+pub(crate) fn remove_files(dir: &Path, base: i64) -> Result<()> {
+    for suffix in SUFFIXES {
+        let path = dir.join(file_name(base, suffix));
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(StoreError::io("remove", &path, e)),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Sizes a segment's files are created with.
@@ -66,12 +97,8 @@ impl Segment {
 
     /// A new empty active segment (any stale files of that name are replaced).
     pub fn create(dir: &Path, base: i64, sizes: SegmentSizes, now: i64) -> Result<Segment> {
+        remove_files(dir, base)?;
         let (log_path, offset_path, time_path) = Self::paths(dir, base);
-        for p in [&log_path, &offset_path, &time_path] {
-            if p.exists() {
-                std::fs::remove_file(p).ctx("remove", p)?;
-            }
-        }
         let made = (|| {
             let log = LogFile::open_active(&log_path, sizes.capacity, true)?;
             log.preallocate()?;
@@ -84,9 +111,8 @@ impl Segment {
             Err(e) => {
                 // No half-made segment may stay behind: appends that still fit
                 // go on in the current segment, past this one's base offset.
-                for p in [&log_path, &offset_path, &time_path] {
-                    let _ = std::fs::remove_file(p);
-                }
+                // The error that stopped the creation is the one to report.
+                let _ = remove_files(dir, base);
                 Err(e)
             }
         }
@@ -121,7 +147,7 @@ impl Segment {
         let log = if active { LogFile::open_active(&log_path, sizes.capacity, false)? } else { LogFile::open_sealed(&log_path)? };
         let size = log.file_len()?;
         let index_ok = |p: &Path, entry: u64| std::fs::metadata(p).is_ok_and(|m| m.len() % entry == 0);
-        let indexes_sane = index_ok(&offset_path, 8) && index_ok(&time_path, 12);
+        let indexes_sane = index_ok(&offset_path, OFFSET_ENTRY_BYTES as u64) && index_ok(&time_path, TIME_ENTRY_BYTES as u64);
         let offset_index = OffsetIndex::open(&offset_path, sizes.index_bytes, active, !indexes_sane)?;
         let time_index = TimeIndex::open(&time_path, sizes.index_bytes, active, !indexes_sane)?;
         let mut seg = Self::assemble(base, log, offset_index, time_index, sizes.index_interval, now);
@@ -337,6 +363,13 @@ impl Segment {
         Ok(())
     }
 
+    /// Closes the segment and removes its files (see `remove_files`).
+    pub fn delete(self, dir: &Path) -> Result<()> {
+        let base = self.base;
+        drop(self);
+        remove_files(dir, base)
+    }
+
     /// Files to fsync: log and both indexes.
     pub fn files(&self) -> [Arc<std::fs::File>; 3] {
         [self.log.file.clone(), self.offset_index.file().clone(), self.time_index.file().clone()]
@@ -387,5 +420,28 @@ impl Segment {
             pos += h.size;
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_twenty_digits_then_a_suffix() {
+        assert_eq!(file_name(42, "log"), "00000000000000000042.log");
+        assert_eq!(parse_file_name("00000000000000000042.log"), Some((42, "log")));
+        assert_eq!(parse_file_name("00000000000000000042.log.swap"), Some((42, "log.swap")));
+        assert_eq!(parse_file_name("09223372036854775807.timeindex"), Some((i64::MAX, "timeindex")));
+        for other in [
+            "-0000000000000000042.log",
+            "+0000000000000000042.log",
+            "0000000000000000042.log",
+            "99999999999999999999.log",
+            "00000000000000000042",
+            "recovery-point-offset-checkpoint",
+        ] {
+            assert_eq!(parse_file_name(other), None, "{other}");
+        }
     }
 }

@@ -18,8 +18,9 @@ use memmap2::{Mmap, MmapOptions};
 use crate::batch::{self, BatchHeader, MAGIC};
 use crate::checkpoint::CLEAN_SHUTDOWN;
 use crate::error::{IoContext, Result};
+use crate::index::{decode_offset_entry, decode_time_entry, OFFSET_ENTRY_BYTES, TIME_ENTRY_BYTES};
 use crate::lock::ReadOnlyDirLock;
-use crate::segment::file_name;
+use crate::segment::{file_name, parse_file_name};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProblemKind {
@@ -88,8 +89,7 @@ pub fn verify_log_dir(dir: &Path) -> Result<LogCheck> {
     let mut index_bases = Vec::new();
     for entry in std::fs::read_dir(dir).ctx("list", dir)? {
         let name = entry.ctx("list", dir)?.file_name().to_string_lossy().into_owned();
-        let Some((stem, suffix)) = name.split_once('.') else { continue };
-        let Some(base) = (stem.len() == 20).then(|| stem.parse::<i64>().ok()).flatten() else { continue };
+        let Some((base, suffix)) = parse_file_name(&name) else { continue };
         match suffix {
             "log" => bases.push(base),
             "index" | "timeindex" => index_bases.push((base, name)),
@@ -401,12 +401,11 @@ fn read_entries<const ENTRY: usize>(dir: &Path, base: i64, suffix: &str, problem
 }
 
 fn read_offset_index(dir: &Path, base: i64, problems: &mut Vec<Problem>) -> Result<Entries<(i32, u32)>> {
-    let Entries { file, list: raw } = read_entries::<8>(dir, base, "index", problems)?;
+    let Entries { file, list: raw } = read_entries::<OFFSET_ENTRY_BYTES>(dir, base, "index", problems)?;
     let mut list = Vec::with_capacity(raw.len());
     let mut previous: Option<(i32, u32)> = None;
     for (at, e) in raw {
-        let rel = i32::from_be_bytes(e[..4].try_into().unwrap());
-        let pos = i32::from_be_bytes(e[4..].try_into().unwrap());
+        let (rel, pos) = decode_offset_entry(&e);
         let offset = base + rel as i64;
         let out_of_order = previous.is_some_and(|(pr, pp)| rel <= pr || pos as u32 <= pp);
         if rel < 0 || pos < 0 || out_of_order {
@@ -432,12 +431,11 @@ fn read_offset_index(dir: &Path, base: i64, problems: &mut Vec<Problem>) -> Resu
 }
 
 fn read_time_index(dir: &Path, base: i64, problems: &mut Vec<Problem>) -> Result<Entries<(i64, i32)>> {
-    let Entries { file, list: raw } = read_entries::<12>(dir, base, "timeindex", problems)?;
+    let Entries { file, list: raw } = read_entries::<TIME_ENTRY_BYTES>(dir, base, "timeindex", problems)?;
     let mut list = Vec::with_capacity(raw.len());
     let mut previous: Option<(i64, i32)> = None;
     for (at, e) in raw {
-        let ts = i64::from_be_bytes(e[..8].try_into().unwrap());
-        let rel = i32::from_be_bytes(e[8..].try_into().unwrap());
+        let (ts, rel) = decode_time_entry(&e);
         let offset = base + rel as i64;
         let out_of_order = previous.is_some_and(|(pt, pr)| ts < pt || rel < pr);
         if rel < 0 || out_of_order {
