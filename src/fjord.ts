@@ -5,6 +5,7 @@ import { booleanOption, describeValue, functionOption } from './arguments.js';
 import { InvalidArgumentError, NotConnectedError } from './errors.js';
 import { createLogger, logLevel, stderrLogCreator, type LogCreator, type Logger, type LogLevel } from './logger.js';
 import { Admin, type AdminConfig } from './admin/admin.js';
+import type { ClientContext, ClientKind, ConnectedClient } from './client-context.js';
 import { Consumer, type ConsumerConfig } from './consumer/consumer.js';
 import { SharedDirectory } from './directory/shared-directory.js';
 import type { GroupClient } from './groups/group-client.js';
@@ -45,7 +46,7 @@ const openDirectories = new Map<string, SharedDirectory>();
  * An embedded Kafka: `new Fjord({ dir })` stands where `new Kafka({ brokers })`
  * stood, and `producer()`, `admin()` return KafkaJS-shaped clients.
  */
-export class Fjord {
+export class Fjord implements ClientContext {
   readonly dir: string;
   readonly clientId: string;
   readonly allowAutoTopicCreation: boolean;
@@ -58,8 +59,8 @@ export class Fjord {
   #registry: TopicRegistry | null = null;
   #opening: Promise<TopicRegistry> | null = null;
   #retention: RetentionCleaner | null = null;
-  readonly #producers = new Set<Producer>();
-  readonly #consumers = new Set<Consumer>();
+  /** Connected clients, by kind: close() disconnects consumers, then producers. */
+  readonly #clients = new Map<ConnectedClient, ClientKind>();
   #closed = false;
 
   constructor(config: FjordConfig) {
@@ -166,15 +167,19 @@ export class Fjord {
   }
 
   consumer(config: ConsumerConfig): Consumer {
-    const consumer = new Consumer(this, config);
-    this.#consumers.add(consumer);
-    return consumer;
+    return new Consumer(this, config);
   }
 
   producer(config?: ProducerConfig): Producer {
-    const producer = new Producer(this, config);
-    this.#producers.add(producer);
-    return producer;
+    return new Producer(this, config);
+  }
+
+  attach(client: ConnectedClient, kind: ClientKind): void {
+    this.#clients.set(client, kind);
+  }
+
+  detach(client: ConnectedClient): void {
+    this.#clients.delete(client);
   }
 
   admin(config?: AdminConfig): Admin {
@@ -190,10 +195,11 @@ export class Fjord {
   /** Disconnects producers (writing what they queued), closes every log, releases the data directory. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    await Promise.allSettled([...this.#consumers].map((consumer) => consumer.disconnect()));
-    this.#consumers.clear();
-    await Promise.allSettled([...this.#producers].map((producer) => producer.disconnect()));
-    this.#producers.clear();
+    for (const kind of ['consumer', 'producer'] as const) {
+      const clients = [...this.#clients].filter(([, k]) => k === kind).map(([client]) => client);
+      await Promise.allSettled(clients.map((client) => client.disconnect()));
+    }
+    this.#clients.clear();
     this.#closed = true;
     this.#retention?.stop();
     const opened =

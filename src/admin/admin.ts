@@ -2,7 +2,7 @@
 // objects and result shapes; offsets as decimal strings.
 import { describeValue } from '../arguments.js';
 import { InvalidArgumentError, InvalidPartitionsError, NotConnectedError, OffsetOutOfRangeError } from '../errors.js';
-import type { Fjord } from '../fjord.js';
+import type { ClientContext } from '../client-context.js';
 import { Instrumentation } from '../instrumentation.js';
 import { toOffset } from '../storage/log.js';
 import { configDefault, topicConfigNames, validateTopicConfigs, type TopicConfigs } from '../topics/topic-config.js';
@@ -66,13 +66,14 @@ export class Admin {
   readonly #instrumentation = new Instrumentation();
   #connected = false;
 
-  constructor(
-    private readonly fjord: Fjord,
-    _config?: AdminConfig,
-  ) {}
+  readonly #context: ClientContext;
+
+  constructor(context: ClientContext, _config?: AdminConfig) {
+    this.#context = context;
+  }
 
   async connect(): Promise<void> {
-    await this.fjord.topics();
+    await this.#context.topics();
     this.#connected = true;
     this.#instrumentation.emit(this.events.CONNECT, null);
   }
@@ -90,7 +91,7 @@ export class Admin {
 
   #topics(): TopicRegistry {
     if (!this.#connected) throw new NotConnectedError('admin is not connected: call admin.connect() first');
-    return this.fjord.openedTopics();
+    return this.#context.openedTopics();
   }
 
   async listTopics(): Promise<string[]> {
@@ -105,7 +106,7 @@ export class Admin {
     if (!Array.isArray(options?.topics)) throw new InvalidArgumentError('createTopics: options.topics must be an array');
     const planned = options.topics.map((t) => {
       const name = validateTopicName(t?.topic);
-      const partitions = t.numPartitions === undefined || t.numPartitions === -1 ? this.fjord.numPartitions : validatePartitionCount(t.numPartitions);
+      const partitions = t.numPartitions === undefined || t.numPartitions === -1 ? this.#context.numPartitions : validatePartitionCount(t.numPartitions);
       const configs = validateTopicConfigs(t.configEntries ?? []);
       return { name, partitions, configs };
     });
@@ -195,7 +196,7 @@ export class Admin {
 
   async describeCluster(): Promise<{ brokers: { nodeId: number; host: string; port: number }[]; controller: number; clusterId: string }> {
     this.#topics();
-    return { brokers: [{ nodeId: NODE_ID, host: 'localhost', port: 0 }], controller: NODE_ID, clusterId: `fjord:${this.fjord.dir}` };
+    return { brokers: [{ nodeId: NODE_ID, host: 'localhost', port: 0 }], controller: NODE_ID, clusterId: `fjord:${this.#context.dir}` };
   }
 
   async describeConfigs(options: { resources: ResourceConfigQuery[]; includeSynonyms?: boolean }): Promise<{
@@ -277,13 +278,13 @@ export class Admin {
 
   async listGroups(): Promise<{ groups: { groupId: string; protocolType: string }[] }> {
     this.#topics();
-    return { groups: await (await this.fjord.groupClient()).listGroups() };
+    return { groups: await (await this.#context.groupClient()).listGroups() };
   }
 
   async describeGroups(groupIds: string[]): Promise<{ groups: (GroupDescription & { errorCode: number })[] }> {
     this.#topics();
     if (!Array.isArray(groupIds)) throw new InvalidArgumentError('describeGroups takes an array of group ids');
-    const groups = await this.fjord.groupClient();
+    const groups = await this.#context.groupClient();
     return { groups: await Promise.all(groupIds.map((id) => groups.describeGroup(id))) };
   }
 
@@ -291,7 +292,7 @@ export class Admin {
   async deleteGroups(groupIds: string[]): Promise<{ groupId: string; errorCode: number }[]> {
     this.#topics();
     if (!Array.isArray(groupIds)) throw new InvalidArgumentError('deleteGroups takes an array of group ids');
-    return (await this.fjord.groupClient()).deleteGroups(groupIds);
+    return (await this.#context.groupClient()).deleteGroups(groupIds);
   }
 
   /**
@@ -307,7 +308,7 @@ export class Admin {
     const groupId = options?.groupId;
     if (typeof groupId !== 'string' || groupId === '')
       throw new InvalidArgumentError(`fetchOffsets: groupId must be a non-empty string, got ${describeValue(groupId)}`);
-    const groups = await this.fjord.groupClient();
+    const groups = await this.#context.groupClient();
     const offsets = await groups.groupOffsets(groupId);
     const topics = options.topics ?? [...new Set(offsets.map((o) => o.topic))];
     return topics.map((name) => {
@@ -344,7 +345,7 @@ export class Admin {
     const topic = this.#topics().get(options?.topic);
     if (!Array.isArray(options.partitions))
       throw new InvalidArgumentError(`setOffsets: partitions must be an array of { partition, offset }, got ${describeValue(options.partitions)}`);
-    const groups = await this.fjord.groupClient();
+    const groups = await this.#context.groupClient();
     const offsets = options.partitions.map((entry) => {
       const { partition, offset } = seekEntry(entry, 'setOffsets');
       topic.partition(partition);

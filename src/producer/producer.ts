@@ -3,7 +3,7 @@
 // cross into Rust as one Buffer each; acks decide when a send resolves.
 import { InvalidArgumentError, NotConnectedError, RecordTooLargeError, UnknownTopicOrPartitionError, UnsupportedCompressionError } from '../errors.js';
 import { booleanOption, describeValue, integerOption } from '../arguments.js';
-import type { Fjord } from '../fjord.js';
+import type { ClientContext } from '../client-context.js';
 import { Instrumentation } from '../instrumentation.js';
 import { encodeBatch, type RecordInput } from '../storage/record-batch.js';
 import type { Partition } from '../topics/partition.js';
@@ -109,23 +109,24 @@ export class Producer {
   #connected = false;
   #draining = false;
 
-  constructor(
-    private readonly fjord: Fjord,
-    config: ProducerConfig = {},
-  ) {
+  readonly #context: ClientContext;
+
+  constructor(context: ClientContext, config: ProducerConfig = {}) {
+    this.#context = context;
     if (config === null || typeof config !== 'object') throw new InvalidArgumentError('producer config must be an object');
     const factory = config.createPartitioner ?? Partitioners.DefaultPartitioner;
     if (typeof factory !== 'function') throw new InvalidArgumentError('createPartitioner must be a function returning a partitioner');
     this.#partitioner = factory();
-    this.#allowAutoTopicCreation = booleanOption(config.allowAutoTopicCreation, 'allowAutoTopicCreation', fjord.allowAutoTopicCreation);
+    this.#allowAutoTopicCreation = booleanOption(config.allowAutoTopicCreation, 'allowAutoTopicCreation', context.allowAutoTopicCreation);
     this.#lingerMs = integerOption(config.lingerMs, 'lingerMs', 0, 0);
     this.#batchSize = integerOption(config.batchSize, 'batchSize', 16384, 1);
     this.#maxRequestSize = integerOption(config.maxRequestSize, 'maxRequestSize', 1048576, 1);
   }
 
   async connect(): Promise<void> {
-    await this.fjord.topics();
+    await this.#context.topics();
     this.#connected = true;
+    this.#context.attach(this, 'producer');
     this.#instrumentation.emit(this.events.CONNECT, null);
   }
 
@@ -142,6 +143,7 @@ export class Producer {
     await Promise.allSettled([...this.#inFlight]);
     this.#draining = false;
     this.#connected = false;
+    this.#context.detach(this);
     this.#instrumentation.emit(this.events.DISCONNECT, null);
   }
 
@@ -179,8 +181,8 @@ export class Producer {
     }
     const acks = checkAcks(batch.acks);
     const gzip = checkCompression(batch.compression);
-    this.fjord.openedTopics();
-    const now = this.fjord.clock();
+    this.#context.openedTopics();
+    const now = this.#context.clock();
     const send = new PendingSend();
     const entries = batch.topicMessages;
 
@@ -196,7 +198,7 @@ export class Producer {
     }
     const routed: { partition: Partition; run: RecordRun }[] = [];
     for (let t = 0; t < entries.length; t++) {
-      const registry = this.fjord.openedTopics();
+      const registry = this.#context.openedTopics();
       const name = entries[t]!.topic;
       const topic = registry.has(name) ? registry.get(name) : await this.#topic(name);
       this.#route(topic, entries[t]!.messages, staged[t]!, gzip, send, routed);
@@ -297,13 +299,13 @@ export class Producer {
   }
 
   async #topic(name: string): Promise<Topic> {
-    const registry = this.fjord.openedTopics();
+    const registry = this.#context.openedTopics();
     if (registry.has(name)) return registry.get(name);
     if (!this.#allowAutoTopicCreation) {
       registry.get(name); // throws the typed error for a bad or unknown name
       throw new UnknownTopicOrPartitionError(`unknown topic ${JSON.stringify(name)}`);
     }
-    await registry.create(name, this.fjord.numPartitions, {});
+    await registry.create(name, this.#context.numPartitions, {});
     return registry.get(name);
   }
 
@@ -365,12 +367,12 @@ export class Producer {
     if (runs === undefined || runs.length === 0) return;
     this.#queues.delete(partition);
     this.#queuedBytes.delete(partition);
-    const configs = this.fjord.openedTopics().get(partition.topic).configs;
+    const configs = this.#context.openedTopics().get(partition.topic).configs;
     const cap = Math.min(this.#batchSize, numericConfig(configs, 'max.message.bytes') - BATCH_HEADER);
     const groupCap = Math.min(APPEND_GATHER_BYTES, numericConfig(configs, 'segment.bytes'));
     const writer = this.#writer;
     const group = new AppendGroup();
-    const now = this.fjord.clock();
+    const now = this.#context.clock();
     writer.reset();
     let r = 0;
     let i = 0;

@@ -1,0 +1,202 @@
+// The loop behind consumer.run(): join when a rebalance is due, fetch from
+// the owned partitions (up to partitionsConsumedConcurrently at once, each in
+// order), hand batches to eachBatch / eachMessage under the max.poll.interval
+// watchdog, commit as configured, and wait for an append when there is
+// nothing to read.
+import { toOffset } from '../storage/log.js';
+import { type Batch, CONSUMER_EVENTS, type ConsumerOptions, type ConsumerRunConfig, type EmitEvent } from './consumer-config.js';
+import type { Committer } from './committer.js';
+import { decodeMessages, type KafkaMessage } from './kafka-message.js';
+import type { Membership } from './membership.js';
+import type { Owned, Positions } from './positions.js';
+
+export class FetchRunner {
+  #running = false;
+  #loop: Promise<void> | null = null;
+  #wake: (() => void) | null = null;
+
+  constructor(
+    private readonly options: ConsumerOptions,
+    private readonly positions: Positions,
+    private readonly membership: Membership,
+    private readonly committer: Committer,
+    private readonly emit: EmitEvent,
+    /** Resumes a partition a handler paused (consumer.resume). */
+    private readonly resume: (topic: string, partition: number) => void,
+  ) {}
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Starts the loop; resolves once the member first joined its group, or the loop ended. `onCrash` gets what ended it. */
+  async start(config: ConsumerRunConfig, onCrash: (error: unknown) => void): Promise<void> {
+    this.#running = true;
+    this.membership.rejoin = true;
+    this.membership.startHeartbeats();
+    const joined = new Promise<void>((resolve) => {
+      this.membership.onJoined = resolve;
+    });
+    this.#loop = this.#run(config).catch((error: unknown) => {
+      this.#running = false;
+      onCrash(error);
+    });
+    await Promise.race([joined, this.#loop]);
+  }
+
+  /** Ends the loop after the batch in hand; commits what was processed (autoCommit). */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.wakeUp();
+    await this.#loop;
+    this.#loop = null;
+  }
+
+  /** Ends a wait for data now (a rebalance, a seek, a resume, stop). */
+  wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  async #run(config: ConsumerRunConfig): Promise<void> {
+    const autoCommit = config.autoCommit ?? true;
+    const membership = this.membership;
+    while (this.#running) {
+      if (!membership.rejoin && membership.layoutChanged()) membership.rejoin = true;
+      if (membership.mustRejoin()) {
+        // Revoked partitions' progress is committed once their processing has ended,
+        // before the rejoin that lets another member take them.
+        await this.committer.commitRevoked();
+        if (autoCommit) await this.committer.commitResolved().catch(() => undefined);
+        this.emit(CONSUMER_EVENTS.REBALANCING, { groupId: this.options.groupId, memberId: membership.memberId });
+        if (!(await membership.startRejoin())) continue;
+      }
+      const worked = await this.#fetchAndProcess(config, autoCommit);
+      if (!worked && this.#running && !membership.mustRejoin()) {
+        await this.positions.waitForAppend(this.options.maxWaitTimeInMs, (wake) => {
+          this.#wake = wake;
+        });
+        this.#wake = null;
+      }
+    }
+    await membership.backgroundJoin?.catch(() => undefined);
+    await this.committer.commitRevoked();
+    if (autoCommit) await this.committer.commitResolved().catch(() => undefined);
+  }
+
+  /** One pass over the owned partitions; true if any records were handed out. */
+  async #fetchAndProcess(config: ConsumerRunConfig, autoCommit: boolean): Promise<boolean> {
+    await this.positions.resolve((topic, partition) => this.membership.committedOffset(topic, partition));
+    this.emit(CONSUMER_EVENTS.FETCH_START, {});
+    const started = performance.now();
+    const owned = this.positions.owned();
+    let budget = this.options.maxBytes;
+    let worked = false;
+    let fetched = 0;
+    let next = 0;
+    // Up to partitionsConsumedConcurrently partitions are handled at once; each
+    // partition's batches stay in order (one worker holds a partition at a time).
+    const worker = async () => {
+      while (next < owned.length) {
+        const o = owned[next++]!;
+        if (!this.#running || this.membership.mustRejoin() || budget <= 0) return;
+        if (this.positions.isPaused(o)) continue;
+        this.positions.applySeek(o);
+        const records = this.#read(o, Math.min(this.options.maxBytesPerPartition, budget));
+        if (records === null) continue;
+        budget -= records.bytes;
+        fetched++;
+        if (records.messages.length === 0) continue;
+        worked = true;
+        await this.#process(o, records.messages, records.highWatermark, config);
+        if (autoCommit) await this.committer.maybeAutoCommit(config);
+      }
+    };
+    const concurrency = Math.max(1, Math.min(owned.length, config.partitionsConsumedConcurrently ?? 1));
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    this.emit(CONSUMER_EVENTS.FETCH, { numberOfBatches: fetched, duration: Math.round(performance.now() - started) });
+    return worked;
+  }
+
+  #read(owned: Owned, maxBytes: number): { messages: KafkaMessage[]; bytes: number; highWatermark: number } | null {
+    const slice = this.positions.slice(owned, maxBytes);
+    if (slice === null) return null;
+    const messages = decodeMessages(slice.bytes, owned.position);
+    if (messages.length === 0) owned.position = slice.nextOffset;
+    return { messages, bytes: slice.bytes.length, highWatermark: owned.partition.log.logEndOffset };
+  }
+
+  async #process(owned: Owned, messages: KafkaMessage[], highWatermark: number, config: ConsumerRunConfig): Promise<void> {
+    const topic = owned.topic;
+    const partitionId = owned.partition.id;
+    const resolveOffset = (offset: string) => this.committer.resolveOffset(owned, toOffset(offset));
+    let pausedHere = false;
+    const pause = () => {
+      this.positions.pause([{ topic, partitions: [partitionId] }]);
+      pausedHere = true;
+      return () => this.resume(topic, partitionId);
+    };
+    const heartbeat = async () => this.membership.heartbeat();
+    // Stale once the partition is no longer this member's (a kept partition keeps its Owned object across a cooperative rebalance).
+    const stale = () =>
+      !this.#running || this.membership.mustRejoin() || this.positions.get(topic, partitionId) !== owned || this.positions.hasPendingSeek(owned);
+    const first = Number(messages[0]!.offset);
+    const last = Number(messages[messages.length - 1]!.offset);
+    const batchPayload = {
+      topic,
+      partition: partitionId,
+      highWatermark: String(highWatermark),
+      offsetLag: String(Math.max(0, highWatermark - 1 - last)),
+      offsetLagLow: String(Math.max(0, highWatermark - 1 - first)),
+      batchSize: messages.length,
+      firstOffset: String(first),
+      lastOffset: String(last),
+    };
+    this.emit(CONSUMER_EVENTS.START_BATCH_PROCESS, batchPayload);
+    const started = performance.now();
+    // A handler past max.poll.interval.ms: leave the group so the others take the partitions.
+    const watchdog = setTimeout(() => this.membership.abandon(), this.options.maxPollInterval);
+    watchdog.unref();
+    try {
+      if (config.eachBatch !== undefined) {
+        const batch: Batch = {
+          topic,
+          partition: partitionId,
+          highWatermark: String(highWatermark),
+          messages,
+          isEmpty: () => messages.length === 0,
+          firstOffset: () => messages[0]?.offset ?? null,
+          lastOffset: () => messages[messages.length - 1]?.offset ?? String(highWatermark - 1),
+          offsetLag: () => String(Math.max(0, highWatermark - 1 - Number(messages[messages.length - 1]!.offset))),
+          offsetLagLow: () => String(Math.max(0, highWatermark - 1 - Number(messages[0]!.offset))),
+        };
+        await config.eachBatch({
+          batch,
+          resolveOffset,
+          heartbeat,
+          pause,
+          commitOffsetsIfNecessary: async () => this.committer.maybeAutoCommit(config),
+          uncommittedOffsets: () => this.committer.uncommittedOffsets(),
+          isRunning: () => this.#running,
+          isStale: stale,
+        });
+        if (config.eachBatchAutoResolve ?? true) resolveOffset(messages[messages.length - 1]!.offset);
+      } else {
+        for (const message of messages) {
+          if (stale() || pausedHere) break;
+          await config.eachMessage!({ topic, partition: partitionId, message, heartbeat, pause });
+          resolveOffset(message.offset);
+        }
+      }
+    } catch (error) {
+      this.emit(CONSUMER_EVENTS.CRASH, { error, groupId: this.options.groupId, restart: true });
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      clearTimeout(watchdog);
+      // Unprocessed records are fetched again from here.
+      owned.position = owned.resolved ?? owned.position;
+    }
+    this.emit(CONSUMER_EVENTS.END_BATCH_PROCESS, { ...batchPayload, duration: Math.round(performance.now() - started) });
+  }
+}

@@ -1,0 +1,68 @@
+// A consumer without a group (Java's assign() and poll()): the caller names
+// the partitions, positions start at the group's committed offsets or the
+// reset policy, and poll() pulls records from the same positions run() uses.
+import { InvalidArgumentError } from '../errors.js';
+import type { GroupClient } from '../groups/group-client.js';
+import { decodeBatches } from '../storage/record-batch.js';
+import type { TopicRegistry } from '../topics/topic-registry.js';
+import { type PolledRecord, topicPartitionList } from './consumer-config.js';
+import type { Positions } from './positions.js';
+
+export class ManualAssignment {
+  constructor(
+    private readonly groupId: string,
+    private readonly positions: Positions,
+    private readonly coordinator: GroupClient,
+    private readonly maxBytesPerPartition: number,
+  ) {}
+
+  /** Replaces the assignment; positions are resolved at the next poll. */
+  assign(registry: TopicRegistry, assignments: { topic: string; partitions: number[] }[]): void {
+    const next: Record<string, number[]> = {};
+    for (const { topic, partitions } of topicPartitionList(assignments, 'assign')) {
+      const t = registry.get(topic);
+      if (partitions === undefined) throw new InvalidArgumentError(`assign: partitions of ${topic} must be an array of partition numbers`);
+      for (const p of partitions) t.partition(p);
+      next[topic] = partitions;
+    }
+    this.positions.assign(registry, next, null);
+  }
+
+  /**
+   * Up to `maxRecords` records from the assigned partitions, waiting up to
+   * `timeoutMs` for the first. Positions advance; commit with `commitOffsets`.
+   */
+  async poll(maxRecords: number, timeoutMs: number): Promise<PolledRecord[]> {
+    await this.positions.resolve(async (topic, partition) => (await this.coordinator.committed(this.groupId, topic, partition))?.offset ?? null);
+    // A deadline for a real timer: measured on the monotonic clock.
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const out: PolledRecord[] = [];
+      for (const owned of this.positions.owned()) {
+        if (out.length >= maxRecords) break;
+        if (this.positions.isPaused(owned)) continue;
+        this.positions.applySeek(owned);
+        let decoded = 0;
+        try {
+          const slice = this.positions.slice(owned, this.maxBytesPerPartition);
+          if (slice === null) continue;
+          for (const r of decodeBatches(slice.bytes, { fromOffset: owned.position })) {
+            if (out.length >= maxRecords) break;
+            out.push({ ...r, topic: owned.topic, partition: owned.partition.id });
+            owned.position = r.offset + 1;
+            decoded++;
+          }
+          if (decoded === 0) owned.position = slice.nextOffset;
+        } catch (error) {
+          // As the Java client: records already collected come first; the position
+          // stays at the failing batch, so the next poll raises the error again.
+          if (out.length > 0) return out;
+          throw error;
+        }
+      }
+      const left = deadline - performance.now();
+      if (out.length > 0 || left <= 0) return out;
+      await this.positions.waitForAppend(left);
+    }
+  }
+}
