@@ -12,7 +12,7 @@ import type { GroupClient } from './groups/group-client.js';
 import type { GroupCoordinator } from './groups/group-coordinator.js';
 import { Producer, type ProducerConfig } from './producer/producer.js';
 import { RetentionCleaner, type RetentionResult } from './topics/retention.js';
-import { TopicRegistry, validatePartitionCount } from './topics/topic-registry.js';
+import { type TopicRegistry, validatePartitionCount } from './topics/topic-registry.js';
 
 export interface FjordConfig {
   /** The data directory; created if missing. One process at a time. */

@@ -59,6 +59,7 @@ export class SharedDirectory {
       remote: this.#host ? null : (method, args) => this.#service.call(method, args),
       onChanged: () => this.#service.emit({ type: 'metadata' }),
       logger: options.logger,
+      clock: options.clock,
       // Every append passes here: build the event only when another thread listens.
       onAppend: (topic, partition) => {
         if (this.#service.hasPeers) this.#service.emit({ type: 'append', topic, partition });

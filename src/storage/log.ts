@@ -164,6 +164,11 @@ const EMPTY = Buffer.alloc(0);
  * when every `Log` opened on it has closed. Another process gets
  * `LogDirectoryLockedError`.
  */
+/** The clock at open: `opening.now`, else Date.now(). */
+function openTime(opening: { now?: number } | undefined): number {
+  return appendTime(opening);
+}
+
 /** The clock of an append: `options.now`, else Date.now(). */
 function appendTime(options: { now?: number } | undefined): number {
   const now = options?.now ?? Date.now();
@@ -184,8 +189,11 @@ export class Log {
     this.openedDirectory = openedDirectory;
   }
 
-  /** Opens (creating if needed) a log directory; recovery runs off the main thread. */
-  static async open(dir: string, options?: LogOptions): Promise<Log> {
+  /**
+   * Opens (creating if needed) a log directory; recovery runs off the main
+   * thread. `opening.now` is the clock at open (segment.ms counts from it).
+   */
+  static async open(dir: string, options?: LogOptions, opening?: { now?: number }): Promise<Log> {
     const opts = checkOptions(options);
     if (typeof dir !== 'string' || dir === '') throw new InvalidArgumentError(`dir must be a non-empty string, got ${describeValue(dir)}`);
     await mkdir(dir, { recursive: true });
@@ -196,7 +204,7 @@ export class Log {
       open.refs++;
       return new Log(open);
     }
-    const pending = native.openLog(key, opts, Date.now()).then(
+    const pending = native.openLog(key, opts, openTime(opening)).then(
       (handle) => new OpenLog(key, handle),
       (error: unknown) => {
         openLogs.delete(key);
@@ -210,7 +218,7 @@ export class Log {
   }
 
   /** `open` on the calling thread. */
-  static openSync(dir: string, options?: LogOptions): Log {
+  static openSync(dir: string, options?: LogOptions, opening?: { now?: number }): Log {
     const opts = checkOptions(options);
     if (typeof dir !== 'string' || dir === '') throw new InvalidArgumentError(`dir must be a non-empty string, got ${describeValue(dir)}`);
     mkdirSync(dir, { recursive: true });
@@ -223,7 +231,7 @@ export class Log {
     if (existing !== undefined) throw new InvalidArgumentError(`log ${key} is being opened asynchronously; await Log.open instead`);
     const open = new OpenLog(
       key,
-      call(() => native.NativeLog.openSync(key, opts, Date.now())),
+      call(() => native.NativeLog.openSync(key, opts, openTime(opening))),
     );
     openLogs.set(key, open);
     return new Log(open, open.handle.openedDirectory);

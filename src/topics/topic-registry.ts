@@ -100,6 +100,8 @@ export interface TopicRegistryOptions {
   onAppend?: ((topic: string, partition: number) => void) | null;
   /** Where what recovery repaired at open is reported. */
   logger?: Logger | null;
+  /** Wall-clock milliseconds: topic creation times and the open time of logs (default Date.now). */
+  clock?: () => number;
 }
 
 export class TopicRegistry {
@@ -110,6 +112,7 @@ export class TopicRegistry {
   readonly #onChanged: TopicRegistryOptions['onChanged'];
   readonly #onAppend: TopicRegistryOptions['onAppend'];
   readonly #logger: Logger | null;
+  readonly #clock: () => number;
   /** Told when a topic gains partitions (here or, after a reload, in another thread). */
   readonly #growthListeners = new Set<() => void>();
 
@@ -121,6 +124,7 @@ export class TopicRegistry {
     this.#onChanged = options.onChanged ?? null;
     this.#onAppend = options.onAppend ?? null;
     this.#logger = options.logger?.namespace('Recovery') ?? null;
+    this.#clock = options.clock ?? Date.now;
   }
 
   /** This thread becomes the writer of the metadata (the host left). */
@@ -184,7 +188,7 @@ export class TopicRegistry {
         await Promise.allSettled(opened.map((partition) => partition.close()));
         throw error;
       }
-      const topic = new Topic(name, randomUUID(), configs, opened, Date.now());
+      const topic = new Topic(name, randomUUID(), configs, opened, this.#clock());
       this.#topics.set(name, topic);
       await this.#writeMetadata();
       return true;
@@ -302,7 +306,7 @@ export class TopicRegistry {
   }
 
   async #openPartition(topic: string, partition: number, configs: TopicConfigs): Promise<Partition> {
-    const log = await Log.open(this.#partitionDir(topic, partition), logOptionsFor(configs));
+    const log = await Log.open(this.#partitionDir(topic, partition), logOptionsFor(configs), { now: this.#clock() });
     if (this.#logger !== null) logRecovery(this.#logger, `${topic}-${partition}`, log);
     return new Partition(topic, partition, log, configs, this.#onAppend);
   }
