@@ -24,7 +24,9 @@ if (Array.isArray(results.produce)) {
   const { consumeTable, produceTable, sizeLabel, targetsTable } = await import('../dist/bench/sweep/report.js');
   const partitions = values.partitions === undefined ? undefined : Number(values.partitions);
   const produce = results.produce.filter((r) => r.store !== 'fjord' || partitions === undefined || r.partitions === partitions);
-  console.log(`${file}: \`npm run bench\`${results.quick ? ' --quick' : ''}, started ${results.startedAt}, ${whole(results.elapsedSeconds)} s; ${results.machine}\n`);
+  console.log(
+    `${file}: \`npm run bench\`${results.quick ? ' --quick' : ''}, started ${results.startedAt}, ${whole(results.elapsedSeconds)} s; ${results.machine}\n`,
+  );
   console.log(`Produce${partitions === undefined ? '' : ` (${partitions} partition${partitions === 1 ? '' : 's'})`}:\n`);
   console.log(produceTable(produce));
   console.log('\nConsume:\n');
@@ -43,7 +45,9 @@ if (Array.isArray(results.produce)) {
   console.log('\nTargets, as the run checked them:\n');
   console.log(targetsTable(results.targets));
 } else if (Array.isArray(results.results) && results.results.every((r) => typeof r.group === 'string')) {
-  console.log(`${file}: \`npm run bench:micro\`${results.quick ? ' --quick' : ''}, started ${results.startedAt}; ${results.cpu} × ${results.cores}, node ${results.node}\n`);
+  console.log(
+    `${file}: \`npm run bench:micro\`${results.quick ? ' --quick' : ''}, started ${results.startedAt}; ${results.cpu} × ${results.cores}, node ${results.node}\n`,
+  );
   console.log(`| what | ns/op | ops/s | MB/s | ± |\n|---|---:|---:|---:|---:|`);
   for (const r of results.results) {
     const mb = r.mbPerSec > 0 ? whole(r.mbPerSec) : '–';
