@@ -17,8 +17,10 @@ export type { Partitioner, PartitionerArgs, PartitionerFactory } from './produce
 export { murmur2, partitionForKey, toPositive } from './producer/murmur2.js';
 export { Log, liveReadMaps, toOffset } from './storage/log.js';
 export type { AppendResult, LogOptions, LogSlice, Offset, RecoveryReport, SegmentInfo } from './storage/log.js';
-export { batchInfos, decodeBatches, encodeBatch } from './storage/record-batch.js';
-export type { BatchInfo, DecodedRecord, EncodeOptions, RecordInput } from './storage/record-batch.js';
+export { batchInfos, decodeBatches } from './record-batch/decode.js';
+export type { BatchInfo, DecodedRecord } from './record-batch/decode.js';
+export { encodeBatch } from './record-batch/encode.js';
+export type { EncodeOptions, RecordInput } from './record-batch/encode.js';
 export type { RetentionResult } from './topics/retention.js';
 export { formatVerification, verifyDataDir } from './directory/verify.js';
 export type { DataDirVerification, PartitionVerification, VerifyProblem } from './directory/verify.js';

@@ -17,7 +17,7 @@ import { AssignerProtocol } from '../groups/assigner-protocol.js';
 import type { PartitionAssigner } from '../groups/assigner-protocol.js';
 import { PartitionAssigners } from '../groups/assigners.js';
 import type { GroupClient } from '../groups/group-client.js';
-import { decodeBatches, type DecodedRecord } from '../storage/record-batch.js';
+import { decodeBatches, type DecodedRecord } from '../record-batch/decode.js';
 import { decodeMessages, type KafkaMessage } from './kafka-message.js';
 import { toOffset, type LogSlice } from '../storage/log.js';
 import type { Partition } from '../topics/partition.js';

@@ -1,8 +1,8 @@
 // The message a consumer hands to eachMessage / eachBatch, shaped as KafkaJS's,
 // decoded straight from the RecordBatch v2 bytes of a fetch: one plain object
 // per record, its key and value views of the fetched (mapped) bytes.
-import { asCorrupt, checkRecordsEnd, readHeaders, recordSections } from '../storage/record-batch.js';
-import { readVarint, readVarlong, type Cursor } from '../storage/varint.js';
+import { asCorrupt, checkRecordsEnd, readHeaders, recordSections } from '../record-batch/decode.js';
+import { readVarint, readVarlong, type Cursor } from '../record-batch/varint.js';
 import { BufferView } from '../storage/buffer-view.js';
 import { decimal } from './decimal.js';
 

@@ -53,7 +53,8 @@ import { Packr } from 'msgpackr';
 
 import { CorruptRecordError, FjordError, InvalidArgumentError, InvalidConfigError, LogClosedError, OffsetMetadataTooLargeError } from '../errors.js';
 import { Log } from '../storage/log.js';
-import { decodeBatches, encodeBatch, type RecordInput } from '../storage/record-batch.js';
+import { decodeBatches } from '../record-batch/decode.js';
+import { encodeBatch, type RecordInput } from '../record-batch/encode.js';
 
 /** Kafka's `offset.metadata.max.bytes`: the most UTF-8 bytes of metadata a committed offset may carry. */
 export const OFFSET_METADATA_MAX_BYTES = 4096;

@@ -4,8 +4,8 @@
 // beside the framing with the position they go at, and the store writes
 // them from where they are, so a large value is copied once, into the page
 // cache. The store also stamps each batch's CRC and its base offset.
-import { writeBytes } from '../storage/record-batch.js';
-import { putVarint, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from '../storage/varint.js';
+import { writeBytes } from '../record-batch/encode.js';
+import { putVarint, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from '../record-batch/varint.js';
 import type { RecordRun } from './record-run.js';
 
 /**

@@ -5,7 +5,7 @@ import { InvalidArgumentError, NotConnectedError, RecordTooLargeError, UnknownTo
 import { booleanOption, describeValue, integerOption } from '../arguments.js';
 import type { Fjord } from '../fjord.js';
 import { Instrumentation } from '../instrumentation.js';
-import { encodeBatch, type RecordInput } from '../storage/record-batch.js';
+import { encodeBatch, type RecordInput } from '../record-batch/encode.js';
 import type { Partition } from '../topics/partition.js';
 import { numericConfig } from '../topics/topic-config.js';
 import type { Topic } from '../topics/topic-registry.js';
