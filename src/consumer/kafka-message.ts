@@ -2,6 +2,7 @@
 // decoded straight from the RecordBatch v2 bytes of a fetch: one plain object
 // per record, its key and value views of the fetched (mapped) bytes.
 import { asCorrupt, checkRecordsEnd, readHeaders, recordSections } from '../record-batch/decode.js';
+import { RECORD_ATTRIBUTES_SIZE } from '../record-batch/layout.js';
 import { readVarint, readVarlong, type Cursor } from '../record-batch/varint.js';
 import { BufferView } from '../storage/buffer-view.js';
 import { decimal } from './decimal.js';
@@ -76,7 +77,7 @@ export function decodeMessages(bytes: Buffer, fromOffset: number): KafkaMessage[
         }
         const recordEnd = pos + size;
         if (size < 0 || recordEnd > end) throw new RangeError(`record length ${size} runs past the batch end`);
-        pos++; // record attributes, unused
+        pos += RECORD_ATTRIBUTES_SIZE; // unused
 
         let timestampDelta: number;
         b = source[pos]!;
