@@ -7,6 +7,9 @@ import { readVarint, readVarlong, type Cursor } from '../record-batch/varint.js'
 import { BufferView } from '../storage/buffer-view.js';
 import { decimal } from './decimal.js';
 
+// Module-local: V8 folds it into the loop below, not an imported binding (layout.ts).
+const RECORD_ATTRIBUTES = RECORD_ATTRIBUTES_SIZE;
+
 export interface KafkaMessage {
   key: Buffer | null;
   value: Buffer | null;
@@ -77,7 +80,7 @@ export function decodeMessages(bytes: Buffer, fromOffset: number): KafkaMessage[
         }
         const recordEnd = pos + size;
         if (size < 0 || recordEnd > end) throw new RangeError(`record length ${size} runs past the batch end`);
-        pos += RECORD_ATTRIBUTES_SIZE; // unused
+        pos += RECORD_ATTRIBUTES; // unused
 
         let timestampDelta: number;
         b = source[pos]!;

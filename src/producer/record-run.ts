@@ -25,6 +25,8 @@ export interface HeaderFields {
 // length, attributes, timestamp delta and offset delta, and the key and
 // value lengths.
 const RECORD_OVERHEAD = RECORD_PREFIX_MAX + 2 * VARINT_MAX_BYTES;
+// Module-local: V8 folds it into the per-record code, not an imported binding (layout.ts).
+const VARINT_MAX = VARINT_MAX_BYTES;
 
 export class RecordRun {
   /** Keys per record; null while every key is null. */
@@ -97,8 +99,8 @@ export class RecordRun {
     }
     if (message.headers !== undefined) {
       const headers = headerFields(message.headers, topic, index);
-      for (let h = 0; h < headers.names.length; h++) bound += 2 * VARINT_MAX_BYTES + headers.lengths[2 * h]! + Math.max(headers.lengths[2 * h + 1]!, 0);
-      bound += VARINT_MAX_BYTES;
+      for (let h = 0; h < headers.names.length; h++) bound += 2 * VARINT_MAX + headers.lengths[2 * h]! + Math.max(headers.lengths[2 * h + 1]!, 0);
+      bound += VARINT_MAX;
       this.headers ??= new Array<HeaderFields | null>(this.capacity).fill(null);
       this.headers[i] = headers;
     }
@@ -165,21 +167,30 @@ function headerFields(headers: unknown, topic: string, index: number): HeaderFie
   flattenHeaders(headers, names, values);
   // Checked and measured in place; an undefined array element is dropped (encodeBatch refuses one).
   let kept = 0;
+  let name = '';
+  let nameLength = 0;
   for (let h = 0; h < names.length; h++) {
-    const name = names[h]!;
     const one: unknown = values[h];
     if (one === undefined) continue;
+    if (names[h] !== name) {
+      name = names[h]!;
+      nameLength = Buffer.byteLength(name, 'utf8');
+    }
     let length: number;
     if (Buffer.isBuffer(one)) length = one.length;
     else if (typeof one === 'string') length = Buffer.byteLength(one, 'utf8');
     else if (one === null) length = -1;
     else throw new InvalidArgumentError(`${where(topic, index)}.headers[${JSON.stringify(name)}] must be a Buffer, a string or null, got ${describeData(one)}`);
-    names[kept] = name;
-    values[kept] = one;
+    if (kept !== h) {
+      names[kept] = name;
+      values[kept] = one;
+    }
     kept++;
-    fields.lengths.push(Buffer.byteLength(name, 'utf8'), length);
+    fields.lengths.push(nameLength, length);
   }
-  names.length = kept;
-  values.length = kept;
+  if (kept !== names.length) {
+    names.length = kept;
+    values.length = kept;
+  }
   return fields;
 }

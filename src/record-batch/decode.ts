@@ -31,6 +31,9 @@ import {
 } from './layout.js';
 import { type Cursor, readVarint, readVarlong } from './varint.js';
 
+// Module-local: V8 folds it into decodeRecord, not an imported binding (layout.ts).
+const RECORD_ATTRIBUTES = RECORD_ATTRIBUTES_SIZE;
+
 export interface DecodedRecord {
   offset: number;
   timestamp: number;
@@ -213,7 +216,7 @@ export function decodeRecord(source: Buffer, cursor: Cursor, end: number, baseOf
   const size = readVarint(source, cursor);
   const recordEnd = cursor.pos + size;
   if (size < 0 || recordEnd > end) throw new RangeError(`record length ${size} runs past the batch end`);
-  cursor.pos += RECORD_ATTRIBUTES_SIZE; // unused
+  cursor.pos += RECORD_ATTRIBUTES; // unused
   const timestampDelta = readVarlong(source, cursor);
   const offsetDelta = readVarint(source, cursor);
   const key = readBytes(source, cursor, recordEnd);

@@ -60,6 +60,8 @@ export interface EncodeOptions {
   now?: number;
 }
 
+// Module-local: V8 folds it into recordBodySize, not an imported binding (layout.ts).
+const RECORD_ATTRIBUTES = RECORD_ATTRIBUTES_SIZE;
 const SHORT_ASCII = 24; // UTF-8 length equal to UTF-16 length means every char is ASCII
 
 /** Buffer's undocumented, long-standing UTF-8 writer: buf.write without the argument juggling. */
@@ -157,9 +159,15 @@ function encode(records: readonly RecordInput[], options: EncodeOptions): Buffer
         throw new InvalidArgumentError(`encodeBatch: records[${i}].headers must be an object, got ${describe(headers)}`);
       flattenHeaders(headers, headerNames, headerValues);
       lengths = lengthsWithRoom(lengths, n + 2 * (headerNames.length - firstHeader));
+      let name = '';
+      let nameLength = 0;
       for (let h = firstHeader; h < headerNames.length; h++) {
-        const nameLength = (lengths[n++] = Buffer.byteLength(headerNames[h]!, 'utf8'));
-        const valueLength = (lengths[n++] = headerValueLength(headerValues[h], i, headerNames[h]!));
+        if (headerNames[h] !== name) {
+          name = headerNames[h]!; // an array's elements share their name
+          nameLength = Buffer.byteLength(name, 'utf8');
+        }
+        lengths[n++] = nameLength;
+        const valueLength = (lengths[n++] = headerValueLength(headerValues[h], i, name));
         headersSize += headerSize(nameLength, valueLength);
       }
     }
@@ -227,7 +235,7 @@ export function writeBatchHeader(
 /** Bytes of a record after its length varint, given its deltas, its key and value lengths (-1 for null) and the bytes of its header count and headers. */
 export function recordBodySize(timestampDelta: number, offsetDelta: number, keyLength: number, valueLength: number, headersSize: number): number {
   return (
-    RECORD_ATTRIBUTES_SIZE +
+    RECORD_ATTRIBUTES +
     sizeOfVarlong(timestampDelta) +
     sizeOfVarint(offsetDelta) +
     sizeOfVarint(keyLength) +

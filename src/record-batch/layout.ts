@@ -4,7 +4,9 @@
 // batch-writer.ts), decoding (decode.ts) and the append checks
 // (append-checks.ts) all read the layout from here.
 //
-// Plain `const` numbers, so that V8 folds them into the encode and decode loops.
+// Plain `const` numbers. V8 folds a module's own constants into optimized code
+// but loads an imported binding at every use, so a per-record loop uses a
+// module-local copy (`const RECORD_ATTRIBUTES = RECORD_ATTRIBUTES_SIZE`).
 import { VARINT_MAX_BYTES, VARLONG_MAX_BYTES } from './varint.js';
 
 // ---------------------------------------------------------------- batch header
