@@ -2,13 +2,13 @@
 // decoded straight from the RecordBatch v2 bytes of a fetch: one plain object
 // per record, its key and value views of the fetched (mapped) bytes.
 import { asCorrupt, checkRecordsEnd, readHeaders, recordSections } from '../record-batch/decode.js';
-import { RECORD_ATTRIBUTES_SIZE } from '../record-batch/layout.js';
+import * as layout from '../record-batch/layout.js';
 import { readVarint, readVarlong, type Cursor } from '../record-batch/varint.js';
 import { BufferView } from '../storage/buffer-view.js';
 import { decimal } from './decimal.js';
 
-// Module-local: V8 folds it into the loop below, not an imported binding (layout.ts).
-const RECORD_ATTRIBUTES = RECORD_ATTRIBUTES_SIZE;
+// A module constant, not an imported binding: V8 folds it into the loop below (layout.ts).
+const { RECORD_ATTRIBUTES_SIZE: RECORD_ATTRIBUTES } = layout;
 
 export interface KafkaMessage {
   key: Buffer | null;

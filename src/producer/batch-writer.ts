@@ -5,9 +5,12 @@
 // them from where they are, so a large value is copied once, into the page
 // cache. The store also stamps each batch's CRC and its base offset.
 import { headerSize, recordBodySize, writeBatchHeader, writeBytes } from '../record-batch/encode.js';
-import { HEADER_SIZE, NO_PRODUCER, RECORD_PREFIX_MAX } from '../record-batch/layout.js';
+import * as layout from '../record-batch/layout.js';
 import { putVarint, sizeOfVarint, VARINT_MAX_BYTES, writeVarint, writeVarlong } from '../record-batch/varint.js';
 import type { RecordRun } from './record-run.js';
+
+// Module constants, not imported bindings: V8 folds these into optimized code (layout.ts).
+const { HEADER_SIZE, NO_PRODUCER, RECORD_PREFIX_MAX } = layout;
 
 /**
  * Values this large are spliced in by the store rather than copied here: a

@@ -7,7 +7,7 @@ import type { Fjord } from '../fjord.js';
 import { Instrumentation } from '../instrumentation.js';
 import { encodeBatch, type RecordInput } from '../record-batch/encode.js';
 import { headersObject } from '../record-batch/headers.js';
-import { HEADER_SIZE } from '../record-batch/layout.js';
+import * as layout from '../record-batch/layout.js';
 import type { Partition } from '../topics/partition.js';
 import { numericConfig } from '../topics/topic-config.js';
 import type { Topic } from '../topics/topic-registry.js';
@@ -64,6 +64,8 @@ export interface RecordMetadata {
   logStartOffset: string;
 }
 
+// A module constant, not an imported binding: V8 folds it into the loops below (record-batch/layout.ts).
+const { HEADER_SIZE } = layout;
 /** Batches of one flush go to the store together, in one append, up to this many bytes. */
 const APPEND_GATHER_BYTES = 1 << 20;
 

@@ -7,7 +7,11 @@ import { CorruptRecordError, InvalidArgumentError, UnsupportedCompressionError }
 import { native } from '../storage/native.js';
 import { describe } from './describe.js';
 import { readInt64 } from './int64.js';
-import {
+import * as layout from './layout.js';
+import { type Cursor, readVarint, readVarlong } from './varint.js';
+
+// Module constants, not imported bindings: V8 folds these into optimized code (layout.ts).
+const {
   ATTRIBUTE_CODEC_MASK,
   ATTRIBUTE_CONTROL,
   ATTRIBUTE_LOG_APPEND_TIME,
@@ -26,13 +30,9 @@ import {
   MAGIC_V2,
   MAX_TIMESTAMP,
   MIN_LENGTH,
-  RECORD_ATTRIBUTES_SIZE,
   RECORDS_COUNT,
-} from './layout.js';
-import { type Cursor, readVarint, readVarlong } from './varint.js';
-
-// Module-local: V8 folds it into decodeRecord, not an imported binding (layout.ts).
-const RECORD_ATTRIBUTES = RECORD_ATTRIBUTES_SIZE;
+  RECORD_ATTRIBUTES_SIZE: RECORD_ATTRIBUTES,
+} = layout;
 
 export interface DecodedRecord {
   offset: number;

@@ -7,7 +7,12 @@ import { native } from '../storage/native.js';
 import { describe } from './describe.js';
 import { flattenHeaders, type HeadersObject } from './headers.js';
 import { writeInt64 } from './int64.js';
-import {
+import * as layout from './layout.js';
+import { MAX_DATE_MS, recordTimestamp } from './timestamp.js';
+import { putVarint, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
+
+// Module constants, not imported bindings: V8 folds these into optimized code (layout.ts).
+const {
   ATTRIBUTE_CODEC_MASK,
   ATTRIBUTE_LOG_APPEND_TIME,
   ATTRIBUTE_TRANSACTIONAL,
@@ -30,11 +35,9 @@ import {
   PARTITION_LEADER_EPOCH,
   PRODUCER_EPOCH,
   PRODUCER_ID,
-  RECORD_ATTRIBUTES_SIZE,
   RECORDS_COUNT,
-} from './layout.js';
-import { MAX_DATE_MS, recordTimestamp } from './timestamp.js';
-import { putVarint, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
+  RECORD_ATTRIBUTES_SIZE: RECORD_ATTRIBUTES,
+} = layout;
 
 /** A record to encode, shaped like a KafkaJS message. */
 export interface RecordInput {
@@ -60,8 +63,6 @@ export interface EncodeOptions {
   now?: number;
 }
 
-// Module-local: V8 folds it into the per-record code, not an imported binding (layout.ts).
-const RECORD_ATTRIBUTES = RECORD_ATTRIBUTES_SIZE;
 const SHORT_ASCII = 24; // UTF-8 length equal to UTF-16 length means every char is ASCII
 
 /** Buffer's undocumented, long-standing UTF-8 writer: buf.write without the argument juggling. */
