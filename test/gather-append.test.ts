@@ -6,7 +6,7 @@ import { decodeBatches, encodeBatch, InvalidArgumentError, InvalidRecordError, L
 import { BatchWriter, GATHER_MIN_BYTES } from '../src/producer/batch-writer.js';
 import { PendingSend } from '../src/producer/pending-send.js';
 import { RecordRun } from '../src/producer/record-run.js';
-import type { Message } from '../src/producer/producer.js';
+import type { Message } from '../src/producer/producer-types.js';
 import { tempDir } from './helpers.js';
 
 const T0 = 1_700_000_000_000;

@@ -5,7 +5,8 @@ import { decodeMessages, type KafkaMessage } from '../src/consumer/kafka-message
 import { CorruptRecordError } from '../src/errors.js';
 import { captureError, withAttributes } from './helpers.js';
 import { BufferView } from '../src/storage/buffer-view.js';
-import { decodeBatches, encodeBatch, type EncodeOptions, type RecordInput } from '../src/storage/record-batch.js';
+import { decodeBatches } from '../src/record-batch/decode.js';
+import { encodeBatch, type EncodeOptions, type RecordInput } from '../src/record-batch/encode.js';
 
 const NOW = 1_700_000_000_000;
 const REFERENCE_BATCH =

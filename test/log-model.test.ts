@@ -9,7 +9,8 @@ import * as require_fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { OffsetOutOfRangeError, RecordListTooLargeError } from '../src/errors.js';
-import { decodeBatches, encodeBatch, type RecordInput } from '../src/storage/record-batch.js';
+import { decodeBatches } from '../src/record-batch/decode.js';
+import { encodeBatch, type RecordInput } from '../src/record-batch/encode.js';
 import { Log, type LogOptions } from '../src/storage/log.js';
 import { retentionCut } from '../src/topics/retention.js';
 import { tempDir } from './helpers.js';

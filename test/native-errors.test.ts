@@ -18,7 +18,8 @@ import {
   RecordListTooLargeError,
   RecordTooLargeError,
 } from '../src/errors.js';
-import { batchInfos, encodeBatch } from '../src/storage/record-batch.js';
+import { batchInfos } from '../src/record-batch/decode.js';
+import { encodeBatch } from '../src/record-batch/encode.js';
 import { native } from '../src/storage/native.js';
 import { flipByte, partitionDir, producedDataDir, segmentFiles } from './damaged-dir.js';
 import { captureError, tempDir } from './helpers.js';

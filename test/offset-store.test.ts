@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, InvalidConfigError, LogClosedError, OffsetMetadataTooLargeError } from '../src/errors.js';
 import { type CommittedOffset, OFFSET_METADATA_MAX_BYTES, OffsetStore, type OffsetStoreOptions } from '../src/groups/offset-store.js';
 import type { Log } from '../src/storage/log.js';
-import { batchInfos, decodeBatches } from '../src/storage/record-batch.js';
+import { batchInfos, decodeBatches } from '../src/record-batch/decode.js';
 import { tempDir } from './helpers.js';
 
 const T0 = 1_700_000_000_000;

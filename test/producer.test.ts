@@ -636,10 +636,12 @@ describe('topics and lifecycle', () => {
     const producer = fjord.producer({ lingerMs: 10_000 });
     await producer.connect();
     let settled = 0;
-    const sends = range(3).map((i) => producer.send({ topic: 'lingering', messages: [{ value: `q${i}` }] }).then((r) => {
-      settled++;
-      return r;
-    }));
+    const sends = range(3).map((i) =>
+      producer.send({ topic: 'lingering', messages: [{ value: `q${i}` }] }).then((r) => {
+        settled++;
+        return r;
+      }),
+    );
     await new Promise((resolve) => setImmediate(resolve)); // the records are queued, waiting for the linger timer
     expect(await valuesOf(fjord, 'lingering', 0)).toEqual([]);
     await producer.disconnect();

@@ -5,8 +5,9 @@ import { describe, it, expect } from 'vitest';
 import { native } from '../src/storage/native.js';
 import { captureError, withAttributes } from './helpers.js';
 import { CorruptRecordError, InvalidArgumentError, UnsupportedCompressionError } from '../src/errors.js';
-import { type DecodedRecord, type EncodeOptions, type RecordInput, batchInfos, decodeBatches, encodeBatch } from '../src/storage/record-batch.js';
-import { readVarint, readVarlong, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from '../src/storage/varint.js';
+import { type DecodedRecord, batchInfos, decodeBatches } from '../src/record-batch/decode.js';
+import { type EncodeOptions, type RecordInput, encodeBatch } from '../src/record-batch/encode.js';
+import { readVarint, readVarlong, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from '../src/record-batch/varint.js';
 
 // KafkaJS's own protocol code serves as the independent implementation.
 interface KafkaJSEncoder {

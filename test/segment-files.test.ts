@@ -43,7 +43,8 @@ describe('segment files', () => {
         };
       });
       const { baseOffset } = log.append(encodeBatch(records));
-      for (const [i, r] of records.entries()) written.push({ offset: baseOffset + i, key: r.key, value: r.value, timestamp: r.timestamp, header: r.headers.trace });
+      for (const [i, r] of records.entries())
+        written.push({ offset: baseOffset + i, key: r.key, value: r.value, timestamp: r.timestamp, header: r.headers.trace });
     }
     await log.close();
 

@@ -4,7 +4,7 @@ import { booleanOption, describeValue, integerOption } from '../arguments.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { PartitionAssigner } from '../groups/assigner-protocol.js';
 import { PartitionAssigners } from '../groups/assigners.js';
-import type { DecodedRecord } from '../storage/record-batch.js';
+import type { DecodedRecord } from '../record-batch/decode.js';
 import { validateTopicName } from '../topics/topic-name.js';
 import type { KafkaMessage } from './kafka-message.js';
 

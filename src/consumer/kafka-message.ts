@@ -1,10 +1,14 @@
 // The message a consumer hands to eachMessage / eachBatch, shaped as KafkaJS's,
 // decoded straight from the RecordBatch v2 bytes of a fetch: one plain object
 // per record, its key and value views of the fetched (mapped) bytes.
-import { asCorrupt, checkRecordsEnd, readHeaders, recordSections } from '../storage/record-batch.js';
-import { readVarint, readVarlong, type Cursor } from '../storage/varint.js';
+import { asCorrupt, checkRecordsEnd, readHeaders, recordSections } from '../record-batch/decode.js';
+import * as layout from '../record-batch/layout.js';
+import { readVarint, readVarlong, type Cursor } from '../record-batch/varint.js';
 import { BufferView } from '../storage/buffer-view.js';
 import { decimal } from './decimal.js';
+
+// A module constant, not an imported binding: V8 folds it into the loop below (layout.ts).
+const { RECORD_ATTRIBUTES_SIZE: RECORD_ATTRIBUTES } = layout;
 
 export interface KafkaMessage {
   key: Buffer | null;
@@ -76,7 +80,7 @@ export function decodeMessages(bytes: Buffer, fromOffset: number): KafkaMessage[
         }
         const recordEnd = pos + size;
         if (size < 0 || recordEnd > end) throw new RangeError(`record length ${size} runs past the batch end`);
-        pos++; // record attributes, unused
+        pos += RECORD_ATTRIBUTES; // unused
 
         let timestampDelta: number;
         b = source[pos]!;

@@ -3,7 +3,7 @@
 // reset policy, and poll() pulls records from the same positions run() uses.
 import { InvalidArgumentError } from '../errors.js';
 import type { GroupClient } from '../groups/group-client.js';
-import { decodeBatches } from '../storage/record-batch.js';
+import { decodeBatches } from '../record-batch/decode.js';
 import type { TopicRegistry } from '../topics/topic-registry.js';
 import { type PolledRecord, topicPartitionList } from './consumer-config.js';
 import type { Positions } from './positions.js';

@@ -53,7 +53,9 @@ import { Packr } from 'msgpackr';
 
 import { CorruptRecordError, FjordError, InvalidArgumentError, InvalidConfigError, LogClosedError, OffsetMetadataTooLargeError } from '../errors.js';
 import { Log } from '../storage/log.js';
-import { decodeBatches, encodeBatch, type RecordInput } from '../storage/record-batch.js';
+import { decodeBatches } from '../record-batch/decode.js';
+import { encodeBatch, type RecordInput } from '../record-batch/encode.js';
+import { HEADER_SIZE } from '../record-batch/layout.js';
 
 /** Kafka's `offset.metadata.max.bytes`: the most UTF-8 bytes of metadata a committed offset may carry. */
 export const OFFSET_METADATA_MAX_BYTES = 4096;
@@ -116,7 +118,6 @@ const DEFAULTS = {
 const MAX_CHUNK_BYTES = 256 << 10;
 /** Per-record framing beyond key and value bytes, generously (varints, attributes, deltas, header count). */
 const RECORD_OVERHEAD = 24;
-const BATCH_OVERHEAD = 61;
 const REPLAY_READ_BYTES = 8 << 20;
 const INT32_MAX = 0x7fffffff;
 
@@ -420,7 +421,10 @@ export class OffsetStore {
       value: packr.pack(value),
     }));
     const { baseOffset } = log.append(encodeBatch(records, { now }), { now });
-    checked.forEach(({ topic, partition, value }, i) => this.#set(groupId, topic, partition, value, baseOffset + i));
+    for (let i = 0; i < checked.length; i++) {
+      const { topic, partition, value } = checked[i]!;
+      this.#set(groupId, topic, partition, value, baseOffset + i);
+    }
     this.#afterWrite(now);
   }
 
@@ -474,7 +478,10 @@ export class OffsetStore {
     checkTopic(topic, 'deletePartitions');
     checkNow(now);
     if (!Array.isArray(partitions)) throw new InvalidArgumentError(`partitions must be an array, got ${describeValue(partitions)}`);
-    partitions.forEach((p, i) => checkPartition(p, `partitions[${i}]`));
+    // forEach skips the holes of a sparse array (they match no entry below either).
+    partitions.forEach((p, i) => {
+      checkPartition(p, `partitions[${i}]`);
+    });
     const group = this.#groups.get(groupId);
     if (group === undefined) return;
     const entries = [...new Set(partitions)].map((p) => group.get(tpKey(topic, p))).filter((e): e is Entry => e !== undefined);
@@ -489,14 +496,14 @@ export class OffsetStore {
    */
   #tombstone(log: Log, groupId: string, entries: Entry[], now: number): void {
     const records: RecordInput[] = [];
-    let bytes = BATCH_OVERHEAD;
+    let bytes = HEADER_SIZE;
     let from = 0;
     const flush = (): void => {
       log.append(encodeBatch(records, { now }), { now });
       for (let i = from; i < from + records.length; i++) this.#delete(groupId, tpKey(entries[i]!.topic, entries[i]!.partition));
       from += records.length;
       records.length = 0;
-      bytes = BATCH_OVERHEAD;
+      bytes = HEADER_SIZE;
     };
     for (const entry of entries) {
       const key = encodeKey(groupId, entry.topic, entry.partition);
@@ -540,13 +547,13 @@ export class OffsetStore {
     let budget = this.#options.snapshotStepRecords;
     const records: RecordInput[] = [];
     const written: Entry[] = [];
-    let bytes = BATCH_OVERHEAD;
+    let bytes = HEADER_SIZE;
     const flush = (): void => {
       const { baseOffset } = log.append(encodeBatch(records, { now }), { now });
-      written.forEach((entry, i) => (entry.writtenAt = baseOffset + i));
+      for (let i = 0; i < written.length; i++) written[i]!.writtenAt = baseOffset + i;
       records.length = 0;
       written.length = 0;
-      bytes = BATCH_OVERHEAD;
+      bytes = HEADER_SIZE;
     };
     // Map iterators tolerate the maps changing between steps: deleted entries
     // are skipped, entries added later are visited (and skipped, as they were

@@ -4,9 +4,13 @@
 // beside the framing with the position they go at, and the store writes
 // them from where they are, so a large value is copied once, into the page
 // cache. The store also stamps each batch's CRC and its base offset.
-import { writeBytes } from '../storage/record-batch.js';
-import { putVarint, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from '../storage/varint.js';
+import { headerSize, recordBodySize, writeBatchHeader, writeBytes } from '../record-batch/encode.js';
+import * as layout from '../record-batch/layout.js';
+import { putVarint, sizeOfVarint, VARINT_MAX_BYTES, writeVarint, writeVarlong } from '../record-batch/varint.js';
 import type { RecordRun } from './record-run.js';
+
+// Module constants, not imported bindings: V8 folds these into optimized code (layout.ts).
+const { HEADER_SIZE, NO_PRODUCER, RECORD_PREFIX_MAX } = layout;
 
 /**
  * Values this large are spliced in by the store rather than copied here: a
@@ -14,9 +18,8 @@ import type { RecordRun } from './record-run.js';
  */
 export const GATHER_MIN_BYTES = 2048;
 
-const HEADER_SIZE = 61;
-const LOG_OVERHEAD = 12;
-const RECORD_FRAMING_MAX = 21 + 2 * 5;
+/** Room to reserve for a record besides its body size (a generous bound of its length varint). */
+const RECORD_FRAMING_MAX = RECORD_PREFIX_MAX + 2 * VARINT_MAX_BYTES;
 
 export class BatchWriter {
   #buf: Buffer;
@@ -90,22 +93,10 @@ export class BatchWriter {
     let headersSize = 1;
     if (headers !== null) {
       headersSize = sizeOfVarint(headers.names.length);
-      for (let h = 0, n = headers.names.length; h < n; h++) {
-        const nameLength = headers.lengths[2 * h]!;
-        const length = headers.lengths[2 * h + 1]!;
-        headersSize += sizeOfVarint(nameLength) + nameLength + sizeOfVarint(length) + Math.max(length, 0);
-      }
+      for (let h = 0, n = headers.names.length; h < n; h++) headersSize += headerSize(headers.lengths[2 * h]!, headers.lengths[2 * h + 1]!);
     }
     const gather = valueLength >= GATHER_MIN_BYTES && typeof value !== 'string';
-    const bodySize =
-      1 +
-      sizeOfVarlong(delta) +
-      sizeOfVarint(offsetDelta) +
-      sizeOfVarint(keyLength) +
-      Math.max(keyLength, 0) +
-      sizeOfVarint(valueLength) +
-      Math.max(valueLength, 0) +
-      headersSize;
+    const bodySize = recordBodySize(delta, offsetDelta, keyLength, valueLength, headersSize);
     this.#ensure(RECORD_FRAMING_MAX + bodySize - (gather ? valueLength : 0));
 
     const buf = this.#buf;
@@ -136,17 +127,8 @@ export class BatchWriter {
     const buf = this.#buf;
     const start = this.#start;
     const size = this.#pos - start + this.#batchValueBytes;
-    buf.fill(0, start, start + 8); // baseOffset
-    buf.writeInt32BE(size - LOG_OVERHEAD, start + 8);
-    buf.writeInt32BE(0, start + 12); // partitionLeaderEpoch
-    buf[start + 16] = 2; // magic
-    buf.writeUInt32BE(0, start + 17); // crc
-    buf.writeInt16BE(0, start + 21); // attributes: no compression, CreateTime
-    buf.writeInt32BE(this.#count - 1, start + 23);
-    writeInt64(buf, start + 27, this.#baseTimestamp);
-    writeInt64(buf, start + 35, this.#maxTimestamp);
-    buf.fill(0xff, start + 43, start + 57); // producerId, producerEpoch, baseSequence: -1
-    buf.writeInt32BE(this.#count, start + 57);
+    // Base offset 0, leader epoch 0, attributes 0 (no compression, CreateTime), no producer.
+    writeBatchHeader(buf, start, size, 0, 0, 0, this.#count, this.#baseTimestamp, this.#maxTimestamp, NO_PRODUCER, NO_PRODUCER, NO_PRODUCER);
     this.#valueBytes += this.#batchValueBytes;
     this.records += this.#count;
     this.#start = -1;
@@ -178,10 +160,4 @@ export class BatchWriter {
     this.#buf.copy(bigger, 0, 0, this.#pos);
     this.#buf = bigger;
   }
-}
-
-function writeInt64(buf: Buffer, pos: number, value: number): void {
-  const high = Math.floor(value / 0x100000000);
-  buf.writeInt32BE(high, pos);
-  buf.writeUInt32BE(value - high * 0x100000000, pos + 4);
 }

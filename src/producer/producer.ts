@@ -5,7 +5,9 @@ import { InvalidArgumentError, NotConnectedError, RecordTooLargeError, UnknownTo
 import { booleanOption, describeValue, integerOption } from '../arguments.js';
 import type { ClientContext } from '../client-context.js';
 import { Instrumentation } from '../instrumentation.js';
-import { encodeBatch, type RecordInput } from '../storage/record-batch.js';
+import { encodeBatch, type RecordInput } from '../record-batch/encode.js';
+import { headersObject } from '../record-batch/headers.js';
+import * as layout from '../record-batch/layout.js';
 import type { Partition } from '../topics/partition.js';
 import { numericConfig } from '../topics/topic-config.js';
 import type { Topic } from '../topics/topic-registry.js';
@@ -13,7 +15,8 @@ import { validateTopicName } from '../topics/topic-name.js';
 import { BatchWriter } from './batch-writer.js';
 import { Partitioners, type Partitioner, type PartitionerFactory } from './partitioners.js';
 import { PendingSend } from './pending-send.js';
-import { RecordRun, type HeaderFields } from './record-run.js';
+import type { Message } from './producer-types.js';
+import { RecordRun } from './record-run.js';
 
 export interface ProducerConfig {
   /** A KafkaJS partitioner factory; default: key hash as Kafka's Java client, round-robin without a key. */
@@ -31,14 +34,6 @@ export interface ProducerConfig {
   retry?: unknown;
   metadataMaxAge?: number;
   maxInFlightRequests?: number;
-}
-
-export interface Message {
-  key?: Buffer | string | null;
-  value: Buffer | string | null;
-  partition?: number;
-  headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
-  timestamp?: string | number;
 }
 
 /** KafkaJS's `CompressionTypes`. */
@@ -69,9 +64,10 @@ export interface RecordMetadata {
   logStartOffset: string;
 }
 
+// A module constant, not an imported binding: V8 folds it into the loops below (record-batch/layout.ts).
+const { HEADER_SIZE } = layout;
 /** Batches of one flush go to the store together, in one append, up to this many bytes. */
 const APPEND_GATHER_BYTES = 1 << 20;
-const BATCH_HEADER = 61;
 
 function checkAcks(acks: unknown): -1 | 0 | 1 {
   if (acks === undefined || acks === -1 || acks === 'all') return -1;
@@ -270,7 +266,7 @@ export class Producer {
         topic.partition(id); // throws for a partition the topic lacks
         lastId = id;
       }
-      if (BATCH_HEADER + run.bounds[i]! > limit) {
+      if (HEADER_SIZE + run.bounds[i]! > limit) {
         const tooLarge = this.#sizeProblem(topic.partition(id), message, run.timestampOf(i), limit, gzip);
         if (tooLarge !== null) {
           send.rejected.push(tooLarge);
@@ -368,7 +364,7 @@ export class Producer {
     this.#queues.delete(partition);
     this.#queuedBytes.delete(partition);
     const configs = this.#context.openedTopics().get(partition.topic).configs;
-    const cap = Math.min(this.#batchSize, numericConfig(configs, 'max.message.bytes') - BATCH_HEADER);
+    const cap = Math.min(this.#batchSize, numericConfig(configs, 'max.message.bytes') - HEADER_SIZE);
     const groupCap = Math.min(APPEND_GATHER_BYTES, numericConfig(configs, 'segment.bytes'));
     const writer = this.#writer;
     const group = new AppendGroup();
@@ -395,7 +391,7 @@ export class Producer {
         }
       }
       // The group is written first when this batch would take it past its cap.
-      if (!writer.isEmpty && writer.bytes + BATCH_HEADER + bytes > groupCap) this.#write(partition, group, now);
+      if (!writer.isEmpty && writer.bytes + HEADER_SIZE + bytes > groupCap) this.#write(partition, group, now);
       if (gzip) this.#addCompressed(runs, startRun, startIndex, count, now, group);
       else {
         writer.beginBatch();
@@ -423,7 +419,7 @@ export class Producer {
       records.push({
         key: run.keyOf(at),
         value: run.values[at]!,
-        headers: headers === null ? undefined : headerObject(headers),
+        headers: headers === null ? undefined : headersObject(headers.names, headers.values),
         timestamp: run.timestampOf(at),
       });
       if (members.at(-1)?.run === run) members.at(-1)!.count++;
@@ -491,21 +487,4 @@ class AppendGroup {
     this.runs.length = 0;
     this.counts.length = 0;
   }
-}
-
-/** Flattened headers back as a headers object for encodeBatch (repeated names as arrays). */
-function headerObject(headers: HeaderFields): RecordInput['headers'] {
-  // No prototype: a header may be named __proto__.
-  const object: Record<string, Buffer | string | null | (Buffer | string | null)[]> = Object.create(null);
-  for (let h = 0; h < headers.names.length; h++) {
-    const name = headers.names[h]!;
-    const value = headers.values[h]!;
-    if (!Object.hasOwn(object, name)) object[name] = value;
-    else {
-      const previous = object[name]!;
-      if (Array.isArray(previous)) previous.push(value);
-      else object[name] = [previous, value];
-    }
-  }
-  return object;
 }

@@ -4,10 +4,14 @@
 // upper bound of each record's bytes in a batch for batch.size.
 import { describeValue } from '../arguments.js';
 import { InvalidArgumentError } from '../errors.js';
-import type { Message } from './producer.js';
+import { flattenHeaders, type HeaderValue } from '../record-batch/headers.js';
+import { RECORD_PREFIX_MAX } from '../record-batch/layout.js';
+import { recordTimestamp } from '../record-batch/timestamp.js';
+import { VARINT_MAX_BYTES } from '../record-batch/varint.js';
 import type { PendingSend } from './pending-send.js';
+import type { Message } from './producer-types.js';
 
-type Data = Buffer | string | null;
+type Data = HeaderValue;
 
 /** A record's headers, flattened when sent, one entry per header written (an array value gives several). */
 export interface HeaderFields {
@@ -19,9 +23,10 @@ export interface HeaderFields {
 
 // An upper bound of a record's bytes besides its key, value and headers:
 // length, attributes, timestamp delta and offset delta, and the key and
-// value lengths (varints of at most 5 bytes; 10 for the timestamp delta).
-const RECORD_OVERHEAD = 21;
-const VARINT_MAX = 5;
+// value lengths.
+const RECORD_OVERHEAD = RECORD_PREFIX_MAX + 2 * VARINT_MAX_BYTES;
+// Module-local: V8 folds it into the per-record code, not an imported binding (layout.ts).
+const VARINT_MAX = VARINT_MAX_BYTES;
 
 export class RecordRun {
   /** Keys per record; null while every key is null. */
@@ -86,11 +91,11 @@ export class RecordRun {
       this.keys ??= new Array<Data>(this.capacity).fill(null);
       this.keys[i] = key;
     }
-    let bound = RECORD_OVERHEAD + 2 * VARINT_MAX + Math.max(keyLength, 0) + Math.max(valueLength, 0);
+    let bound = RECORD_OVERHEAD + Math.max(keyLength, 0) + Math.max(valueLength, 0);
     const timestamp = message.timestamp;
     if (timestamp !== undefined && timestamp !== null) {
       this.timestamps ??= new Array<number>(this.capacity).fill(this.timestamp);
-      this.timestamps[i] = timestampOf(timestamp, topic, index);
+      this.timestamps[i] = timestampOf(timestamp, this.timestamp, topic, index);
     }
     if (message.headers !== undefined) {
       const headers = headerFields(message.headers, topic, index);
@@ -143,13 +148,10 @@ function describeData(data: unknown): string {
   return typeof data === 'object' ? Object.prototype.toString.call(data) : typeof data;
 }
 
-const DECIMAL = /^-?\d+$/;
-const MAX_DATE_MS = 8.64e15;
-
-/** The rule encodeBatch applies: an integer number of ms from -1 to the last Date, or a decimal string of one. */
-function timestampOf(timestamp: unknown, topic: string, index: number): number {
-  const ms = typeof timestamp === 'string' && DECIMAL.test(timestamp) ? Number(timestamp) : timestamp;
-  if (typeof ms === 'number' && Number.isInteger(ms) && ms >= -1 && ms <= MAX_DATE_MS) return ms;
+/** A message's own timestamp, by the rule encodeBatch applies (record-batch/timestamp.ts). */
+function timestampOf(timestamp: unknown, now: number, topic: string, index: number): number {
+  const ms = recordTimestamp(timestamp, now);
+  if (!Number.isNaN(ms)) return ms;
   throw new InvalidArgumentError(
     `${where(topic, index)}.timestamp must be an integer number of ms since the epoch (or a decimal string of one), got ${typeof timestamp === 'string' ? JSON.stringify(timestamp) : String(timestamp)}`,
   );
@@ -161,24 +163,34 @@ function headerFields(headers: unknown, topic: string, index: number): HeaderFie
     throw new InvalidArgumentError(`${where(topic, index)}.headers must be an object`);
   }
   const fields: HeaderFields = { names: [], values: [], lengths: [] };
-  for (const name of Object.keys(headers)) {
-    const value: unknown = (headers as Record<string, unknown>)[name];
-    if (value === undefined) continue;
-    const nameLength = Buffer.byteLength(name, 'utf8');
-    const many = Array.isArray(value);
-    for (let k = 0, total = many ? value.length : 1; k < total; k++) {
-      const one: unknown = many ? value[k] : value;
-      if (one === undefined) continue;
-      let length: number;
-      if (Buffer.isBuffer(one)) length = one.length;
-      else if (typeof one === 'string') length = Buffer.byteLength(one, 'utf8');
-      else if (one === null) length = -1;
-      else
-        throw new InvalidArgumentError(`${where(topic, index)}.headers[${JSON.stringify(name)}] must be a Buffer, a string or null, got ${describeData(one)}`);
-      fields.names.push(name);
-      fields.values.push(one);
-      fields.lengths.push(nameLength, length);
+  const { names, values } = fields;
+  flattenHeaders(headers, names, values);
+  // Checked and measured in place; an undefined array element is dropped (encodeBatch refuses one).
+  let kept = 0;
+  let name = '';
+  let nameLength = 0;
+  for (let h = 0; h < names.length; h++) {
+    const one: unknown = values[h];
+    if (one === undefined) continue;
+    if (names[h] !== name) {
+      name = names[h]!;
+      nameLength = Buffer.byteLength(name, 'utf8');
     }
+    let length: number;
+    if (Buffer.isBuffer(one)) length = one.length;
+    else if (typeof one === 'string') length = Buffer.byteLength(one, 'utf8');
+    else if (one === null) length = -1;
+    else throw new InvalidArgumentError(`${where(topic, index)}.headers[${JSON.stringify(name)}] must be a Buffer, a string or null, got ${describeData(one)}`);
+    if (kept !== h) {
+      names[kept] = name;
+      values[kept] = one;
+    }
+    kept++;
+    fields.lengths.push(nameLength, length);
+  }
+  if (kept !== names.length) {
+    names.length = kept;
+    values.length = kept;
   }
   return fields;
 }

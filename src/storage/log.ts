@@ -8,7 +8,7 @@ import { describeValue } from '../arguments.js';
 import { CorruptRecordError, fromNative, InvalidArgumentError, InvalidConfigError, LogClosedError, OffsetOutOfRangeError } from '../errors.js';
 import { storeConfigLimit } from './config-limits.js';
 import { native } from './native.js';
-import { checkBatchContents } from './record-batch.js';
+import { checkBatchContents } from '../record-batch/append-checks.js';
 import type { NativeLog } from '../../native/binding.js';
 
 export interface LogOptions {

@@ -2,6 +2,11 @@
 // set on every byte but the last. varint is 32-bit (at most 5 bytes), varlong is
 // 64-bit (at most 10 bytes); JS numbers carry varlongs exactly for safe integers.
 
+/** The most bytes a varint takes. */
+export const VARINT_MAX_BYTES = 5;
+/** The most bytes a varlong takes. */
+export const VARLONG_MAX_BYTES = 10;
+
 /** A read position, advanced in place by the readers. */
 export interface Cursor {
   pos: number;
