@@ -28,5 +28,4 @@ it('FETCH reports the duration of the fetch-and-dispatch pass, handler time incl
   const working = fetches.find((f) => f.numberOfBatches === 1)!;
   expect(Number.isInteger(working.duration)).toBe(true);
   expect(working.duration).toBeGreaterThanOrEqual(75);
-  expect(working.duration).toBeLessThan(5_000);
 });
