@@ -158,24 +158,19 @@ const openLogs = new Map<string, OpenLog | Promise<OpenLog>>();
 const scratch = new Float64Array(5);
 const EMPTY = Buffer.alloc(0);
 
+/** The clock of an open or an append: `options.now`, else Date.now(). */
+function clockOf(options: { now?: number } | undefined): number {
+  const now = options?.now ?? Date.now();
+  if (!Number.isSafeInteger(now)) throw new InvalidArgumentError(`now must be an integer timestamp, got ${describeValue(now)}`);
+  return now;
+}
+
 /**
  * One partition directory in Apache Kafka's on-disk format. Opening a
  * directory this process already has open shares the same log; it closes
  * when every `Log` opened on it has closed. Another process gets
  * `LogDirectoryLockedError`.
  */
-/** The clock at open: `opening.now`, else Date.now(). */
-function openTime(opening: { now?: number } | undefined): number {
-  return appendTime(opening);
-}
-
-/** The clock of an append: `options.now`, else Date.now(). */
-function appendTime(options: { now?: number } | undefined): number {
-  const now = options?.now ?? Date.now();
-  if (!Number.isSafeInteger(now)) throw new InvalidArgumentError(`now must be an integer timestamp, got ${describeValue(now)}`);
-  return now;
-}
-
 export class Log {
   #open: OpenLog | null;
   /**
@@ -204,7 +199,7 @@ export class Log {
       open.refs++;
       return new Log(open);
     }
-    const pending = native.openLog(key, opts, openTime(opening)).then(
+    const pending = native.openLog(key, opts, clockOf(opening)).then(
       (handle) => new OpenLog(key, handle),
       (error: unknown) => {
         openLogs.delete(key);
@@ -231,7 +226,7 @@ export class Log {
     if (existing !== undefined) throw new InvalidArgumentError(`log ${key} is being opened asynchronously; await Log.open instead`);
     const open = new OpenLog(
       key,
-      call(() => native.NativeLog.openSync(key, opts, openTime(opening))),
+      call(() => native.NativeLog.openSync(key, opts, clockOf(opening))),
     );
     openLogs.set(key, open);
     return new Log(open, open.handle.openedDirectory);
@@ -259,7 +254,7 @@ export class Log {
     if (!(batches instanceof Uint8Array)) {
       throw new InvalidArgumentError(`batches must be a Buffer or Uint8Array of RecordBatch v2 bytes, got ${describeValue(batches)}`);
     }
-    const now = appendTime(options);
+    const now = clockOf(options);
     const handle = this.#handle;
     checkBatchContents(batches);
     call(() => handle.append(batches, now, scratch));
@@ -282,7 +277,7 @@ export class Log {
     if (!(cuts instanceof Uint32Array) || cuts.length !== values.length) {
       throw new InvalidArgumentError(`cuts must be a Uint32Array of one position per value (${values.length}), got ${describeValue(cuts)}`);
     }
-    const now = appendTime(options);
+    const now = clockOf(options);
     const handle = this.#handle;
     call(() => handle.appendGathered(framing, values as Uint8Array[], cuts, now, scratch));
     return { baseOffset: scratch[0]!, lastOffset: scratch[1]!, position: scratch[2]!, logAppendTime: scratch[3]!, logStartOffset: scratch[4]! };
