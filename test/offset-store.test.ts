@@ -1,16 +1,29 @@
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 
 import { InvalidArgumentError, InvalidConfigError, LogClosedError, OffsetMetadataTooLargeError } from '../src/errors.js';
 import { type CommittedOffset, OFFSET_METADATA_MAX_BYTES, OffsetStore, type OffsetStoreOptions } from '../src/groups/offset-store.js';
+import { decodeOffsetCommitValue, decodeOffsetsKey } from '../src/groups/offset-records.js';
+import { DEFAULT_OFFSETS_PARTITIONS, offsetsPartitionFor } from '../src/groups/offsets-partitioner.js';
 import type { Log } from '../src/storage/log.js';
 import { batchInfos, decodeBatches } from '../src/record-batch/decode.js';
 import { tempDir } from './helpers.js';
 
 const T0 = 1_700_000_000_000;
-const packr = new Packr({ useRecords: false });
+
+/** `n` group ids Kafka's rule puts in one offsets partition, so that one log holds them all. */
+function colocatedGroups(prefix: string, n: number): string[] {
+  const target = offsetsPartitionFor(`${prefix}0`, DEFAULT_OFFSETS_PARTITIONS);
+  const groups: string[] = [];
+  for (let i = 0; groups.length < n; i++) if (offsetsPartitionFor(`${prefix}${i}`, DEFAULT_OFFSETS_PARTITIONS) === target) groups.push(`${prefix}${i}`);
+  return groups;
+}
+
+/** The log of the offsets partition holding `group`. */
+function logOf(store: OffsetStore, group: string): Log {
+  return store.partitionOf(group)!.log;
+}
 
 type State = Map<string, Map<string, CommittedOffset>>;
 
@@ -42,7 +55,12 @@ function recordsOf(log: Log): { offset: number; key: unknown; value: unknown }[]
   let at = log.logStartOffset;
   for (let slice = log.readSlice(at); slice !== null; slice = log.readSlice(at)) {
     for (const r of decodeBatches(slice.bytes, { fromOffset: at })) {
-      out.push({ offset: r.offset, key: packr.unpack(r.key!), value: r.value === null ? null : packr.unpack(r.value) });
+      const key = decodeOffsetsKey(r.key!, 'test');
+      out.push({
+        offset: r.offset,
+        key: key.type === 'offset' ? [1, key.groupId, key.topic, key.partition] : key.type === 'group' ? [2, key.groupId] : key,
+        value: r.value === null ? null : decodeOffsetCommitValue(r.value, 'test'),
+      });
     }
     at = slice.nextOffset;
   }
@@ -76,7 +94,7 @@ function prng(seed: number): () => number {
 }
 
 describe('OffsetStore', () => {
-  it('round-trips commits, one RecordBatch per commit with the documented key and value schema', async () => {
+  it("round-trips commits, one RecordBatch per commit of Kafka's OffsetCommit records, in the group's partition by Kafka's rule", async () => {
     const dir = tempDir();
     const store = await OffsetStore.open(dir);
     expect(store.fetch('g', 'orders', 0)).toBeUndefined();
@@ -109,9 +127,19 @@ describe('OffsetStore', () => {
     // An empty commit writes nothing.
     store.commit('g', [], T0);
 
-    const log = store.log;
-    expect(log.dir.endsWith('__consumer_offsets-0')).toBe(true);
+    // 'g'.hashCode() = 103, 103 % 50 = 3: only that partition exists.
+    expect(store.partitionCount).toBe(50);
+    expect(readdirSync(dir)).toEqual(['__consumer_offsets-3']);
+    const log = logOf(store, 'g');
+    expect(log.dir.endsWith('__consumer_offsets-3')).toBe(true);
     expect(countRecords(log)).toEqual({ records: 2, batches: 1 });
+    // Kafka's OffsetCommitKey (type 1: group, topic, partition) and OffsetCommitValue v3
+    // (offset, leader epoch, metadata "" for none, commit timestamp).
+    const raw = [...decodeBatches(log.read(0))].map((r) => [r.key!.toString('hex'), r.value!.toString('hex')]);
+    expect(raw).toEqual([
+      ['0001000167000' + '66f726465727300000000', '0003000000000000002affffffff00000000018bcfe56800'],
+      ['0001000167000' + '66f726465727300000003', '00030000000000000007000000050001' + '6d0000018bcfe56800'],
+    ]);
     expect(recordsOf(log)).toEqual([
       { offset: 0, key: [1, 'g', 'orders', 0], value: { offset: 42, metadata: null, commitTimestamp: T0, leaderEpoch: -1 } },
       { offset: 1, key: [1, 'g', 'orders', 3], value: { offset: 7, metadata: 'm', commitTimestamp: T0, leaderEpoch: 5 } },
@@ -149,44 +177,46 @@ describe('OffsetStore', () => {
 
   it('writes tombstones for deleteGroup and deletePartitions, and they survive restart', async () => {
     const dir = tempDir();
+    const [a, b] = colocatedGroups('group-', 2) as [string, string];
     const store = await OffsetStore.open(dir);
     store.commit(
-      'a',
+      a,
       [0, 1, 2, 3].map((p) => ({ topic: 't', partition: p, offset: 10 + p })),
       T0,
     );
-    store.commit('a', [{ topic: 'u', partition: 0, offset: 1 }], T0);
-    store.commit('b', [{ topic: 't', partition: 0, offset: 99 }], T0);
-    store.deletePartitions('a', 't', [1, 3, 3, 7], T0 + 1); // 7 has no offset: no tombstone for it
-    store.deleteGroup('b', T0 + 2);
+    store.commit(a, [{ topic: 'u', partition: 0, offset: 1 }], T0);
+    store.commit(b, [{ topic: 't', partition: 0, offset: 99 }], T0);
+    store.deletePartitions(a, 't', [1, 3, 3, 7], T0 + 1); // 7 has no offset: no tombstone for it
+    store.deleteGroup(b, T0 + 2);
     store.deleteGroup('nobody', T0 + 2); // nothing to delete: nothing written
     store.deletePartitions('nobody', 't', [0], T0 + 2);
-    expect(store.groups()).toEqual(['a']);
-    expect([...store.offsets('a').keys()]).toEqual(['t:0', 't:2', 'u:0']);
+    expect(store.groups()).toEqual([a]);
+    expect([...store.offsets(a).keys()]).toEqual(['t:0', 't:2', 'u:0']);
     expect(store.stats.liveKeys).toBe(3);
 
-    const records = recordsOf(store.log);
-    expect(records.length).toBe(6 + 2 + 1);
+    const records = recordsOf(logOf(store, a));
+    expect(records.length).toBe(6 + 2 + 2);
     expect(records.slice(6)).toEqual([
-      { offset: 6, key: [1, 'a', 't', 1], value: null },
-      { offset: 7, key: [1, 'a', 't', 3], value: null },
-      { offset: 8, key: [1, 'b', 't', 0], value: null },
+      { offset: 6, key: [1, a, 't', 1], value: null },
+      { offset: 7, key: [1, a, 't', 3], value: null },
+      { offset: 8, key: [1, b, 't', 0], value: null },
+      { offset: 9, key: [2, b], value: null }, // the group's GroupMetadata tombstone, as Kafka writes on deletion
     ]);
-    expect(countRecords(store.log).batches).toBe(5);
+    expect(countRecords(logOf(store, a)).batches).toBe(5);
     await store.close();
 
     const reopened = await OffsetStore.open(dir);
-    expect(reopened.groups()).toEqual(['a']);
-    expect(reopened.fetch('b', 't', 0)).toBeUndefined();
-    expect(reopened.fetch('a', 't', 1)).toBeUndefined();
-    expect(reopened.fetch('a', 't', 2)!.offset).toBe(12);
+    expect(reopened.groups()).toEqual([a]);
+    expect(reopened.fetch(b, 't', 0)).toBeUndefined();
+    expect(reopened.fetch(a, 't', 1)).toBeUndefined();
+    expect(reopened.fetch(a, 't', 2)!.offset).toBe(12);
     expect(reopened.stats.liveKeys).toBe(3);
     // A deleted key can be committed again.
-    reopened.commit('b', [{ topic: 't', partition: 0, offset: 5 }], T0 + 3);
-    reopened.deleteGroup('a', T0 + 4);
+    reopened.commit(b, [{ topic: 't', partition: 0, offset: 5 }], T0 + 3);
+    reopened.deleteGroup(a, T0 + 4);
     await reopened.close();
     const again = await OffsetStore.open(dir);
-    expect(stateOf(again)).toEqual(new Map([['b', new Map([['t:0', { offset: 5, metadata: null, commitTimestamp: T0 + 3, leaderEpoch: -1 }]])]]));
+    expect(stateOf(again)).toEqual(new Map([[b, new Map([['t:0', { offset: 5, metadata: null, commitTimestamp: T0 + 3, leaderEpoch: -1 }]])]]));
     await again.close();
   });
 
@@ -208,7 +238,7 @@ describe('OffsetStore', () => {
     const dir = tempDir();
     const store = await OffsetStore.open(dir);
     store.commit('g', [{ topic: 't', partition: 0, offset: 1 }], T0);
-    const end = store.log.logEndOffset;
+    const end = logOf(store, 'g').logEndOffset;
     const before = stateOf(store);
     const good = { topic: 't', partition: 1, offset: 5 };
     const bad: unknown[] = [
@@ -238,7 +268,7 @@ describe('OffsetStore', () => {
     expect(() => store.deletePartitions('g', 't', [-1], T0)).toThrow(InvalidArgumentError);
     expect(() => store.deletePartitions('g', 't', 0 as never, T0)).toThrow(InvalidArgumentError);
     expect(() => store.deleteGroup('', T0)).toThrow(InvalidArgumentError);
-    expect(store.log.logEndOffset).toBe(end);
+    expect(logOf(store, 'g').logEndOffset).toBe(end);
     expect(stateOf(store)).toEqual(before);
     await store.close();
     const reopened = await OffsetStore.open(dir);
@@ -254,7 +284,7 @@ describe('OffsetStore', () => {
     store.commit('g', [{ topic: 't', partition: 0, offset: 1, metadata: atLimit }], T0);
     expect(store.fetch('g', 't', 0)!.metadata).toBe(atLimit);
 
-    const end = store.log.logEndOffset;
+    const end = logOf(store, 'g').logEndOffset;
     let error: unknown;
     try {
       store.commit(
@@ -274,7 +304,7 @@ describe('OffsetStore', () => {
     expect(typed.type).toBe('OFFSET_METADATA_TOO_LARGE');
     expect(typed.kafkaErrorCode).toBe(12);
     expect(typed.message).toMatch(/4097 bytes.*4096/);
-    expect(store.log.logEndOffset).toBe(end);
+    expect(logOf(store, 'g').logEndOffset).toBe(end);
     expect(store.fetch('g', 't', 1)).toBeUndefined();
     await store.close();
     const reopened = await OffsetStore.open(dir);
@@ -329,7 +359,7 @@ describe('OffsetStore', () => {
     const options: OffsetStoreOptions = { segmentBytes: 16 << 10, minCompactBytes: 48 << 10, compactWhenDeadRatio: 0.5, snapshotStepRecords: 16 };
     const random = prng(0xf10d);
     const int = (n: number) => Math.floor(random() * n);
-    const groups = ['g0', 'g1', 'g2', 'g3'];
+    const groups = colocatedGroups('g', 4); // one partition, so the bounds below are one log's
     const model: State = new Map();
     let store = await OffsetStore.open(dir, options);
     let now = T0;
@@ -384,7 +414,7 @@ describe('OffsetStore', () => {
         // A crash at an arbitrary point, perhaps mid-snapshot or before a snapshot's cleanup: kill -9 keeps what was written.
         compactions += store.stats.compactions;
         crashPhases.add(store.compactionPhase);
-        store.log.simulateCrash();
+        store.simulateCrash();
         store = await OffsetStore.open(dir, options);
         crashes++;
         expect(stateOf(store)).toEqual(sorted(model));
@@ -402,7 +432,7 @@ describe('OffsetStore', () => {
     await store.close();
     store = await OffsetStore.open(dir, options);
     expect(stateOf(store)).toEqual(sorted(model));
-    const { records } = countRecords(store.log);
+    const { records } = countRecords(logOf(store, groups[0]!));
     console.log(
       `random model: ${written} offsets written, ${restarts} restarts, ${crashes} crashes, ${compactions} compactions, ` +
         `crashes in phases ${[...crashPhases].join('/')}, max log ${maxLogBytes} bytes, final log ${store.stats.logBytes} bytes / ${records} records, ${store.stats.liveKeys} live keys`,
@@ -444,12 +474,12 @@ describe('OffsetStore', () => {
       T0 + 1000,
     );
     expect(store.fetch('g0', 't', 0)!.offset).toBe(5000);
-    const log = store.log;
+    const log = logOf(store, 'g0');
     const lastBatch = Buffer.from(log.read(log.logEndOffset - 2)); // a copy: the log is about to go
     const active = log.segments().at(-1)!;
     const position = active.size - lastBatch.length;
     const logDir = log.dir;
-    log.simulateCrash();
+    store.simulateCrash();
 
     const file = join(logDir, `${String(active.baseOffset).padStart(20, '0')}.log`);
     const fd = openSync(file, 'r+');
@@ -460,14 +490,14 @@ describe('OffsetStore', () => {
     closeSync(fd);
 
     store = await OffsetStore.open(dir, { segmentBytes: 64 << 10 });
-    expect(store.log.recoveryReport.cleanShutdown).toBe(false);
+    expect(logOf(store, 'g0').recoveryReport.cleanShutdown).toBe(false);
     expect(stateOf(store)).toEqual(synced); // neither entry of the torn commit, everything before it
     expect(store.fetch('g0', 'new', 0)).toBeUndefined();
 
     // And a plain crash (no tearing) keeps even what was not synced: the kernel holds it.
     store.commit('g1', [{ topic: 'after', partition: 0, offset: 77 }], T0 + 2000);
     const expected = stateOf(store);
-    store.log.simulateCrash();
+    store.simulateCrash();
     store = await OffsetStore.open(dir, { segmentBytes: 64 << 10 });
     expect(stateOf(store)).toEqual(expected);
     await store.close();
@@ -502,11 +532,11 @@ describe('OffsetStore', () => {
       const expected = stateOf(store);
       expect([...expected.get('g')!].map(([k, v]) => [k, v.offset])).toEqual([...model].sort(([a], [b]) => (a < b ? -1 : 1)));
       phases.add(store.compactionPhase);
-      const logStart = store.log.logStartOffset;
-      store.log.simulateCrash();
+      const logStart = logOf(store, 'g').logStartOffset;
+      store.simulateCrash();
       store = await OffsetStore.open(dir, options);
       expect(stateOf(store), `crash after ${crashAfter} steps`).toEqual(expected);
-      expect(store.log.logStartOffset).toBe(logStart);
+      expect(logOf(store, 'g').logStartOffset).toBe(logStart);
       await store.close();
     }
     expect([...phases].sort()).toEqual(['cleanup', 'idle', 'snapshot']);
@@ -516,6 +546,7 @@ describe('OffsetStore', () => {
     const dir = tempDir();
     const options: OffsetStoreOptions = { segmentBytes: 256 << 10, minCompactBytes: 1 << 20 };
     const store = await OffsetStore.open(dir, options);
+    const groups = colocatedGroups('group-', 10); // one partition, so the bounds below are one log's
     const model = new Map<string, number>();
     const keys = 1000;
     const perCommit = 100;
@@ -523,7 +554,7 @@ describe('OffsetStore', () => {
     const started = performance.now();
     let maxLogBytes = 0;
     for (let n = 0, commit = 0; n < total; commit++) {
-      const group = `group-${commit % 10}`;
+      const group = groups[commit % 10]!;
       const offsets = [];
       for (let j = 0; j < perCommit; j++, n++) {
         const partition = (n * 7) % 100; // 10 groups × 100 partitions = 1,000 keys
@@ -545,11 +576,11 @@ describe('OffsetStore', () => {
     const t = performance.now();
     const reopened = await OffsetStore.open(dir, options);
     const reopenMs = performance.now() - t;
-    const { records, batches } = countRecords(reopened.log);
+    const { records, batches } = countRecords(logOf(reopened, groups[0]!));
     console.log(
       `million commits: ${total} offsets in ${total / perCommit} commits written in ${writeMs.toFixed(0)} ms; ` +
         `${compactions} compactions; max log ${(maxLogBytes / 1024).toFixed(0)} KiB; after close: ${reopened.stats.logBytes} bytes, ` +
-        `${records} records in ${batches} batches, ${reopened.log.segments().length} segments; reopen ${reopenMs.toFixed(1)} ms`,
+        `${records} records in ${batches} batches, ${logOf(reopened, groups[0]!).segments().length} segments; reopen ${reopenMs.toFixed(1)} ms`,
     );
     expect(stateOf(reopened)).toEqual(before);
     expect(reopened.stats.liveKeys).toBe(keys);

@@ -4,7 +4,7 @@
 import { NotConnectedError, UnknownMemberIdError, fromNative } from '../errors.js';
 import { GROUP_METHODS, LocalGroupClient, type GroupClient } from '../groups/group-client.js';
 import { GroupCoordinator } from '../groups/group-coordinator.js';
-import { OffsetStore, OFFSETS_LOG_NAME } from '../groups/offset-store.js';
+import { OffsetStore, OFFSETS_TOPIC } from '../groups/offset-store.js';
 import type { Logger } from '../logger.js';
 import { logRecovery } from '../storage/recovery-log.js';
 import { RemoteGroupClient } from '../groups/remote-group-client.js';
@@ -78,7 +78,16 @@ export class SharedDirectory {
       return Promise.reject(new NotConnectedError(`the group coordinator of ${this.dir} lives in another thread of this process`));
     }
     this.#coordinator ??= OffsetStore.open(this.dir).then((offsets) => {
-      logRecovery(this.options.logger.namespace('Recovery'), OFFSETS_LOG_NAME, offsets.log);
+      for (const p of offsets.partitions) logRecovery(this.options.logger.namespace('Recovery'), `${OFFSETS_TOPIC}-${p.index}`, p.log);
+      const { skippedRecords } = offsets.stats;
+      if (skippedRecords > 0) {
+        this.options.logger.warn(
+          `${OFFSETS_TOPIC}: skipped ${skippedRecords} record(s) of types or versions Fjord does not read (KIP-848, share or streams groups)`,
+          {
+            skippedRecords,
+          },
+        );
+      }
       const coordinator = new GroupCoordinator(offsets, { clock: this.options.clock, initialRebalanceDelayMs: this.options.initialRebalanceDelayMs });
       coordinator.listeners.add((groupId) => this.#service.emit({ type: 'group', groupId, state: coordinator.describeGroup(groupId).state }));
       this.#local = new LocalGroupClient(coordinator);
