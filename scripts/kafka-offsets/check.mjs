@@ -1,0 +1,160 @@
+// Committed offsets between Apache Kafka 4.4 and Fjord, both directions, with
+// a real broker (Kafka's jars from Maven Central; Java 17+ and Maven needed):
+//
+//   Kafka → Fjord: a broker (Kafka's default 50 offsets partitions) gets two
+//     topics, the Java console consumer commits offsets for two groups, the
+//     broker stops; Fjord opens a copy of its log directory and must report
+//     exactly the offsets `kafka-consumer-groups.sh --describe` showed.
+//   Fjord → Kafka: Fjord commits offsets for a group on two topics;
+//     `fjord groups export-offsets` writes the CSV; a fresh broker gets the
+//     same topics and records (produced with KafkaJS), and
+//     `kafka-consumer-groups.sh --reset-offsets --from-file --execute` applies
+//     the CSV; `--describe` must show exactly Fjord's offsets.
+//
+// Run: npm run build:ts && node scripts/kafka-offsets/check.mjs
+// Prints what it compared; exits non-zero on any difference.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { Fjord } from '../../dist/src/index.js';
+import { describeGroup, runTool, startBroker } from './kafka.mjs';
+
+const root = resolve(import.meta.dirname, '../..');
+const work = mkdtempSync(join(tmpdir(), 'kafka-offsets-'));
+const TOPICS = { orders: 3, events: 2 };
+let failed = false;
+
+function compare(what, actual, expected) {
+  const same = JSON.stringify(actual) === JSON.stringify(expected);
+  console.log(`${same ? 'same' : 'DIFFERENT'}: ${what}`);
+  if (!same) {
+    failed = true;
+    console.log(`  expected ${JSON.stringify(expected)}\n  actual   ${JSON.stringify(actual)}`);
+  }
+}
+
+async function createTopics(bootstrap) {
+  for (const [topic, partitions] of Object.entries(TOPICS)) {
+    await runTool('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', bootstrap, '--create', '--topic', topic, '--partitions', String(partitions)]);
+  }
+}
+
+/** 100 records in every partition, with KafkaJS (explicit partitions). */
+async function produceKafka(bootstrap) {
+  const kafka = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING });
+  const producer = kafka.producer();
+  await producer.connect();
+  for (const [topic, partitions] of Object.entries(TOPICS)) {
+    for (let p = 0; p < partitions; p++) {
+      await producer.send({ topic, messages: Array.from({ length: 100 }, (_, i) => ({ partition: p, value: `${topic}-${p}-${i}` })) });
+    }
+  }
+  await producer.disconnect();
+}
+
+// ---- Kafka → Fjord
+{
+  const logDir = join(work, 'kafka-logs');
+  const broker = await startBroker(logDir);
+  console.log(`Kafka → Fjord: broker ${broker.bootstrap} on ${logDir}`);
+  await createTopics(broker.bootstrap);
+  await produceKafka(broker.bootstrap);
+  // The Java consumer (console consumer: auto-commit, commits on close) in two groups.
+  for (const [group, include, max] of [
+    ['kafka-group', 'orders|events', 230],
+    ['billing', 'events', 70],
+  ]) {
+    await runTool('org.apache.kafka.tools.consumer.ConsoleConsumer', [
+      '--bootstrap-server',
+      broker.bootstrap,
+      '--include',
+      include,
+      '--group',
+      group,
+      '--from-beginning',
+      '--max-messages',
+      String(max),
+      '--consumer-property',
+      'max.poll.records=10',
+    ]);
+  }
+  const expected = {};
+  for (const group of ['billing', 'kafka-group']) {
+    expected[group] = (await describeGroup(broker.bootstrap, group))
+      .filter((r) => r.currentOffset !== null)
+      .map((r) => [r.topic, r.partition, r.currentOffset]);
+    console.log(`  kafka-consumer-groups --describe ${group}: ${JSON.stringify(expected[group])}`);
+  }
+  await broker.stop();
+
+  const copy = join(work, 'adopted');
+  cpSync(logDir, copy, { recursive: true });
+  const fjord = new Fjord({ dir: copy });
+  const groups = await fjord.groupClient();
+  compare(
+    'Fjord listGroups',
+    (await groups.listGroups()).map((g) => g.groupId),
+    ['billing', 'kafka-group'],
+  );
+  for (const group of ['billing', 'kafka-group']) {
+    const offsets = (await groups.groupOffsets(group))
+      .map((o) => [o.topic, o.partition, o.offset])
+      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));
+    compare(`Fjord's committed offsets of ${group}`, offsets, expected[group]);
+  }
+  await fjord.close();
+}
+
+// ---- Fjord → Kafka
+{
+  const dir = join(work, 'fjord');
+  const fjord = new Fjord({ dir });
+  const admin = fjord.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: Object.entries(TOPICS).map(([topic, numPartitions]) => ({ topic, numPartitions })) });
+  const producer = fjord.producer();
+  await producer.connect();
+  for (const [topic, partitions] of Object.entries(TOPICS)) {
+    for (let p = 0; p < partitions; p++) {
+      await producer.send({ topic, messages: Array.from({ length: 100 }, (_, i) => ({ partition: p, value: `${topic}-${p}-${i}` })) });
+    }
+  }
+  const committed = { orders: [17, 42, 100], events: [5, 0] };
+  for (const [topic, offsets] of Object.entries(committed)) {
+    await admin.setOffsets({ groupId: 'fjord-group', topic, partitions: offsets.map((offset, partition) => ({ partition, offset: String(offset) })) });
+  }
+  await producer.disconnect();
+  await admin.disconnect();
+  await fjord.close();
+
+  const csv = execFileSync('node', [join(root, 'dist/src/cli.js'), 'groups', 'export-offsets', '--dir', dir, '--group', 'fjord-group'], { encoding: 'utf8' });
+  const csvFile = join(work, 'fjord-group.csv');
+  writeFileSync(csvFile, csv);
+  console.log(`Fjord → Kafka: fjord groups export-offsets wrote:\n${csv.replace(/^/gm, '  ')}`);
+
+  const broker = await startBroker(join(work, 'kafka-logs-2'), { port: 19192, controllerPort: 19193 });
+  await createTopics(broker.bootstrap);
+  await produceKafka(broker.bootstrap);
+  const reset = await runTool('org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', [
+    '--bootstrap-server',
+    broker.bootstrap,
+    '--reset-offsets',
+    '--group',
+    'fjord-group',
+    '--from-file',
+    csvFile,
+    '--execute',
+  ]);
+  console.log(`  kafka-consumer-groups --reset-offsets --from-file --execute:\n${reset.trimEnd().replace(/^/gm, '  ')}`);
+  const described = (await describeGroup(broker.bootstrap, 'fjord-group')).map((r) => [r.topic, r.partition, r.currentOffset]);
+  const expected = Object.entries(committed)
+    .flatMap(([topic, offsets]) => offsets.map((offset, partition) => [topic, partition, offset]))
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));
+  compare('kafka-consumer-groups --describe fjord-group after the CSV', described, expected);
+  await broker.stop();
+}
+
+console.log(failed ? 'FAILED' : 'OK: offsets moved both ways');
+process.exitCode = failed ? 1 : 0;
