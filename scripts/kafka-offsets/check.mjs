@@ -11,19 +11,30 @@
 //     `kafka-consumer-groups.sh --reset-offsets --from-file --execute` applies
 //     the CSV; `--describe` must show exactly Fjord's offsets.
 //
-// Run: npm run build:ts && node scripts/kafka-offsets/check.mjs
-// Prints what it compared; exits non-zero on any difference.
+// A third group commits with the KIP-848 consumer protocol
+// (group.protocol=consumer): its ConsumerGroup* records are of types Fjord does
+// not read (skipped, as Kafka's loader skips unknown types); its OffsetCommit
+// records are read like any other.
+//
+// Run: npm run build:ts && node scripts/kafka-offsets/check.mjs [--save-fixture <dir>]
+// Prints what it compared; exits non-zero on any difference. --save-fixture
+// copies the broker's offsets partitions of the three groups, as the broker
+// left them, and a manifest.json of the offsets --describe showed
+// (test/fixtures/kafka-4.4-offsets is made this way).
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Fjord } from '../../dist/src/index.js';
+import { offsetsPartitionFor } from '../../dist/src/groups/offsets-partitioner.js';
 import { describeGroup, runTool, startBroker } from './kafka.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
 const work = mkdtempSync(join(tmpdir(), 'kafka-offsets-'));
 const TOPICS = { orders: 3, events: 2 };
+const GROUPS = ['billing', 'kafka-group', 'kip848'];
+const saveFixture = process.argv.indexOf('--save-fixture') > 0 ? resolve(process.argv[process.argv.indexOf('--save-fixture') + 1]) : null;
 let failed = false;
 
 function compare(what, actual, expected) {
@@ -62,9 +73,10 @@ async function produceKafka(bootstrap) {
   await createTopics(broker.bootstrap);
   await produceKafka(broker.bootstrap);
   // The Java consumer (console consumer: auto-commit, commits on close) in two groups.
-  for (const [group, include, max] of [
-    ['kafka-group', 'orders|events', 230],
-    ['billing', 'events', 70],
+  for (const [group, include, max, protocol] of [
+    ['kafka-group', 'orders|events', 230, 'classic'],
+    ['billing', 'events', 70, 'classic'],
+    ['kip848', 'orders', 150, 'consumer'],
   ]) {
     await runTool('org.apache.kafka.tools.consumer.ConsoleConsumer', [
       '--bootstrap-server',
@@ -78,16 +90,27 @@ async function produceKafka(bootstrap) {
       String(max),
       '--consumer-property',
       'max.poll.records=10',
+      '--consumer-property',
+      `group.protocol=${protocol}`,
     ]);
   }
   const expected = {};
-  for (const group of ['billing', 'kafka-group']) {
+  for (const group of GROUPS) {
     expected[group] = (await describeGroup(broker.bootstrap, group))
       .filter((r) => r.currentOffset !== null)
       .map((r) => [r.topic, r.partition, r.currentOffset]);
     console.log(`  kafka-consumer-groups --describe ${group}: ${JSON.stringify(expected[group])}`);
   }
   await broker.stop();
+  if (saveFixture !== null) {
+    mkdirSync(saveFixture, { recursive: true });
+    // Every partition: the number of them is the topic's partition count, which places the groups.
+    for (let p = 0; p < 50; p++) cpSync(join(logDir, `__consumer_offsets-${p}`), join(saveFixture, `__consumer_offsets-${p}`), { recursive: true });
+    const partitions = GROUPS.map((g) => offsetsPartitionFor(g, 50));
+    const manifest = { made: 'node scripts/kafka-offsets/check.mjs --save-fixture <dir>', kafka: '4.4.0', offsetsPartitions: 50, groups: expected };
+    writeFileSync(join(saveFixture, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    console.log(`  saved __consumer_offsets-{0..49} (the groups' in ${partitions.join(', ')}) and manifest.json in ${saveFixture}`);
+  }
 
   const copy = join(work, 'adopted');
   cpSync(logDir, copy, { recursive: true });
@@ -96,9 +119,9 @@ async function produceKafka(bootstrap) {
   compare(
     'Fjord listGroups',
     (await groups.listGroups()).map((g) => g.groupId),
-    ['billing', 'kafka-group'],
+    GROUPS,
   );
-  for (const group of ['billing', 'kafka-group']) {
+  for (const group of GROUPS) {
     const offsets = (await groups.groupOffsets(group))
       .map((o) => [o.topic, o.partition, o.offset])
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));

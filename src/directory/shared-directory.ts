@@ -115,9 +115,14 @@ export class SharedDirectory {
       let removeLocal: (() => void) | null = null;
       let removed = false;
       if (this.#host) {
-        void local().then((l) => {
-          if (!removed) removeLocal = l.onChange(listener);
-        });
+        // A coordinator that failed to open (its offsets could not be read)
+        // reaches the caller through the group call that needed it.
+        local().then(
+          (l) => {
+            if (!removed) removeLocal = l.onChange(listener);
+          },
+          () => undefined,
+        );
       }
       return () => {
         removed = true;

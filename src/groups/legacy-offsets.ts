@@ -69,7 +69,7 @@ export function readLegacyOffsets(log: Log): LegacyOffset[] {
         throw corrupt(record.offset, 'value is not { offset, metadata, commitTimestamp, leaderEpoch }');
       }
       live.delete(id); // re-insert: the order of the last writes
-      live.set(id, { groupId, topic, partition: partition as number, offset, metadata, commitTimestamp, leaderEpoch });
+      live.set(id, { groupId, topic, partition: partition as number, offset, metadata: metadata === '' ? null : metadata, commitTimestamp, leaderEpoch });
     }
     if (slice.nextOffset <= at) break;
     at = slice.nextOffset;
