@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 
+import { runCommand } from '../src/command.js';
 import { CorruptRecordError } from '../src/errors.js';
 import { Fjord } from '../src/fjord.js';
 import { decodeOffsetCommitValue, decodeOffsetsKey, encodeOffsetCommitKey, encodeOffsetCommitValue } from '../src/groups/offset-records.js';
@@ -160,6 +161,61 @@ describe("a Kafka 4.4 broker's __consumer_offsets (fixture written by the broker
     expect(log.logEndOffset).toBe(6); // Kafka wrote offsets 0 to 4
     expect(store.fetch('billing', 'events', 1)).toMatchObject({ offset: 0, leaderEpoch: -1 });
     await store.close();
+  });
+});
+
+describe('fjord groups export-offsets', () => {
+  const capture = () => {
+    const out = { text: '', write: (t: string) => (out.text += t) };
+    return out;
+  };
+
+  it("prints a group's offsets as the CSV kafka-consumer-groups --reset-offsets --from-file reads", async () => {
+    const dir = tempDir();
+    const fjord = new Fjord({ dir, logLevel: 0 });
+    const admin = fjord.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'orders', numPartitions: 12 }, { topic: 'audit' }] });
+    await admin.setOffsets({
+      groupId: 'billing',
+      topic: 'orders',
+      partitions: [
+        { partition: 11, offset: '0' },
+        { partition: 2, offset: '0' },
+      ],
+    });
+    await admin.setOffsets({ groupId: 'billing', topic: 'audit', partitions: [{ partition: 0, offset: '0' }] });
+    await admin.disconnect();
+    await fjord.close();
+    const [stdout, stderr] = [capture(), capture()];
+    expect(await runCommand(['groups', 'export-offsets', '--dir', dir, '--group', 'billing'], stdout, stderr)).toBe(0);
+    expect([stdout.text, stderr.text]).toEqual(['audit,0,0\norders,2,0\norders,11,0\n', '']);
+    // A group without offsets: no lines.
+    const none = capture();
+    expect(await runCommand(['groups', 'export-offsets', '--dir', dir, '--group', 'nobody'], none, capture())).toBe(0);
+    expect(none.text).toBe('');
+  });
+
+  it('exports the offsets a Kafka broker committed, and refuses bad arguments', async () => {
+    const dir = tempDir();
+    cpSync(FIXTURE, dir, { recursive: true });
+    const stdout = capture();
+    expect(await runCommand(['groups', 'export-offsets', '--dir', dir, '--group', 'kafka-group'], stdout, capture())).toBe(0);
+    expect(stdout.text).toBe(manifest.groups['kafka-group']!.map(([t, p, o]) => `${t},${p},${o}\n`).join(''));
+    for (const args of [
+      ['groups'],
+      ['groups', 'export-offsets', '--dir', dir],
+      ['groups', 'export-offsets', '--dir', dir, '--group'],
+      ['groups', 'export-offsets', '--dir', dir, '--group', 'g', '--all'],
+      ['groups', 'list', '--dir', dir, '--group', 'g'],
+    ]) {
+      const stderr = capture();
+      expect(await runCommand(args, capture(), stderr), args.join(' ')).toBe(2);
+      expect(stderr.text, args.join(' ')).toContain('usage: fjord');
+    }
+    const stderr = capture();
+    expect(await runCommand(['groups', 'export-offsets', '--dir', join(dir, 'nope'), '--group', 'g'], capture(), stderr)).toBe(2);
+    expect(stderr.text).toBe(`fjord groups export-offsets: ${join(dir, 'nope')} is not a directory\n`);
   });
 });
 
