@@ -18,7 +18,7 @@ import { formatOffsetsCsv } from '../src/groups/offsets-csv.js';
 import { encodeBatch } from '../src/record-batch/encode.js';
 import { Log } from '../src/storage/log.js';
 import { FJORD, runScript } from './child-process.js';
-import { tempDir } from './helpers.js';
+import { tempDir, withAttributes } from './helpers.js';
 
 const FIXTURE = 'test/fixtures/kafka-4.4-offsets';
 const manifest = JSON.parse(readFileSync(join(FIXTURE, 'manifest.json'), 'utf8')) as { groups: Record<string, [string, number, number][]> };
@@ -160,6 +160,48 @@ describe("a Kafka 4.4 broker's __consumer_offsets (fixture written by the broker
     expect(log.logStartOffset).toBe(0);
     expect(log.logEndOffset).toBe(6); // Kafka wrote offsets 0 to 4
     expect(store.fetch('billing', 'events', 1)).toMatchObject({ offset: 0, leaderEpoch: -1 });
+    await store.close();
+  });
+});
+
+describe('offsets committed in transactions (TxnOffsetCommit)', () => {
+  it("are applied at their COMMIT marker, dropped at ABORT, kept pending while open, as Kafka's loader does", async () => {
+    const dir = tempDir();
+    const log = await Log.open(join(dir, '__consumer_offsets-9')); // billing's
+    const T = 1_700_000_000_000;
+    const commit = (partition: number, offset: number) => ({
+      key: encodeOffsetCommitKey('billing', 'orders', partition),
+      value: encodeOffsetCommitValue({ offset, leaderEpoch: -1, metadata: null, commitTimestamp: T }),
+    });
+    const txn = (producerId: number, records: { key: Buffer; value: Buffer }[]) =>
+      encodeBatch(records, { now: T, producerId, producerEpoch: 0, baseSequence: 0, transactional: true });
+    // A marker: key version 0 + type (0 ABORT, 1 COMMIT), value version 0 + coordinator epoch; attributes transactional + control.
+    const marker = (producerId: number, type: number) =>
+      withAttributes(
+        encodeBatch([{ key: Buffer.from([0, 0, 0, type]), value: Buffer.alloc(6) }], {
+          now: T,
+          producerId,
+          producerEpoch: 0,
+          baseSequence: 0,
+          transactional: true,
+        }),
+        0x30,
+      );
+    log.append(encodeBatch([commit(0, 5)], { now: T })); // offset 0
+    log.append(txn(7, [commit(0, 10), commit(1, 11)])); // 1, 2
+    log.append(txn(8, [commit(2, 12)])); // 3
+    log.append(encodeBatch([commit(1, 3)], { now: T })); // 4: written after producer 7's pending commit of partition 1
+    log.append(marker(8, 0)); // 5: ABORT
+    log.append(marker(7, 1)); // 6: COMMIT
+    log.append(txn(9, [commit(3, 99)])); // 7: never ended
+    await log.close();
+    const store = await OffsetStore.open(dir);
+    // Partition 0: producer 7's commit (record 1) is newer than record 0. Partition 1: record 4 is newer
+    // than producer 7's (record 2), which does not override it. Partition 2: aborted. Partition 3: open.
+    expect(offsetsOf(store, 'billing')).toEqual([
+      ['orders', 0, 10],
+      ['orders', 1, 3],
+    ]);
     await store.close();
   });
 });

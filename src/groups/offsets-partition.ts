@@ -42,10 +42,12 @@
 // Bounds: between compactions the log holds at most about
 // max(minCompactBytes, segmentBytes + 2 × the live set's bytes), so reopening
 // reads that much whatever the number of commits behind it.
+import { CorruptRecordError } from '../errors.js';
 import type { Log } from '../storage/log.js';
-import { decodeBatches } from '../record-batch/decode.js';
+import { batchInfos, decodeBatches } from '../record-batch/decode.js';
 import { encodeBatch, type RecordInput } from '../record-batch/encode.js';
-import { HEADER_SIZE } from '../record-batch/layout.js';
+import { ATTRIBUTE_CONTROL, ATTRIBUTE_TRANSACTIONAL, HEADER_SIZE, PRODUCER_ID } from '../record-batch/layout.js';
+import { readVarint, readVarlong } from '../record-batch/varint.js';
 import {
   decodeOffsetCommitValue,
   decodeOffsetsKey,
@@ -89,6 +91,32 @@ interface Snapshot {
 /** Per-record framing beyond key and value bytes, generously (varints, attributes, deltas, header count). */
 const RECORD_OVERHEAD = 24;
 const REPLAY_READ_BYTES = 8 << 20;
+
+interface KeyedRecord {
+  key: Buffer;
+  value: Buffer | null;
+  offset: number;
+}
+
+/** Control record types (the key: version i16, type i16). */
+const CONTROL_ABORT = 0;
+const CONTROL_COMMIT = 1;
+
+/** The type of a control batch's marker (its one record's key), or -1 when the record is not a marker. */
+function controlType(batch: Buffer, baseOffset: number): number {
+  const cursor = { pos: HEADER_SIZE };
+  try {
+    readVarint(batch, cursor); // length
+    cursor.pos += 1; // attributes
+    readVarlong(batch, cursor); // timestamp delta
+    readVarint(batch, cursor); // offset delta
+    const keyLength = readVarint(batch, cursor);
+    if (keyLength < 4 || cursor.pos + keyLength > batch.length) return -1;
+    return batch.readInt16BE(cursor.pos + 2);
+  } catch {
+    throw new CorruptRecordError(`__consumer_offsets control batch at offset ${baseOffset} has no readable marker`);
+  }
+}
 
 export function tpKey(topic: string, partition: number): string {
   return `${topic}:${partition}`;
@@ -135,22 +163,42 @@ export class OffsetsPartition {
   replay(owns: (groupId: string) => boolean): void {
     const log = this.log;
     // Raw key bytes (latin1 string) → the key's last record so far.
-    const last = new Map<string, { key: Buffer; value: Buffer | null; offset: number }>();
+    const last = new Map<string, KeyedRecord>();
+    const put = (record: KeyedRecord): void => {
+      const id = record.key.toString('latin1');
+      const seen = last.get(id);
+      if (seen === undefined || seen.offset < record.offset) last.set(id, record);
+    };
+    // Offsets committed in a transaction (TxnOffsetCommit), by producer id,
+    // until its COMMIT marker applies them or its ABORT marker drops them,
+    // as Kafka's loader does. One still open at the end is not applied.
+    const pending = new Map<bigint, KeyedRecord[]>();
     let at = log.logStartOffset;
     for (;;) {
       const slice = log.readSlice(at, REPLAY_READ_BYTES);
       if (slice === null) break;
-      for (const record of decodeBatches(slice.bytes, { fromOffset: at })) {
-        if (record.key === null) {
-          this.skippedRecords++; // Kafka's loader skips a keyless record too
+      for (const batch of batchInfos(slice.bytes)) {
+        if (batch.lastOffset < at) continue;
+        const bytes = slice.bytes.subarray(batch.position, batch.position + batch.size);
+        const producerId = bytes.readBigInt64BE(PRODUCER_ID);
+        if ((batch.attributes & ATTRIBUTE_CONTROL) !== 0) {
+          const marker = controlType(bytes, batch.baseOffset);
+          if (marker === CONTROL_COMMIT) for (const record of pending.get(producerId) ?? []) put(record);
+          if (marker === CONTROL_COMMIT || marker === CONTROL_ABORT) pending.delete(producerId);
           continue;
         }
-        const id = record.key.toString('latin1');
-        const seen = last.get(id);
-        if (seen === undefined) last.set(id, { key: record.key, value: record.value, offset: record.offset });
-        else {
-          seen.value = record.value;
-          seen.offset = record.offset;
+        const transactional = (batch.attributes & ATTRIBUTE_TRANSACTIONAL) !== 0;
+        for (const { key, value, offset } of decodeBatches(bytes, { fromOffset: at })) {
+          if (key === null) {
+            this.skippedRecords++; // Kafka's loader skips a keyless record too
+            continue;
+          }
+          if (!transactional) put({ key, value, offset });
+          else {
+            let records = pending.get(producerId);
+            if (records === undefined) pending.set(producerId, (records = []));
+            records.push({ key, value, offset });
+          }
         }
       }
       if (slice.nextOffset <= at) break;
