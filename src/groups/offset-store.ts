@@ -252,33 +252,23 @@ export class OffsetStore {
     const opts = checkOptions(options);
     mkdirSync(dataDir, { recursive: true });
     const key = realpathSync(dataDir);
-    const existing = openStores.get(key);
-    if (existing !== undefined && !existing.#closed) {
-      throw new InvalidArgumentError(`the offset store of ${dataDir} is already open in this thread: share that OffsetStore`);
-    }
-    let layout = await layoutOf(dataDir);
-    const legacyDir = join(dataDir, LEGACY_OFFSETS_DIR);
-    if (!layout.kafka && !existsSync(legacyDir) && layout.present.includes(0)) {
-      // A legacy log is set aside before anything is written in Kafka's layout.
-      const log = await Log.open(join(dataDir, `${OFFSETS_TOPIC}-0`), logOptions(opts));
-      let legacy: boolean;
-      try {
-        legacy = isLegacyOffsetsLog(log);
-      } finally {
-        await log.close();
-      }
-      if (legacy) {
-        await rename(join(dataDir, `${OFFSETS_TOPIC}-0`), legacyDir);
-        layout = await layoutOf(dataDir);
-      }
-    }
+    const layout = await layoutOf(dataDir);
     const other = openStores.get(key);
-    if (other !== undefined && !other.#closed)
+    if (other !== undefined && !other.#closed) {
       throw new InvalidArgumentError(`the offset store of ${dataDir} is already open in this thread: share that OffsetStore`);
+    }
     const store = new OffsetStore(dataDir, key, opts, layout);
     openStores.set(key, store);
+    const legacyDir = join(dataDir, LEGACY_OFFSETS_DIR);
     try {
       await Promise.all(layout.present.map((index) => store.#openPartition(index)));
+      const first = store.#partitions[0];
+      if (!layout.kafka && first !== undefined && !existsSync(legacyDir) && isLegacyOffsetsLog(first.log)) {
+        // A legacy log is set aside before anything is written in Kafka's layout.
+        store.#partitions[0] = undefined;
+        await first.close();
+        await rename(join(dataDir, `${OFFSETS_TOPIC}-0`), legacyDir);
+      }
       for (const partition of store.#partitions) partition?.replay((groupId) => offsetsPartitionFor(groupId, layout.partitions) === partition.index);
       if (!layout.kafka && existsSync(legacyDir)) await store.#migrate(legacyDir);
     } catch (error) {
