@@ -128,6 +128,29 @@ describe("a Kafka 4.4 broker's __consumer_offsets (fixture written by the broker
     for (const [file, hash] of before) expect(after.get(file), file).toBe(hash);
   });
 
+  it("never compacts Kafka's partitions: its segments stay, whatever Fjord commits after them", async () => {
+    const dir = tempDir();
+    cpSync(FIXTURE, dir, { recursive: true });
+    const kafkaSegment = join(dir, '__consumer_offsets-9', '00000000000000000000.log');
+    const kafkaBytes = readFileSync(kafkaSegment);
+    // Settings under which a partition Fjord created compacts at once (see offset-store.test.ts).
+    const store = await OffsetStore.open(dir, { segmentBytes: 4096, minCompactBytes: 0, compactWhenDeadRatio: 0, snapshotStepRecords: 4 });
+    for (let i = 0; i < 200; i++) store.commit('billing', [{ topic: 'events', partition: 0, offset: 70 + i }], 1_800_000_000_000 + i);
+    await store.sync();
+    expect(store.stats.compactions).toBe(0);
+    const log = store.partitionOf('billing')!.log;
+    expect(log.logStartOffset).toBe(0);
+    expect(log.segments().length).toBeGreaterThan(1);
+    expect(readFileSync(kafkaSegment).subarray(0, kafkaBytes.length).equals(kafkaBytes)).toBe(true);
+    expect(store.fetch('billing', 'events', 0)!.offset).toBe(269);
+    await store.close();
+    // The same settings in a directory Fjord started compact at once.
+    const own = await OffsetStore.open(tempDir(), { segmentBytes: 4096, minCompactBytes: 0, compactWhenDeadRatio: 0, snapshotStepRecords: 4 });
+    for (let i = 0; i < 200; i++) own.commit('billing', [{ topic: 'events', partition: 0, offset: 70 + i }], 1_800_000_000_000 + i);
+    expect(own.stats.compactions).toBeGreaterThan(0);
+    await own.close();
+  });
+
   it('answers listGroups and fetchOffsets through Fjord, and commits in the group partition in Kafka format', async () => {
     const dir = tempDir();
     cpSync(FIXTURE, dir, { recursive: true });
