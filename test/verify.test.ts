@@ -146,8 +146,14 @@ describe('fjord verify', () => {
     const cases: [string[], string][] = [
       [[], 'usage: fjord verify <data-dir> [--json]\n       fjord groups export-offsets --dir <data-dir> --group <group-id>\n'],
       [['verify'], 'usage: fjord verify <data-dir> [--json]\n       fjord groups export-offsets --dir <data-dir> --group <group-id>\n'],
-      [['frob'], 'fjord: unknown command "frob"\nusage: fjord verify <data-dir> [--json]\n       fjord groups export-offsets --dir <data-dir> --group <group-id>\n'],
-      [['verify', '--fast', 'x'], 'fjord verify: unknown option --fast\nusage: fjord verify <data-dir> [--json]\n       fjord groups export-offsets --dir <data-dir> --group <group-id>\n'],
+      [
+        ['frob'],
+        'fjord: unknown command "frob"\nusage: fjord verify <data-dir> [--json]\n       fjord groups export-offsets --dir <data-dir> --group <group-id>\n',
+      ],
+      [
+        ['verify', '--fast', 'x'],
+        'fjord verify: unknown option --fast\nusage: fjord verify <data-dir> [--json]\n       fjord groups export-offsets --dir <data-dir> --group <group-id>\n',
+      ],
       [['verify', '/nonexistent/fjord'], 'fjord verify: /nonexistent/fjord is not a directory\n'],
     ];
     for (const [args, message] of cases) {
@@ -163,6 +169,9 @@ describe('fjord verify', () => {
     const clean = await runScript(tempDir(), script, ['verify', dir]);
     expect([clean.code, clean.stdout.endsWith('2 partitions checked: no problems\n'), clean.stderr]).toEqual([0, true, '']);
     const usage = await runScript(tempDir(), script, []);
-    expect([usage.code, usage.stderr]).toEqual([2, 'usage: fjord verify <data-dir> [--json]\n       fjord groups export-offsets --dir <data-dir> --group <group-id>\n']);
+    expect([usage.code, usage.stderr]).toEqual([
+      2,
+      'usage: fjord verify <data-dir> [--json]\n       fjord groups export-offsets --dir <data-dir> --group <group-id>\n',
+    ]);
   });
 });
