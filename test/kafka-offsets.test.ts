@@ -187,6 +187,57 @@ describe("a Kafka 4.4 broker's __consumer_offsets (fixture written by the broker
   });
 });
 
+describe('a consumer moving from Kafka', () => {
+  it('resumes at the offsets the Kafka broker committed for its group', async () => {
+    const dir = tempDir();
+    cpSync(FIXTURE, dir, { recursive: true });
+    const fjord = new Fjord({ dir, logLevel: 0 });
+    const admin = fjord.admin();
+    await admin.connect();
+    // The topic's records (adopting Kafka's topic directories is another step, tested on its own): 100 in each partition.
+    await admin.createTopics({ topics: [{ topic: 'events', numPartitions: 2 }] });
+    const producer = fjord.producer();
+    await producer.connect();
+    for (const partition of [0, 1]) {
+      await producer.send({ topic: 'events', messages: Array.from({ length: 100 }, (_, i) => ({ partition, value: `events-${partition}-${i}` })) });
+    }
+    // billing committed events-0 at 70 and events-1 at 0 on the Kafka broker.
+    const consumer = fjord.consumer({ groupId: 'billing' });
+    await consumer.connect();
+    await consumer.subscribe({ topics: ['events'], fromBeginning: true });
+    const first = new Map<number, string>();
+    let count = 0;
+    const done = new Promise<void>((resolve) => {
+      void consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          if (!first.has(partition)) first.set(partition, message.offset);
+          if (++count === 30 + 100) resolve();
+        },
+      });
+    });
+    await done;
+    expect(new Map([...first].sort())).toEqual(
+      new Map([
+        [0, '70'],
+        [1, '0'],
+      ]),
+    );
+    await consumer.disconnect();
+    expect(await admin.fetchOffsets({ groupId: 'billing', topics: ['events'] })).toEqual([
+      {
+        topic: 'events',
+        partitions: [
+          { partition: 0, offset: '100', metadata: null, lag: '0' },
+          { partition: 1, offset: '100', metadata: null, lag: '0' },
+        ],
+      },
+    ]);
+    await producer.disconnect();
+    await admin.disconnect();
+    await fjord.close();
+  });
+});
+
 describe('offsets committed in transactions (TxnOffsetCommit)', () => {
   it("are applied at their COMMIT marker, dropped at ABORT, kept pending while open, as Kafka's loader does", async () => {
     const dir = tempDir();
