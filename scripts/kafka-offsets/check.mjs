@@ -2,14 +2,18 @@
 // a real broker (Kafka's jars from Maven Central; Java 17+ and Maven needed):
 //
 //   Kafka → Fjord: a broker (Kafka's default 50 offsets partitions) gets two
-//     topics, the Java console consumer commits offsets for two groups, the
+//     topics, the Java console consumer commits offsets for three groups, the
 //     broker stops; Fjord opens a copy of its log directory and must report
 //     exactly the offsets `kafka-consumer-groups.sh --describe` showed.
 //   Fjord → Kafka: Fjord commits offsets for a group on two topics;
 //     `fjord groups export-offsets` writes the CSV; a fresh broker gets the
 //     same topics and records (produced with KafkaJS), and
 //     `kafka-consumer-groups.sh --reset-offsets --from-file --execute` applies
-//     the CSV; `--describe` must show exactly Fjord's offsets.
+//     the CSV; `--describe` must show exactly Fjord's offsets. Then a second
+//     group's records move as they are: Fjord's segment of its
+//     `__consumer_offsets` partition is copied into the stopped broker's
+//     (empty) partition of the same number, and after a restart `--describe`
+//     must show that group's offsets as Fjord committed them.
 //
 // A third group commits with the KIP-848 consumer protocol
 // (group.protocol=consumer): its ConsumerGroup* records are of types Fjord does
@@ -18,11 +22,11 @@
 //
 // Run: npm run build:ts && node scripts/kafka-offsets/check.mjs [--save-fixture <dir>]
 // Prints what it compared; exits non-zero on any difference. --save-fixture
-// copies the broker's offsets partitions of the three groups, as the broker
-// left them, and a manifest.json of the offsets --describe showed
+// copies the broker's 50 offsets partitions, as the broker left them, and a
+// manifest.json of the offsets --describe showed
 // (test/fixtures/kafka-4.4-offsets is made this way).
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -159,8 +163,15 @@ try {
       }
     }
     const committed = { orders: [17, 42, 100], events: [5, 0] };
-    for (const [topic, offsets] of Object.entries(committed)) {
-      await admin.setOffsets({ groupId: 'fjord-group', topic, partitions: offsets.map((offset, partition) => ({ partition, offset: String(offset) })) });
+    // A second group whose committed offsets move as Fjord's __consumer_offsets segment itself.
+    const inSegment = { orders: [3, 4, 5], events: [6, 7] };
+    for (const [group, offsetsOf] of [
+      ['fjord-group', committed],
+      ['fjord-files', inSegment],
+    ]) {
+      for (const [topic, offsets] of Object.entries(offsetsOf)) {
+        await admin.setOffsets({ groupId: group, topic, partitions: offsets.map((offset, partition) => ({ partition, offset: String(offset) })) });
+      }
     }
     await producer.disconnect();
     await admin.disconnect();
@@ -191,6 +202,22 @@ try {
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));
     compare('kafka-consumer-groups --describe fjord-group after the CSV', described, expected);
     await kafka.stop();
+
+    // Fjord's segment of fjord-files's offsets partition, copied into the stopped broker's (empty) one.
+    const partition = `__consumer_offsets-${offsetsPartitionFor('fjord-files', 50)}`;
+    const segment = '00000000000000000000.log';
+    const kafkaSegment = join(work, 'kafka-logs-2', partition, segment);
+    if (statSync(kafkaSegment).size !== 0) throw new Error(`${kafkaSegment} is not empty: pick another group`);
+    cpSync(join(dir, partition, segment), kafkaSegment);
+    rmSync(join(work, 'kafka-logs-2', '.kafka_cleanshutdown')); // Kafka recovers every segment at start, the copied one too
+    const restarted = await broker(join(work, 'kafka-logs-2'), { port: 19192, controllerPort: 19193, clusterId: kafka.clusterId });
+    console.log(`  Fjord's ${partition}/${segment} copied into the stopped broker's ${partition}, broker restarted`);
+    const fromSegment = (await describeGroup(restarted.bootstrap, 'fjord-files')).map((r) => [r.topic, r.partition, r.currentOffset]);
+    const expectedFromSegment = Object.entries(inSegment)
+      .flatMap(([topic, offsets]) => offsets.map((offset, p) => [topic, p, offset]))
+      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));
+    compare("kafka-consumer-groups --describe fjord-files after Kafka loaded Fjord's segment", fromSegment, expectedFromSegment);
+    await restarted.stop();
   }
 } finally {
   for (const running of brokers) await running.stop();
