@@ -2,7 +2,7 @@
 // by Maven from pom.xml beside this file, cached in ~/.m2), the Java tools, and
 // a single-node KRaft broker on a log directory.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,12 +11,18 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 let classpath;
 
-/** The jars of Kafka 4.4 (broker, clients, tools), resolved once per process. */
+/** The classpath, cached per machine user (the tests' test/kafka-tools.ts shares the file). */
+const CLASSPATH_FILE = join(tmpdir(), `fjord-kafka-4.4-classpath-${process.getuid?.() ?? 0}.txt`);
+
+/** The jars of Kafka 4.4 (broker, clients, tools), resolved by Maven once. */
 export function kafkaClasspath() {
   if (classpath !== undefined) return classpath;
-  const out = join(mkdtempSync(join(tmpdir(), 'kafka-cp-')), 'classpath.txt');
-  execFileSync('mvn', ['-q', '-f', join(here, 'pom.xml'), 'dependency:build-classpath', `-Dmdep.outputFile=${out}`], { stdio: 'inherit' });
-  classpath = readFileSync(out, 'utf8').trim();
+  if (existsSync(CLASSPATH_FILE)) {
+    const cached = readFileSync(CLASSPATH_FILE, 'utf8').trim();
+    if (cached.split(':').every((jar) => existsSync(jar))) return (classpath = cached);
+  }
+  execFileSync('mvn', ['-q', '-f', join(here, 'pom.xml'), 'dependency:build-classpath', `-Dmdep.outputFile=${CLASSPATH_FILE}`], { stdio: 'inherit' });
+  classpath = readFileSync(CLASSPATH_FILE, 'utf8').trim();
   return classpath;
 }
 
@@ -46,12 +52,13 @@ function portOpen(port) {
 
 /**
  * Starts a single-node KRaft broker (node 1) on `logDir` (formatted first if
- * new), Kafka's default 50 offsets partitions. Resolves once it accepts
+ * new; its server.properties is written beside it, `<logDir>.properties`),
+ * Kafka's default 50 offsets partitions. Resolves once it accepts
  * connections: { bootstrap, stop() } where stop() is a clean shutdown.
  */
 export async function startBroker(logDir, { port = 19092, controllerPort = 19093, clusterId } = {}) {
   mkdirSync(logDir, { recursive: true });
-  const config = join(mkdtempSync(join(tmpdir(), 'kafka-config-')), 'server.properties');
+  const config = `${logDir}.properties`;
   writeFileSync(
     config,
     [
