@@ -102,6 +102,30 @@ describe('a Kafka broker log directory opened by Fjord', () => {
     expect(sortRecords(seen)).toEqual(expected);
   });
 
+  it('appends after the broker’s records; read_committed sees them up to the last stable offset, which a transaction left open holds back', async () => {
+    const fjord = track(await Fjord.open({ dir: copyOfKafkaLogDir() }));
+    const producer = fjord.producer();
+    await producer.connect();
+    await producer.send({
+      topic: 'k-txn',
+      messages: [
+        { partition: 0, key: 'after-0', value: 'fjord 0' },
+        { partition: 2, key: 'after-2', value: 'fjord 2' },
+      ],
+    });
+    await producer.disconnect();
+    const appended = async (readUncommitted: boolean) =>
+      (await pollAll(fjord, ['k-txn'], readUncommitted)).filter((r) => r.key !== null && Buffer.from(r.key, 'base64').toString().startsWith('after-'));
+    const end = (partition: number) => manifest.consumed.read_uncommitted.endOffsets.find((e) => e.topic === 'k-txn' && e.partition === partition)!.endOffset;
+    expect((await appended(true)).map((r) => [r.partition, r.offset])).toEqual([
+      [0, end(0)],
+      [2, end(2)],
+    ]);
+    // Partition 2's open transaction (no marker: the broker stopped first) keeps its last stable offset where it began, as in Kafka.
+    expect((await appended(false)).map((r) => [r.partition, r.offset])).toEqual([[0, end(0)]]);
+    expect((await fjord.topics()).get('k-txn').partition(2).transactions!.lastStableOffset).toBe(manifest.openTransaction.firstOffset);
+  });
+
   it('keeps every file Kafka wrote byte for byte through open, reads under both isolation levels, and close', async () => {
     const dir = copyOfKafkaLogDir();
     const fjord = track(await Fjord.open({ dir }));
