@@ -3,7 +3,7 @@
 // exactly as Kafka's own consumer read them under read_committed and
 // read_uncommitted, and Kafka's files stay byte for byte as they were.
 // The snappy, lz4 and zstd topics are checked in kafka-adoption-codecs.pending.ts.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -45,6 +45,26 @@ describe('a Kafka broker log directory opened by Fjord', () => {
       manifest.topics.map((t) => [t.name, uuidOf(t.topicId), t.partitions, 'kafka']),
     );
     await again.close();
+  });
+
+  it('leaves a topic whose partition directories are not 0 to n-1 as it is, and reports it', async () => {
+    const dir = copyOfKafkaLogDir();
+    renameSync(join(dir, 'k-gzip-1'), join(dir, 'k-gzip-3'));
+    const before = readdirSync(join(dir, 'k-gzip-3')).sort();
+    const warnings: string[] = [];
+    const logCreator = () => (entry: { namespace: string; label: string; log: { message: string } }) => {
+      if (entry.label === 'WARN') warnings.push(`[${entry.namespace}] ${entry.log.message}`);
+    };
+    const fjord = track(await Fjord.open({ dir, logCreator }));
+    const registry = await fjord.topics();
+    expect(registry.has('k-gzip')).toBe(false);
+    expect(registry.list().length).toBe(ALL_USER_TOPICS.length - 1);
+    expect(warnings).toEqual([
+      '[KafkaAdoption] Kafka partition directory k-gzip-0 left as it is: topic k-gzip is not adopted: partitions 0, 3 are not 0 to 1',
+      '[KafkaAdoption] Kafka partition directory k-gzip-3 left as it is: topic k-gzip is not adopted: partitions 0, 3 are not 0 to 1',
+    ]);
+    await fjord.close();
+    expect(readdirSync(join(dir, 'k-gzip-3')).sort()).toEqual(before);
   });
 
   it('reads every record as Kafka read_uncommitted did: aborted and open transactions included, markers never', async () => {
