@@ -46,10 +46,11 @@ export class ManualAssignment {
         this.positions.applySeek(owned);
         let decoded = 0;
         try {
-          const committed = this.readUncommitted ? null : (owned.partition.transactions?.view() ?? null);
-          if (committed !== null && owned.position >= committed.lastStableOffset) continue;
           const slice = this.positions.slice(owned, this.maxBytesPerPartition);
           if (slice === null) continue;
+          // read_committed: nothing at or past the last stable offset, no aborted transaction's records.
+          const committed = this.readUncommitted ? null : (owned.partition.transactions?.view(slice.nextOffset) ?? null);
+          if (committed !== null && owned.position >= committed.lastStableOffset) continue;
           for (const r of decodeBatches(slice.bytes, { fromOffset: owned.position, committed })) {
             if (out.length >= maxRecords) break;
             out.push({ ...r, topic: owned.topic, partition: owned.partition.id });

@@ -4,8 +4,10 @@
 // ABORT marker), and the first offset of each transaction still open (no marker
 // yet), the lowest of which is the last stable offset. A read_committed fetch
 // returns nothing at or past the last stable offset and no batch of an aborted
-// transaction. Built by walking batch headers once, then extended as the log
-// grows; only partitions adopted from a Kafka broker have one.
+// transaction. The batch headers are walked lazily, as far as the reads need:
+// past the offsets read and on to the marker of every transaction begun before
+// them, so a consumer pays for the walk as it goes; only partitions adopted from
+// a Kafka broker have one.
 import { batchInfos, type CommittedView, controlRecordType } from '../record-batch/decode.js';
 import * as layout from '../record-batch/layout.js';
 import type { Log } from '../storage/log.js';
@@ -34,12 +36,25 @@ export class TransactionState implements CommittedView {
     this.#walkedTo = log.logStartOffset;
   }
 
-  /** The first offset of the oldest open transaction, else the log end; walks what was appended since the last call. */
+  /** The first offset of the oldest open transaction, else the log end (walks the whole log). */
   get lastStableOffset(): number {
-    this.#catchUp();
-    let lso = this.log.logEndOffset;
-    for (const first of this.#open.values()) if (first < lso) lso = first;
-    return lso;
+    return this.#stableBelow(Infinity);
+  }
+
+  /**
+   * What a read of offsets below `end` needs, fixed: its last stable offset may
+   * lie below `end` (a transaction open there), never past the walk.
+   */
+  view(end: number): CommittedView {
+    return { lastStableOffset: this.#stableBelow(end), isAborted: (producerId, offset) => this.isAborted(producerId, offset) };
+  }
+
+  /** Walks as far as offsets below `end` need; the lowest offset that is not known to be stable. */
+  #stableBelow(end: number): number {
+    this.#walk(end);
+    let stable = this.#walkedTo >= this.log.logEndOffset ? this.log.logEndOffset : this.#walkedTo;
+    for (const first of this.#open.values()) if (first < stable) stable = first;
+    return stable;
   }
 
   isAborted(producerId: bigint, offset: number): boolean {
@@ -58,22 +73,24 @@ export class TransactionState implements CommittedView {
     return false;
   }
 
-  /** The state now, fixed: what one read_committed read uses. */
-  view(): CommittedView {
-    return { lastStableOffset: this.lastStableOffset, isAborted: (producerId, offset) => this.isAborted(producerId, offset) };
-  }
-
   /** Aborted transactions so far, as Kafka's `.txnindex` lists them (producer id, first offset, ABORT marker offset). */
   abortedTransactions(): { producerId: bigint; firstOffset: number; lastOffset: number }[] {
-    this.#catchUp();
+    this.#walk(Infinity);
     const out = [...this.#aborted].flatMap(([producerId, ranges]) => ranges.map((r) => ({ producerId, firstOffset: r.first, lastOffset: r.last })));
     return out.sort((a, b) => a.lastOffset - b.lastOffset);
   }
 
-  #catchUp(): void {
+  /** True while a transaction begun below `end` has no marker yet. */
+  #openBelow(end: number): boolean {
+    for (const first of this.#open.values()) if (first < end) return true;
+    return false;
+  }
+
+  /** Walks batch headers until past `end` with every transaction begun below it ended, or to the log end. */
+  #walk(end: number): void {
     // Retention may have moved the log start past the walk: what it removed is gone for readers too.
     if (this.#walkedTo < this.log.logStartOffset) this.#walkedTo = this.log.logStartOffset;
-    while (this.#walkedTo < this.log.logEndOffset) {
+    while (this.#walkedTo < this.log.logEndOffset && (this.#walkedTo < end || this.#openBelow(end))) {
       const slice = this.log.readSlice(this.#walkedTo, WALK_BYTES);
       if (slice === null) return;
       for (const info of batchInfos(slice.bytes)) {
