@@ -52,7 +52,7 @@ export class TransactionState implements CommittedView {
   /** Walks as far as offsets below `end` need; the lowest offset that is not known to be stable. */
   #stableBelow(end: number): number {
     this.#walk(end);
-    let stable = this.#walkedTo >= this.log.logEndOffset ? this.log.logEndOffset : this.#walkedTo;
+    let stable = Math.min(this.#walkedTo, this.log.logEndOffset);
     for (const first of this.#open.values()) if (first < stable) stable = first;
     return stable;
   }
