@@ -13,7 +13,7 @@ import { InvalidPartitionsError, InvalidTopicError, UnknownTopicOrPartitionError
 import type { Logger } from '../logger.js';
 import { Log } from '../storage/log.js';
 import { logRecovery } from '../storage/recovery-log.js';
-import { scanKafkaTopics } from './kafka-adoption.js';
+import { type KafkaDirectoryScan, scanKafkaTopics } from './kafka-adoption.js';
 import { Partition } from './partition.js';
 import { logOptionsFor, type TopicConfigs } from './topic-config.js';
 import { validateTopicName } from './topic-name.js';
@@ -23,6 +23,8 @@ const METADATA_FILE = 'fjord-topics.msgpack';
 /** Internal topics whose partition directories Fjord owns. */
 const RESERVED_TOPICS = new Set(['__consumer_offsets']);
 const METADATA_VERSION = 1;
+/** Kafka's KRaft metadata log: a broker's Metadata response never names it. */
+const NEVER_LISTED = new Set(['__cluster_metadata']);
 const MAX_PARTITIONS = 100_000;
 
 interface TopicRecord {
@@ -124,6 +126,7 @@ export class TopicRegistry {
   readonly #logger: Logger | null;
   readonly #adoptionLogger: Logger | null;
   readonly #clock: () => number;
+  #kafkaInternal: string[] = [];
   /** Told when a topic gains partitions (here or, after a reload, in another thread). */
   readonly #growthListeners = new Set<() => void>();
 
@@ -154,7 +157,11 @@ export class TopicRegistry {
       );
       registry.#topics.set(record.name, new Topic(record.name, record.id, record.configs, partitions, record.createdAt, record.origin));
     }
-    if (registry.#remote === null) await registry.#adoptKafkaTopics();
+    if (existsSync(dir)) {
+      const scan = await scanKafkaTopics(dir, (name) => registry.#topics.has(name));
+      registry.#kafkaInternal = scan.internal.filter((name) => !NEVER_LISTED.has(name));
+      if (registry.#remote === null) await registry.#adoptKafkaTopics(scan);
+    }
     await registry.#removeLeftovers();
     return registry;
   }
@@ -165,14 +172,12 @@ export class TopicRegistry {
    * Kafka's files stay as they are; Kafka's internal topics and partition
    * directories that cannot be adopted are reported, never opened or removed.
    */
-  async #adoptKafkaTopics(): Promise<void> {
-    if (!existsSync(this.dir)) return;
-    const scan = await scanKafkaTopics(this.dir, (name) => this.#topics.has(name));
+  async #adoptKafkaTopics(scan: KafkaDirectoryScan): Promise<void> {
     for (const { dir, reason } of scan.skipped) this.#adoptionLogger?.warn(`Kafka partition directory ${dir} left as it is: ${reason}`, { dir });
+    if (scan.topics.length === 0) return;
     if (scan.internal.length > 0) {
       this.#adoptionLogger?.info(`Kafka internal topics left as they are: ${scan.internal.join(', ')}`, { topics: scan.internal });
     }
-    if (scan.topics.length === 0) return;
     const adopted: Topic[] = [];
     try {
       for (const { name, id, partitions: count } of scan.topics) {
@@ -224,6 +229,15 @@ export class TopicRegistry {
 
   list(): Topic[] {
     return [...this.#topics.values()];
+  }
+
+  /**
+   * Kafka's internal topics in an adopted log directory (`__consumer_offsets`,
+   * `__transaction_state`, ...), named as a broker's Metadata lists them;
+   * they are Kafka's, not Fjord topics.
+   */
+  kafkaInternalTopics(): string[] {
+    return [...this.#kafkaInternal];
   }
 
   /** Creates a topic; false if it exists already. */
