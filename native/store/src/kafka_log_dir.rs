@@ -8,6 +8,8 @@
 
 use std::path::Path;
 
+use crate::checkpoint;
+
 /// The file Kafka writes in every partition directory; its presence marks a directory a broker made.
 pub(crate) const PARTITION_METADATA: &str = "partition.metadata";
 const CLEAN_SHUTDOWN: &str = ".kafka_cleanshutdown";
@@ -20,6 +22,15 @@ pub(crate) struct KafkaPartitionState {
     pub clean_shutdown: bool,
     pub log_start: Option<i64>,
     pub recovery_point: Option<i64>,
+}
+
+/// The state of the Kafka partition in `dir` when Fjord never opened it (none of
+/// Fjord's checkpoints, nor its clean-shutdown marker): what opening it adopts.
+pub(crate) fn unopened_partition_state(dir: &Path) -> Option<KafkaPartitionState> {
+    if [checkpoint::CLEAN_SHUTDOWN, checkpoint::RECOVERY_POINT, checkpoint::LOG_START_OFFSET].iter().any(|f| dir.join(f).exists()) {
+        return None;
+    }
+    partition_state(dir)
 }
 
 /// The state of the Kafka partition in `dir` (`<logdir>/<topic>-<partition>`), or

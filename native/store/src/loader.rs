@@ -47,11 +47,7 @@ pub(crate) fn load(dir: &Path, config: LogConfig, now: i64) -> Result<LoadedLog>
     // time (none of Fjord's checkpoints yet): trust the broker's clean shutdown
     // and its log start, as Kafka's own LogLoader would, so that a cleanly
     // stopped broker's segments are taken as they are (no index rebuilt).
-    let kafka = if fjord_clean || dir.join(RECOVERY_POINT).exists() || dir.join(LOG_START_OFFSET).exists() {
-        None
-    } else {
-        kafka_log_dir::partition_state(dir)
-    };
+    let kafka = kafka_log_dir::unopened_partition_state(dir);
     let clean = fjord_clean || kafka.is_some_and(|k| k.clean_shutdown);
     let mut report = RecoveryReport { clean_shutdown: clean, ..Default::default() };
     let mut bases = Vec::new();

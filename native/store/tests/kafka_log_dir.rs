@@ -7,7 +7,7 @@
 use std::fs;
 use std::path::Path;
 
-use fjord_store::Log;
+use fjord_store::{verify_log_dir, Log};
 
 mod common;
 use common::{batch, small_config, NOW};
@@ -52,6 +52,7 @@ fn trusts_a_kafka_clean_shutdown_and_writes_no_kafka_file() {
     let dir = kafka_like_log_dir(root.path(), 0, true);
     let root_files = ["log-start-offset-checkpoint", "recovery-point-offset-checkpoint", ".kafka_cleanshutdown"];
     let before: Vec<Vec<u8>> = root_files.iter().map(|f| fs::read(root.path().join(f)).unwrap()).collect();
+    assert!(verify_log_dir(&dir).unwrap().clean_shutdown, "verify counts the broker's clean shutdown, as open does");
     let log = Log::open_at(&dir, small_config(), NOW).unwrap();
     assert!(log.recovery_report().clean_shutdown);
     assert_eq!(log.recovery_report().segments_recovered, 0);
@@ -64,6 +65,7 @@ fn trusts_a_kafka_clean_shutdown_and_writes_no_kafka_file() {
 fn recovers_from_kafkas_recovery_point_without_a_clean_shutdown() {
     let root = tempfile::tempdir().unwrap();
     let dir = kafka_like_log_dir(root.path(), 0, false);
+    assert!(!verify_log_dir(&dir).unwrap().clean_shutdown);
     let log = Log::open_at(&dir, small_config(), NOW).unwrap();
     assert!(!log.recovery_report().clean_shutdown);
     // Only the segment holding Kafka's recovery point (90, the log end: the active segment) is recovered.
