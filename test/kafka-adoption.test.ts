@@ -93,6 +93,14 @@ describe('a Kafka broker log directory opened by Fjord', () => {
     const kafkaEnd = manifest.consumed.read_committed.endOffsets.find((e) => e.topic === topic && e.partition === partition)!.endOffset;
     expect(lso).toBe(kafkaEnd);
     expect(lso).toBe(firstOffset);
+    // Without an open transaction the last stable offset is the log end, as Kafka's end offsets under both isolation levels.
+    const ends = (isolation: 'read_committed' | 'read_uncommitted') =>
+      manifest.consumed[isolation].endOffsets.filter((e) => e.topic === 'k-txn' && e.partition !== partition).map((e) => e.endOffset);
+    const txn = (await fjord.topics()).get('k-txn');
+    const stable = txn.partitions.filter((p) => p.id !== partition).map((p) => p.transactions!.lastStableOffset);
+    expect(stable).toEqual(ends('read_committed'));
+    expect(stable).toEqual(ends('read_uncommitted'));
+    expect(stable).toEqual(txn.partitions.filter((p) => p.id !== partition).map((p) => p.log.logEndOffset));
   });
 
   it('hands run() consumers the records Kafka read_committed did, with KafkaJS message fields', async () => {
