@@ -103,34 +103,36 @@ describe('a Kafka broker log directory opened by Fjord', () => {
     expect(stable).toEqual(txn.partitions.filter((p) => p.id !== partition).map((p) => p.log.logEndOffset));
   });
 
-  it('hands run() consumers the records Kafka read_committed did, with KafkaJS message fields', async () => {
-    const fjord = track(await Fjord.open({ dir: copyOfKafkaLogDir() }));
-    const consumer = fjord.consumer({ groupId: 'fixture-run', autoOffsetReset: 'earliest' });
-    await consumer.connect();
-    await consumer.subscribe({ topics: ['k-txn', 'k-logappend'] });
-    const expected = kafkaRead('read_committed', ['k-txn', 'k-logappend']);
-    const seen: ReturnType<typeof asManifestRecord>[] = [];
-    let done!: () => void;
-    const all = new Promise<void>((resolve) => (done = resolve));
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ topic, partition, message }) => {
-        seen.push(
-          asManifestRecord(topic, partition, {
-            offset: Number(message.offset),
-            timestamp: Number(message.timestamp),
-            key: message.key,
-            value: message.value,
-            headers: message.headers,
-          }),
-        );
-        if (seen.length === expected.length) done();
-      },
+  for (const isolation of ['read_committed', 'read_uncommitted'] as const) {
+    it(`hands run() consumers the records Kafka ${isolation} did, with KafkaJS message fields`, async () => {
+      const fjord = track(await Fjord.open({ dir: copyOfKafkaLogDir() }));
+      const consumer = fjord.consumer({ groupId: 'fixture-run', autoOffsetReset: 'earliest', readUncommitted: isolation === 'read_uncommitted' });
+      await consumer.connect();
+      await consumer.subscribe({ topics: ['k-txn', 'k-logappend'] });
+      const expected = kafkaRead(isolation, ['k-txn', 'k-logappend']);
+      const seen: ReturnType<typeof asManifestRecord>[] = [];
+      let done!: () => void;
+      const all = new Promise<void>((resolve) => (done = resolve));
+      await consumer.run({
+        autoCommit: false,
+        eachMessage: async ({ topic, partition, message }) => {
+          seen.push(
+            asManifestRecord(topic, partition, {
+              offset: Number(message.offset),
+              timestamp: Number(message.timestamp),
+              key: message.key,
+              value: message.value,
+              headers: message.headers,
+            }),
+          );
+          if (seen.length === expected.length) done();
+        },
+      });
+      await all;
+      await consumer.disconnect();
+      expect(sortRecords(seen)).toEqual(expected);
     });
-    await all;
-    await consumer.disconnect();
-    expect(sortRecords(seen)).toEqual(expected);
-  });
+  }
 
   it('appends after the broker’s records; read_committed sees them up to the last stable offset, which a transaction left open holds back', async () => {
     const fjord = track(await Fjord.open({ dir: copyOfKafkaLogDir() }));
