@@ -49,6 +49,16 @@ describe('a Kafka broker log directory opened by Fjord', () => {
     await again.close();
   });
 
+  it('deletes nothing by retention until told: adopted topics get retention.ms=-1 (their Kafka configs are not in the log directory)', async () => {
+    const dir = copyOfKafkaLogDir();
+    // A year after the records were written: Fjord's default retention.ms (7 days) would delete every sealed segment.
+    const fjord = track(await Fjord.open({ dir, clock: () => manifest.produced[0]!.timestamp + 365 * 86_400_000 }));
+    expect((await fjord.topics()).get('k-none').configs).toEqual({ 'retention.ms': '-1' });
+    expect(await fjord.runRetention()).toEqual([]);
+    await fjord.close();
+    expect(changedKafkaFiles(dir)).toEqual([]);
+  });
+
   it('leaves a topic whose partition directories are not 0 to n-1 as it is, and reports it', async () => {
     const dir = copyOfKafkaLogDir();
     renameSync(join(dir, 'k-gzip-1'), join(dir, 'k-gzip-3'));

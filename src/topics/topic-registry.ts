@@ -23,6 +23,14 @@ const METADATA_FILE = 'fjord-topics.msgpack';
 /** Internal topics whose partition directories Fjord owns. */
 const RESERVED_TOPICS = new Set(['__consumer_offsets']);
 const METADATA_VERSION = 1;
+/**
+ * The config overrides an adopted Kafka topic starts with. Its Kafka configs
+ * are in the broker's metadata log, not beside the partitions; until the user
+ * sets them, retention deletes nothing the broker wrote (Fjord's default
+ * retention.ms would delete week-old segments a compacted or long-retained
+ * Kafka topic keeps).
+ */
+const ADOPTED_TOPIC_CONFIGS: TopicConfigs = { 'retention.ms': '-1' };
 /** Kafka's KRaft metadata log: a broker's Metadata response never names it. */
 const NEVER_LISTED = new Set(['__cluster_metadata']);
 const MAX_PARTITIONS = 100_000;
@@ -181,7 +189,7 @@ export class TopicRegistry {
     const adopted: Topic[] = [];
     try {
       for (const { name, id, partitions: count } of scan.topics) {
-        const configs: TopicConfigs = {};
+        const configs: TopicConfigs = { ...ADOPTED_TOPIC_CONFIGS };
         const partitions: Partition[] = [];
         try {
           for (let p = 0; p < count; p++) partitions.push(await this.#openPartition(name, p, configs, 'kafka'));
