@@ -94,10 +94,10 @@ export class Admin {
     return this.#context.openedTopics();
   }
 
+  /** Topic names; in a Kafka broker's adopted log directory, Kafka's internal topics too (as a broker lists them to KafkaJS). */
   async listTopics(): Promise<string[]> {
-    return this.#topics()
-      .list()
-      .map((t) => t.name);
+    const registry = this.#topics();
+    return [...registry.list().map((t) => t.name), ...registry.kafkaInternalTopics()];
   }
 
   /** Creates topics; resolves false when any of them existed already (as KafkaJS does). */

@@ -19,7 +19,12 @@ export interface ConsumerConfig {
   maxBytes?: number;
   minBytes?: number;
   maxWaitTimeInMs?: number;
-  /** Accepted for KafkaJS compatibility: Fjord has no transactions, everything is committed. */
+  /**
+   * Kafka's isolation.level: false (the default, read_committed) hides records of
+   * aborted transactions and stops at the last stable offset; true returns them.
+   * Transaction markers are never returned. Only topics adopted from a Kafka
+   * broker can hold transactions: Fjord's producers write none.
+   */
   readUncommitted?: boolean;
   partitionAssigners?: PartitionAssigner[];
   allowAutoTopicCreation?: boolean;
@@ -116,6 +121,8 @@ export interface ConsumerOptions {
   maxBytes: number;
   maxWaitTimeInMs: number;
   maxPollInterval: number;
+  /** false: read_committed (KafkaJS's default). */
+  readUncommitted: boolean;
   allowAutoTopicCreation: boolean;
   autoOffsetReset: AutoOffsetReset | undefined;
   partitionAssigners: PartitionAssigner[];
@@ -144,7 +151,8 @@ export function consumerOptions(config: ConsumerConfig, defaults: { allowAutoTop
   if (config.autoOffsetReset !== undefined && !['earliest', 'latest', 'none'].includes(config.autoOffsetReset)) {
     throw new InvalidArgumentError(`autoOffsetReset must be earliest, latest or none, got ${describeValue(config.autoOffsetReset)}`);
   }
-  return { ...options, allowAutoTopicCreation, autoOffsetReset: config.autoOffsetReset, partitionAssigners };
+  const readUncommitted = booleanOption(config.readUncommitted, 'readUncommitted', false);
+  return { ...options, readUncommitted, allowAutoTopicCreation, autoOffsetReset: config.autoOffsetReset, partitionAssigners };
 }
 
 export function checkRunConfig(config: ConsumerRunConfig): void {

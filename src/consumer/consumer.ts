@@ -230,7 +230,9 @@ export class Consumer {
   assign(assignments: { topic: string; partitions: number[] }[]): void {
     const { registry, coordinator, runner } = this.#connected();
     if (!this.#subscription.isEmpty || runner.running) throw new InvalidArgumentError('this consumer uses subscribe(); subscribe and assign do not mix');
-    const manual = this.#manual ?? new ManualAssignment(this.#options.groupId, this.#positions, coordinator, this.#options.maxBytesPerPartition);
+    const manual =
+      this.#manual ??
+      new ManualAssignment(this.#options.groupId, this.#positions, coordinator, this.#options.maxBytesPerPartition, this.#options.readUncommitted);
     manual.assign(registry, assignments);
     this.#manual = manual;
   }

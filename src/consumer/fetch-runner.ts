@@ -122,8 +122,11 @@ export class FetchRunner {
   #read(owned: Owned, maxBytes: number): { messages: KafkaMessage[]; bytes: number; highWatermark: number } | null {
     const slice = this.positions.slice(owned, maxBytes);
     if (slice === null) return null;
-    const messages = decodeMessages(slice.bytes, owned.position);
-    if (messages.length === 0) owned.position = slice.nextOffset;
+    // read_committed: nothing at or past the last stable offset, no aborted transaction's records.
+    const committed = this.options.readUncommitted ? null : (owned.partition.transactions?.view(slice.nextOffset) ?? null);
+    if (committed !== null && owned.position >= committed.lastStableOffset) return null;
+    const messages = decodeMessages(slice.bytes, owned.position, committed);
+    if (messages.length === 0) owned.position = Math.min(slice.nextOffset, committed?.lastStableOffset ?? Infinity);
     return { messages, bytes: slice.bytes.length, highWatermark: owned.partition.log.logEndOffset };
   }
 

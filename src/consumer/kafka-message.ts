@@ -1,7 +1,7 @@
 // The message a consumer hands to eachMessage / eachBatch, shaped as KafkaJS's,
 // decoded straight from the RecordBatch v2 bytes of a fetch: one plain object
 // per record, its key and value views of the fetched (mapped) bytes.
-import { asCorrupt, checkRecordsEnd, readHeaders, recordSections } from '../record-batch/decode.js';
+import { asCorrupt, type CommittedView, checkRecordsEnd, readHeaders, recordSections } from '../record-batch/decode.js';
 import * as layout from '../record-batch/layout.js';
 import { readVarint, readVarlong, type Cursor } from '../record-batch/varint.js';
 import { BufferView } from '../storage/buffer-view.js';
@@ -55,12 +55,12 @@ Object.defineProperty(Message, 'shape', { value: new Message(null, null, '', '',
  * back, a trailing partial batch ignored) at or past `fromOffset`, in order.
  * Keys and values of uncompressed batches are views of `bytes`.
  */
-export function decodeMessages(bytes: Buffer, fromOffset: number): KafkaMessage[] {
+export function decodeMessages(bytes: Buffer, fromOffset: number, committed: CommittedView | null = null): KafkaMessage[] {
   const messages: KafkaMessage[] = [];
   const cursor: Cursor = { pos: 0 };
   let lastTimestamp = NaN;
   let lastTimestampText = '';
-  for (const section of recordSections(bytes, fromOffset, false)) {
+  for (const section of recordSections(bytes, fromOffset, false, committed)) {
     const { source, end, baseOffset, baseTimestamp, appendTime, recordCount } = section;
     const arrayBuffer = source.buffer;
     const byteOffset = source.byteOffset;

@@ -14,6 +14,8 @@ export class ManualAssignment {
     private readonly positions: Positions,
     private readonly coordinator: GroupClient,
     private readonly maxBytesPerPartition: number,
+    /** false: read_committed. */
+    private readonly readUncommitted: boolean,
   ) {}
 
   /** Replaces the assignment; positions are resolved at the next poll. */
@@ -46,13 +48,16 @@ export class ManualAssignment {
         try {
           const slice = this.positions.slice(owned, this.maxBytesPerPartition);
           if (slice === null) continue;
-          for (const r of decodeBatches(slice.bytes, { fromOffset: owned.position })) {
+          // read_committed: nothing at or past the last stable offset, no aborted transaction's records.
+          const committed = this.readUncommitted ? null : (owned.partition.transactions?.view(slice.nextOffset) ?? null);
+          if (committed !== null && owned.position >= committed.lastStableOffset) continue;
+          for (const r of decodeBatches(slice.bytes, { fromOffset: owned.position, committed })) {
             if (out.length >= maxRecords) break;
             out.push({ ...r, topic: owned.topic, partition: owned.partition.id });
             owned.position = r.offset + 1;
             decoded++;
           }
-          if (decoded === 0) owned.position = slice.nextOffset;
+          if (decoded === 0) owned.position = Math.min(slice.nextOffset, committed?.lastStableOffset ?? Infinity);
         } catch (error) {
           // As the Java client: records already collected come first; the position
           // stays at the failing batch, so the next poll raises the error again.

@@ -15,6 +15,7 @@ const {
   ATTRIBUTE_CODEC_MASK,
   ATTRIBUTE_CONTROL,
   ATTRIBUTE_LOG_APPEND_TIME,
+  ATTRIBUTE_TRANSACTIONAL,
   ATTRIBUTES,
   BASE_OFFSET,
   BASE_TIMESTAMP,
@@ -30,6 +31,7 @@ const {
   MAGIC_V2,
   MAX_TIMESTAMP,
   MIN_LENGTH,
+  PRODUCER_ID,
   RECORDS_COUNT,
   RECORD_ATTRIBUTES_SIZE: RECORD_ATTRIBUTES,
 } = layout;
@@ -48,6 +50,16 @@ export interface DecodeOptions {
   verifyCrc?: boolean;
   /** Skip records below this offset (a fetch returns whole batches that may start earlier). */
   fromOffset?: number;
+  /** Read as Kafka's read_committed: stop at the view's last stable offset, skip batches of aborted transactions. */
+  committed?: CommittedView | null;
+}
+
+/** What a read_committed read needs of a partition's transactions (topics/transaction-state.ts). */
+export interface CommittedView {
+  /** Offsets at or past this are not returned. */
+  readonly lastStableOffset: number;
+  /** True when the transactional batch of `producerId` at `offset` belongs to an aborted transaction. */
+  isAborted(producerId: bigint, offset: number): boolean;
 }
 
 export interface BatchInfo {
@@ -88,7 +100,7 @@ export function* decodeBatches(bytes: Buffer, options: DecodeOptions = {}): Gene
     throw new InvalidArgumentError(`decodeBatches: options.fromOffset must be a number, got ${describe(fromOffset)}`);
   }
   const cursor: Cursor = { pos: 0 };
-  for (const section of recordSections(bytes, fromOffset, options.verifyCrc === true)) {
+  for (const section of recordSections(bytes, fromOffset, options.verifyCrc === true, options.committed ?? null)) {
     const { source, end, baseOffset, baseTimestamp, appendTime, recordCount, position } = section;
     cursor.pos = section.start;
     for (let i = 0; i < recordCount; i++) {
@@ -122,10 +134,14 @@ export interface RecordSection {
 
 /**
  * The record sections of the data batches in `bytes` that hold offsets at or
- * past `fromOffset`, in order; control batches and empty batches are skipped,
- * gzip records are decompressed. A trailing partial batch ends the iteration.
+ * past `fromOffset`, in order; control batches (transaction markers, never
+ * handed to a consumer under either isolation level) and empty batches are
+ * skipped, gzip records are decompressed. A trailing partial batch ends the
+ * iteration. With `committed` (read_committed), the iteration ends at its last
+ * stable offset and batches of aborted transactions are skipped.
  */
-export function* recordSections(bytes: Buffer, fromOffset: number, verifyCrc: boolean): Generator<RecordSection> {
+export function* recordSections(bytes: Buffer, fromOffset: number, verifyCrc: boolean, committed: CommittedView | null = null): Generator<RecordSection> {
+  const stableEnd = committed === null ? Infinity : committed.lastStableOffset;
   let position = 0;
   for (;;) {
     const info = readBatchHeader(bytes, position);
@@ -137,6 +153,11 @@ export function* recordSections(bytes: Buffer, fromOffset: number, verifyCrc: bo
       throw corrupt(`CRC-32C mismatch (stored ${hex(info.crc)})`, info.position);
     }
     if (info.lastOffset < fromOffset || (info.attributes & ATTRIBUTE_CONTROL) !== 0 || info.recordCount === 0) continue;
+    if (committed !== null) {
+      if (info.baseOffset >= stableEnd) return;
+      if ((info.attributes & ATTRIBUTE_TRANSACTIONAL) !== 0 && committed.isAborted(bytes.readBigInt64BE(info.position + PRODUCER_ID), info.baseOffset))
+        continue;
+    }
 
     const codec = info.attributes & ATTRIBUTE_CODEC_MASK;
     let source = bytes;
@@ -178,6 +199,28 @@ export function* batchInfos(bytes: Buffer): Generator<BatchInfo> {
     if (info === null) return;
     position += info.size;
     yield info;
+  }
+}
+
+/**
+ * The type of a control batch's first record (Kafka's ControlRecordType: the
+ * key is int16 version, int16 type; 0 ABORT, 1 COMMIT), or -1 when it has none.
+ * Control batches are never compressed.
+ */
+export function controlRecordType(bytes: Buffer, info: BatchInfo): number {
+  if (info.recordCount === 0) return -1;
+  const end = info.position + info.size;
+  const cursor: Cursor = { pos: info.position + HEADER_SIZE };
+  try {
+    readVarint(bytes, cursor); // record length
+    cursor.pos += RECORD_ATTRIBUTES;
+    readVarlong(bytes, cursor); // timestamp delta
+    readVarint(bytes, cursor); // offset delta
+    const keyLength = readVarint(bytes, cursor);
+    if (keyLength < 4 || cursor.pos + keyLength > end) throw new RangeError(`control record key of ${keyLength} bytes`);
+    return bytes.readInt16BE(cursor.pos + 2);
+  } catch (error) {
+    throw asCorrupt(error, info.position);
   }
 }
 

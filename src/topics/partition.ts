@@ -1,6 +1,7 @@
 import type { AppendResult, GatheredAppendResult, Log } from '../storage/log.js';
 import { GroupCommit } from './group-commit.js';
 import { numericConfig, type TopicConfigs } from './topic-config.js';
+import type { TransactionState } from './transaction-state.js';
 
 /** One partition of a topic: its log, shared fsyncs, and the topic's flush policy. */
 export class Partition {
@@ -10,6 +11,8 @@ export class Partition {
   #flushMessages = Infinity;
   #flushMs = Infinity;
   #appended: { promise: Promise<void>; resolve: () => void } | null = null;
+  /** The partition's transactions, for read_committed reads; null where no transaction can be (topics Fjord created). */
+  transactions: TransactionState | null = null;
 
   constructor(
     readonly topic: string,

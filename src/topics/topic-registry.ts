@@ -13,14 +13,26 @@ import { InvalidPartitionsError, InvalidTopicError, UnknownTopicOrPartitionError
 import type { Logger } from '../logger.js';
 import { Log } from '../storage/log.js';
 import { logRecovery } from '../storage/recovery-log.js';
+import { type KafkaDirectoryScan, scanKafkaTopics } from './kafka-adoption.js';
 import { Partition } from './partition.js';
 import { logOptionsFor, type TopicConfigs } from './topic-config.js';
 import { validateTopicName } from './topic-name.js';
+import { TransactionState } from './transaction-state.js';
 
 const METADATA_FILE = 'fjord-topics.msgpack';
 /** Internal topics whose partition directories Fjord owns. */
 const RESERVED_TOPICS = new Set(['__consumer_offsets']);
 const METADATA_VERSION = 1;
+/**
+ * The config overrides an adopted Kafka topic starts with. Its Kafka configs
+ * are in the broker's metadata log, not beside the partitions; until the user
+ * sets them, retention deletes nothing the broker wrote (Fjord's default
+ * retention.ms would delete week-old segments a compacted or long-retained
+ * Kafka topic keeps).
+ */
+const ADOPTED_TOPIC_CONFIGS: TopicConfigs = { 'retention.ms': '-1' };
+/** Kafka's KRaft metadata log: a broker's Metadata response never names it. */
+const NEVER_LISTED = new Set(['__cluster_metadata']);
 const MAX_PARTITIONS = 100_000;
 
 interface TopicRecord {
@@ -29,7 +41,12 @@ interface TopicRecord {
   partitions: number;
   configs: TopicConfigs;
   createdAt: number;
+  /** Set for a topic adopted from a Kafka broker's log directory (its partitions may hold transactions). */
+  origin?: TopicOrigin;
 }
+
+/** Where a topic's partitions were first written: absent for Fjord's own, `kafka` for a topic adopted from a broker's log directory. */
+export type TopicOrigin = 'kafka';
 
 interface MetadataFile {
   version: number;
@@ -63,6 +80,7 @@ export class Topic {
     public configs: TopicConfigs,
     readonly partitions: Partition[],
     readonly createdAt: number,
+    readonly origin?: TopicOrigin,
   ) {}
 
   get numPartitions(): number {
@@ -80,7 +98,9 @@ export class Topic {
   }
 
   toRecord(): TopicRecord {
-    return { name: this.name, id: this.id, partitions: this.partitions.length, configs: this.configs, createdAt: this.createdAt };
+    const record: TopicRecord = { name: this.name, id: this.id, partitions: this.partitions.length, configs: this.configs, createdAt: this.createdAt };
+    if (this.origin !== undefined) record.origin = this.origin;
+    return record;
   }
 }
 
@@ -112,7 +132,9 @@ export class TopicRegistry {
   readonly #onChanged: TopicRegistryOptions['onChanged'];
   readonly #onAppend: TopicRegistryOptions['onAppend'];
   readonly #logger: Logger | null;
+  readonly #adoptionLogger: Logger | null;
   readonly #clock: () => number;
+  #kafkaInternal: string[] = [];
   /** Told when a topic gains partitions (here or, after a reload, in another thread). */
   readonly #growthListeners = new Set<() => void>();
 
@@ -124,6 +146,7 @@ export class TopicRegistry {
     this.#onChanged = options.onChanged ?? null;
     this.#onAppend = options.onAppend ?? null;
     this.#logger = options.logger?.namespace('Recovery') ?? null;
+    this.#adoptionLogger = options.logger?.namespace('KafkaAdoption') ?? null;
     this.#clock = options.clock ?? Date.now;
   }
 
@@ -137,11 +160,58 @@ export class TopicRegistry {
     const registry = new TopicRegistry(dir, options);
     const metadata = await registry.#readMetadata();
     for (const record of metadata.topics) {
-      const partitions = await Promise.all(Array.from({ length: record.partitions }, async (_, p) => registry.#openPartition(record.name, p, record.configs)));
-      registry.#topics.set(record.name, new Topic(record.name, record.id, record.configs, partitions, record.createdAt));
+      const partitions = await Promise.all(
+        Array.from({ length: record.partitions }, async (_, p) => registry.#openPartition(record.name, p, record.configs, record.origin)),
+      );
+      registry.#topics.set(record.name, new Topic(record.name, record.id, record.configs, partitions, record.createdAt, record.origin));
+    }
+    if (existsSync(dir)) {
+      const scan = await scanKafkaTopics(dir, (name) => registry.#topics.has(name));
+      registry.#kafkaInternal = scan.internal.filter((name) => !NEVER_LISTED.has(name));
+      if (registry.#remote === null) await registry.#adoptKafkaTopics(scan);
     }
     await registry.#removeLeftovers();
     return registry;
+  }
+
+  /**
+   * Adopts the topics of a Kafka broker's log directory that the metadata does
+   * not list: opens their partitions and records them in Fjord's metadata file.
+   * Kafka's files stay as they are; Kafka's internal topics and partition
+   * directories that cannot be adopted are reported, never opened or removed.
+   */
+  async #adoptKafkaTopics(scan: KafkaDirectoryScan): Promise<void> {
+    for (const { dir, reason } of scan.skipped) this.#adoptionLogger?.warn(`Kafka partition directory ${dir} left as it is: ${reason}`, { dir });
+    if (scan.topics.length === 0) return;
+    if (scan.internal.length > 0) {
+      this.#adoptionLogger?.info(`Kafka internal topics left as they are: ${scan.internal.join(', ')}`, { topics: scan.internal });
+    }
+    const adopted: Topic[] = [];
+    try {
+      for (const { name, id, partitions: count } of scan.topics) {
+        const configs: TopicConfigs = { ...ADOPTED_TOPIC_CONFIGS };
+        const partitions: Partition[] = [];
+        try {
+          for (let p = 0; p < count; p++) partitions.push(await this.#openPartition(name, p, configs, 'kafka'));
+        } catch (error) {
+          await Promise.allSettled(partitions.map((partition) => partition.close()));
+          throw error;
+        }
+        adopted.push(new Topic(name, id, configs, partitions, this.#clock(), 'kafka'));
+      }
+    } catch (error) {
+      await Promise.allSettled(adopted.flatMap((topic) => topic.partitions.map((partition) => partition.close())));
+      throw error;
+    }
+    for (const topic of adopted) this.#topics.set(topic.name, topic);
+    await this.#writeMetadata();
+    for (const topic of adopted) {
+      this.#adoptionLogger?.info(`adopted Kafka topic ${topic.name} (${topic.numPartitions} partitions, id ${topic.id})`, {
+        topic: topic.name,
+        partitions: topic.numPartitions,
+        topicId: topic.id,
+      });
+    }
   }
 
   /** Calls `listener` whenever a topic gains partitions; returns a function that removes it. */
@@ -167,6 +237,15 @@ export class TopicRegistry {
 
   list(): Topic[] {
     return [...this.#topics.values()];
+  }
+
+  /**
+   * Kafka's internal topics in an adopted log directory (`__consumer_offsets`,
+   * `__transaction_state`, ...), named as a broker's Metadata lists them;
+   * they are Kafka's, not Fjord topics.
+   */
+  kafkaInternalTopics(): string[] {
+    return [...this.#kafkaInternal];
   }
 
   /** Creates a topic; false if it exists already. */
@@ -225,7 +304,7 @@ export class TopicRegistry {
       }
       for (let p = topic.numPartitions; p < count; p++) {
         await rm(this.#partitionDir(name, p), { recursive: true, force: true });
-        topic.partitions.push(await this.#openPartition(name, p, topic.configs));
+        topic.partitions.push(await this.#openPartition(name, p, topic.configs, topic.origin));
       }
       await this.#writeMetadata();
       this.#partitionsAdded();
@@ -276,13 +355,15 @@ export class TopicRegistry {
           topic = undefined;
         }
         if (topic === undefined) {
-          const partitions = await Promise.all(Array.from({ length: record.partitions }, (_, p) => this.#openPartition(record.name, p, record.configs)));
-          this.#topics.set(record.name, new Topic(record.name, record.id, record.configs, partitions, record.createdAt));
+          const partitions = await Promise.all(
+            Array.from({ length: record.partitions }, (_, p) => this.#openPartition(record.name, p, record.configs, record.origin)),
+          );
+          this.#topics.set(record.name, new Topic(record.name, record.id, record.configs, partitions, record.createdAt, record.origin));
           continue;
         }
         if (topic.partitions.length < record.partitions) grew = true;
         while (topic.partitions.length < record.partitions)
-          topic.partitions.push(await this.#openPartition(record.name, topic.partitions.length, record.configs));
+          topic.partitions.push(await this.#openPartition(record.name, topic.partitions.length, record.configs, record.origin));
         topic.configs = record.configs;
         for (const partition of topic.partitions) partition.applyConfigs(record.configs);
       }
@@ -305,10 +386,13 @@ export class TopicRegistry {
     return join(this.dir, `${topic}-${partition}`);
   }
 
-  async #openPartition(topic: string, partition: number, configs: TopicConfigs): Promise<Partition> {
+  async #openPartition(topic: string, partition: number, configs: TopicConfigs, origin?: TopicOrigin): Promise<Partition> {
     const log = await Log.open(this.#partitionDir(topic, partition), logOptionsFor(configs), { now: this.#clock() });
     if (this.#logger !== null) logRecovery(this.#logger, `${topic}-${partition}`, log);
-    return new Partition(topic, partition, log, configs, this.#onAppend);
+    const opened = new Partition(topic, partition, log, configs, this.#onAppend);
+    // Only a Kafka broker writes transactions (Fjord's producers do not): their state is tracked for adopted partitions alone.
+    if (origin === 'kafka') opened.transactions = new TransactionState(log);
+    return opened;
   }
 
   #readMetadata(): Promise<MetadataFile> {

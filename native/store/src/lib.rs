@@ -13,6 +13,7 @@ mod gather;
 pub mod index;
 #[cfg(not(feature = "fuzzing"))]
 mod index;
+mod kafka_log_dir;
 mod loader;
 pub mod lock;
 mod log;

@@ -10,6 +10,7 @@ use std::path::Path;
 use crate::checkpoint::{self, CLEAN_SHUTDOWN, LOG_START_OFFSET, RECOVERY_POINT};
 use crate::config::LogConfig;
 use crate::error::{IoContext, Result};
+use crate::kafka_log_dir;
 use crate::segment::{self, file_name, parse_file_name, Segment};
 
 /// What opening the log had to do.
@@ -41,7 +42,13 @@ pub(crate) struct LoadedLog {
 /// down cleanly.
 pub(crate) fn load(dir: &Path, config: LogConfig, now: i64) -> Result<LoadedLog> {
     let clean_marker = dir.join(CLEAN_SHUTDOWN);
-    let clean = clean_marker.exists();
+    let fjord_clean = clean_marker.exists();
+    // A partition directory a Kafka broker made, opened by Fjord for the first
+    // time (none of Fjord's checkpoints yet): trust the broker's clean shutdown
+    // and its log start, as Kafka's own LogLoader would, so that a cleanly
+    // stopped broker's segments are taken as they are (no index rebuilt).
+    let kafka = kafka_log_dir::unopened_partition_state(dir);
+    let clean = fjord_clean || kafka.is_some_and(|k| k.clean_shutdown);
     let mut report = RecoveryReport { clean_shutdown: clean, ..Default::default() };
     let mut bases = Vec::new();
     let mut index_files = Vec::new();
@@ -65,8 +72,8 @@ pub(crate) fn load(dir: &Path, config: LogConfig, now: i64) -> Result<LoadedLog>
             std::fs::remove_file(&path).ctx("remove", &path)?;
         }
     }
-    let mut log_start = checkpoint::read_offset(dir, LOG_START_OFFSET).unwrap_or(0).max(0);
-    let recovery_point = checkpoint::read_offset(dir, RECOVERY_POINT).unwrap_or(0);
+    let mut log_start = checkpoint::read_offset(dir, LOG_START_OFFSET).or(kafka.and_then(|k| k.log_start)).unwrap_or(0).max(0);
+    let recovery_point = checkpoint::read_offset(dir, RECOVERY_POINT).or(kafka.and_then(|k| k.recovery_point)).unwrap_or(0);
 
     // Segments wholly below the log start were being deleted when we stopped.
     while bases.len() > 1 && bases[1] <= log_start {
@@ -161,7 +168,7 @@ pub(crate) fn load(dir: &Path, config: LogConfig, now: i64) -> Result<LoadedLog>
     let end = segments.values().next_back().expect("a segment was just made").next_offset;
     let recovery_point = if clean { end } else { recovery_point.min(end) };
     // From here on a crash must be noticed: the marker goes, durably.
-    if clean {
+    if fjord_clean {
         std::fs::remove_file(&clean_marker).ctx("remove", &clean_marker)?;
     }
     checkpoint::write_offset(dir, RECOVERY_POINT, recovery_point)?;

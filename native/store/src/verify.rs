@@ -19,6 +19,7 @@ use crate::batch::{self, BatchHeader, MAGIC};
 use crate::checkpoint::CLEAN_SHUTDOWN;
 use crate::error::{IoContext, Result};
 use crate::index::{decode_offset_entry, decode_time_entry, OFFSET_ENTRY_BYTES, TIME_ENTRY_BYTES};
+use crate::kafka_log_dir;
 use crate::lock::ReadOnlyDirLock;
 use crate::segment::{file_name, parse_file_name};
 
@@ -100,7 +101,8 @@ pub fn verify_log_dir(dir: &Path) -> Result<LogCheck> {
     index_bases.sort();
     let mut check = LogCheck {
         dir: dir.to_path_buf(),
-        clean_shutdown: dir.join(CLEAN_SHUTDOWN).exists(),
+        // A Kafka broker's partition Fjord never opened: the broker's clean shutdown counts, as at open.
+        clean_shutdown: dir.join(CLEAN_SHUTDOWN).exists() || kafka_log_dir::unopened_partition_state(dir).is_some_and(|k| k.clean_shutdown),
         segments: bases.len() as u32,
         batches: 0,
         first_offset: bases.first().copied().unwrap_or(0),
