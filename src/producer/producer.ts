@@ -125,6 +125,7 @@ export class Producer {
   /** Every send accepted and not settled: disconnect() waits for them. */
   readonly #inFlight = new Set<Promise<unknown>>();
   #state: 'disconnected' | 'connected' | 'disconnecting' = 'disconnected';
+  /** The last disconnect(): while the state is 'disconnecting', every call returns it. */
   #disconnecting: Promise<void> | null = null;
 
   readonly #context: ClientContext;
@@ -161,8 +162,8 @@ export class Producer {
       this.#instrumentation.emit(this.events.DISCONNECT, null);
       return Promise.resolve();
     }
-    this.#disconnecting ??= this.#drain();
-    return this.#disconnecting;
+    if (this.#state === 'connected') this.#disconnecting = this.#drain();
+    return this.#disconnecting!;
   }
 
   async #drain(): Promise<void> {
@@ -177,7 +178,6 @@ export class Producer {
       }
     } finally {
       this.#state = 'disconnected';
-      this.#disconnecting = null;
       this.#context.detach(this);
     }
     this.#instrumentation.emit(this.events.DISCONNECT, null);
