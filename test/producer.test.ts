@@ -694,6 +694,27 @@ describe('topics and lifecycle', () => {
     expect(await valuesOf(fjord, 'lingering', 0)).toEqual(['before']);
   });
 
+  it('disconnect() called twice while a send is queued: both resolve after the send settled, and a later disconnect drains again', async () => {
+    const fjord = fjordFor();
+    await withTopic(fjord, 'lingering', 1);
+    const producer = fjord.producer({ lingerMs: 10_000 });
+    await producer.connect();
+    let settled = false;
+    const sending = producer.send({ topic: 'lingering', acks: -1, messages: [{ value: 'a' }] }).then((r) => {
+      settled = true;
+      return r;
+    });
+    const seen: boolean[] = [];
+    await Promise.all([producer.disconnect().then(() => seen.push(settled)), producer.disconnect().then(() => seen.push(settled))]);
+    expect(seen).toEqual([true, true]);
+    expect(await sending).toEqual([meta('lingering', 0, 0)]);
+    await producer.connect();
+    const again = producer.send({ topic: 'lingering', acks: 1, messages: [{ value: 'b' }] });
+    await producer.disconnect();
+    expect(await again).toEqual([meta('lingering', 0, 1)]);
+    expect(await valuesOf(fjord, 'lingering', 0)).toEqual(['a', 'b']);
+  });
+
   it('records queued for a topic deleted before their flush fail their sends with UnknownTopicOrPartitionError', async () => {
     const fjord = fjordFor();
     await withTopic(fjord, 'doomed', 1);
