@@ -398,6 +398,7 @@ export class Producer {
     }
     return new Promise((resolve) => {
       this.#memory.wait(pieces, resolve, (error, left) => {
+        // These pieces never took memory: nothing to give back.
         for (const { run } of left) {
           run.settled = run.count;
           run.send.recordsFailed(error, run.count);
@@ -458,11 +459,10 @@ export class Producer {
     for (const partition of [...this.#queues.keys()]) this.#flush(partition);
   }
 
-  /** Takes the partition's queue, writes it, and gives its bytes back to bufferMemory. */
+  /** Takes the partition's queue and writes it; never throws. */
   #flush(partition: Partition): void {
     const runs = this.#queues.get(partition);
     if (runs === undefined) return;
-    const bytes = this.#queuedBytes.get(partition)!;
     this.#queues.delete(partition);
     this.#queuedBytes.delete(partition);
     try {
@@ -475,12 +475,22 @@ export class Producer {
       for (const run of runs) {
         const left = run.count - run.settled;
         if (left === 0) continue;
-        run.settled = run.count;
+        this.#settle(run, left);
         run.send.recordsFailed(error, left);
       }
-    } finally {
-      this.#memory.release(bytes);
     }
+  }
+
+  /**
+   * The next `count` records of `run` (a run's records settle in order) were
+   * appended or failed: their bytes go back to bufferMemory, which may let
+   * waiting sends into the queues.
+   */
+  #settle(run: RecordRun, count: number): void {
+    let bytes = 0;
+    for (let i = run.settled, end = run.settled + count; i < end; i++) bytes += run.bounds[i]!;
+    run.settled += count;
+    this.#memory.release(bytes);
   }
 
   /**
@@ -561,7 +571,7 @@ export class Producer {
       bytes = encodeBatch(records, { compression: 'gzip', now });
     } catch (error) {
       for (const m of members) {
-        m.run.settled += m.count;
+        this.#settle(m.run, m.count);
         m.run.send.recordsFailed(error, m.count);
       }
       return;
@@ -577,13 +587,13 @@ export class Producer {
       const result = partition.appendGathered(writer.framing, writer.values, writer.cuts, now, writer.records);
       let offset = result.baseOffset;
       for (let k = 0; k < group.runs.length; k++) {
-        group.runs[k]!.settled += group.counts[k]!;
+        this.#settle(group.runs[k]!, group.counts[k]!);
         group.runs[k]!.send.recordsWritten(partition, offset, group.counts[k]!, result.logAppendTime, result.logStartOffset);
         offset += group.counts[k]!;
       }
     } catch (error) {
       for (let k = 0; k < group.runs.length; k++) {
-        group.runs[k]!.settled += group.counts[k]!;
+        this.#settle(group.runs[k]!, group.counts[k]!);
         group.runs[k]!.send.recordsFailed(error, group.counts[k]!);
       }
     }
