@@ -213,6 +213,27 @@ export class UnsupportedCompressionError extends FjordError {
   }
 }
 
+/**
+ * An operation did not finish within its time limit, Kafka's TimeoutException:
+ * a producer send that waited longer than `maxBlockMs` for room in
+ * `bufferMemory` (Kafka's BufferExhaustedException, one of them).
+ */
+export class TimeoutError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_TIMEOUT', { type: 'REQUEST_TIMED_OUT', code: 7, retriable: true });
+  }
+}
+
+/** A Kafka feature Fjord does not have yet, named in `feature` (e.g. `transactions`). */
+export class UnsupportedFeatureError extends FjordError {
+  readonly feature: string | undefined;
+  constructor(message: string, details?: { feature?: string }) {
+    // Kafka's client gets UNSUPPORTED_VERSION from a broker that lacks a feature it asks for.
+    super(message, 'ERR_UNSUPPORTED_FEATURE', { type: 'UNSUPPORTED_VERSION', code: 35 });
+    this.feature = details?.feature;
+  }
+}
+
 /** A commit or heartbeat from a member of an older generation of its group. */
 export class IllegalGenerationError extends FjordError {
   constructor(message: string) {
@@ -279,6 +300,7 @@ export interface ErrorFields extends CorruptRecordDetails, StorageErrorDetails {
   dir?: string;
   holder?: string;
   codec?: number;
+  feature?: string;
 }
 
 const FIELD_TYPES: { [K in keyof Required<ErrorFields>]: 'number' | 'string' } = {
@@ -298,6 +320,7 @@ const FIELD_TYPES: { [K in keyof Required<ErrorFields>]: 'number' | 'string' } =
   dir: 'string',
   holder: 'string',
   codec: 'number',
+  feature: 'string',
 };
 
 /** The fields `error` carries as properties (an addon error, or a FjordError). */
@@ -335,6 +358,8 @@ const CLASS_BY_CODE: Record<string, (message: string, fields: ErrorFields) => Fj
   ERR_INVALID_PARTITIONS: (m) => new InvalidPartitionsError(m),
   ERR_NOT_CONNECTED: (m) => new NotConnectedError(m),
   ERR_UNSUPPORTED_COMPRESSION: (m, f) => new UnsupportedCompressionError(m, f),
+  ERR_TIMEOUT: (m) => new TimeoutError(m),
+  ERR_UNSUPPORTED_FEATURE: (m, f) => new UnsupportedFeatureError(m, f),
   ERR_ILLEGAL_GENERATION: (m) => new IllegalGenerationError(m),
   ERR_UNKNOWN_MEMBER_ID: (m) => new UnknownMemberIdError(m),
   ERR_REBALANCE_IN_PROGRESS: (m) => new RebalanceInProgressError(m),

@@ -4,7 +4,15 @@
 import { describe, expect, it } from 'vitest';
 
 import * as fjord from '../src/index.js';
-import { CorruptRecordError, deserializeError, FjordError, KafkaStorageError, OffsetOutOfRangeError, serializeError } from '../src/errors.js';
+import {
+  CorruptRecordError,
+  deserializeError,
+  FjordError,
+  KafkaStorageError,
+  OffsetOutOfRangeError,
+  serializeError,
+  UnsupportedFeatureError,
+} from '../src/errors.js';
 
 /** Class, code, Kafka's name and numeric code, retriable. */
 const CLASSES: [string, string, string | undefined, number | undefined, boolean][] = [
@@ -30,10 +38,12 @@ const CLASSES: [string, string, string | undefined, number | undefined, boolean]
   ['RebalanceInProgressError', 'ERR_REBALANCE_IN_PROGRESS', 'REBALANCE_IN_PROGRESS', 27, true],
   ['RecordListTooLargeError', 'ERR_RECORD_LIST_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 18, false],
   ['RecordTooLargeError', 'ERR_RECORD_TOO_LARGE', 'MESSAGE_TOO_LARGE', 10, false],
+  ['TimeoutError', 'ERR_TIMEOUT', 'REQUEST_TIMED_OUT', 7, true],
   ['TopicAlreadyExistsError', 'ERR_TOPIC_ALREADY_EXISTS', 'TOPIC_ALREADY_EXISTS', 36, false],
   ['UnknownMemberIdError', 'ERR_UNKNOWN_MEMBER_ID', 'UNKNOWN_MEMBER_ID', 25, false],
   ['UnknownTopicOrPartitionError', 'ERR_UNKNOWN_TOPIC_OR_PARTITION', 'UNKNOWN_TOPIC_OR_PARTITION', 3, false],
   ['UnsupportedCompressionError', 'ERR_UNSUPPORTED_COMPRESSION', 'UNSUPPORTED_COMPRESSION_TYPE', 76, false],
+  ['UnsupportedFeatureError', 'ERR_UNSUPPORTED_FEATURE', 'UNSUPPORTED_VERSION', 35, false],
 ];
 
 describe('error classes', () => {
@@ -57,7 +67,8 @@ describe('error classes', () => {
     const corrupt = new CorruptRecordError('bad batch', { topic: 't', partition: 3, offset: 42, file: '/d/t-3/0.log', position: 1234 });
     const storage = new KafkaStorageError('disk full', 'ERR_DISK_FULL', { errno: 28, errnoName: 'ENOSPC', op: 'append', path: '/d/t-0/0.log' });
     const range = new OffsetOutOfRangeError('out of range', { offset: 9, logStartOffset: 2, logEndOffset: 5 });
-    for (const error of [corrupt, storage, range]) {
+    const feature = new UnsupportedFeatureError('transactions are not supported yet', { feature: 'transactions' });
+    for (const error of [corrupt, storage, range, feature]) {
       // A structured clone, as postMessage makes it.
       const crossed = deserializeError(structuredClone(serializeError(error)));
       expect(crossed).toBeInstanceOf(error.constructor);

@@ -14,6 +14,7 @@ import {
   toPositive,
   UnknownTopicOrPartitionError,
   UnsupportedCompressionError,
+  UnsupportedFeatureError,
   type Fjord,
   type Message,
   type RecordMetadata,
@@ -600,6 +601,34 @@ describe('bad input gets a typed error and writes nothing', () => {
     expect(() => fjord.producer({ batchSize: 0 })).toThrow(InvalidArgumentError);
     expect(() => fjord.producer({ maxRequestSize: 1.5 })).toThrow(InvalidArgumentError);
     expect(() => fjord.producer({ createPartitioner: 'murmur2' as never })).toThrow(InvalidArgumentError);
+    expect(() => fjord.producer({ bufferMemory: 0 })).toThrow(InvalidArgumentError);
+    expect(() => fjord.producer({ bufferMemory: '32mb' as never })).toThrow(InvalidArgumentError);
+    expect(() => fjord.producer({ maxBlockMs: -1 })).toThrow(InvalidArgumentError);
+    expect(() => fjord.producer({ maxBlockMs: 1.5 })).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('transactions (not supported yet)', () => {
+  it('a producer with a transactionalId is refused at construction with UnsupportedFeatureError naming the feature', () => {
+    const fjord = fjordFor();
+    let error: unknown;
+    try {
+      fjord.producer({ transactionalId: 'payments' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UnsupportedFeatureError);
+    expect(error).toMatchObject({ code: 'ERR_UNSUPPORTED_FEATURE', feature: 'transactions', type: 'UNSUPPORTED_VERSION', kafkaErrorCode: 35 });
+    expect((error as Error).message).toMatch(/^transactions are not supported yet/);
+  });
+
+  it('producer.transaction() rejects with UnsupportedFeatureError', async () => {
+    const fjord = fjordFor();
+    const producer = fjord.producer();
+    await producer.connect();
+    await expect(producer.transaction()).rejects.toThrow(UnsupportedFeatureError);
+    await expect(producer.transaction()).rejects.toMatchObject({ feature: 'transactions' });
+    await producer.disconnect();
   });
 });
 
@@ -648,6 +677,57 @@ describe('topics and lifecycle', () => {
     expect(settled).toBe(3);
     expect(await valuesOf(fjord, 'lingering', 0)).toEqual(['q0', 'q1', 'q2']);
     expect((await Promise.all(sends)).map((r) => r[0]!.baseOffset)).toEqual(['0', '1', '2']);
+  });
+
+  it('a send made while disconnect() runs is refused with NotConnectedError; the ones made before it are written', async () => {
+    const fjord = fjordFor();
+    await withTopic(fjord, 'lingering', 1);
+    const producer = fjord.producer({ lingerMs: 10_000 });
+    await producer.connect();
+    const before = producer.send({ topic: 'lingering', acks: 1, messages: [{ value: 'before' }] });
+    const disconnecting = producer.disconnect();
+    const during = producer.send({ topic: 'lingering', acks: 0, messages: [{ value: 'during' }] });
+    await expect(during).rejects.toThrow(NotConnectedError);
+    await expect(during).rejects.toThrow('producer is disconnecting');
+    await disconnecting;
+    expect(await before).toEqual([meta('lingering', 0, 0)]);
+    expect(await valuesOf(fjord, 'lingering', 0)).toEqual(['before']);
+  });
+
+  it('disconnect() called twice while a send is queued: both resolve after the send settled, and a later disconnect drains again', async () => {
+    const fjord = fjordFor();
+    await withTopic(fjord, 'lingering', 1);
+    const producer = fjord.producer({ lingerMs: 10_000 });
+    await producer.connect();
+    let settled = false;
+    const sending = producer.send({ topic: 'lingering', acks: -1, messages: [{ value: 'a' }] }).then((r) => {
+      settled = true;
+      return r;
+    });
+    const seen: boolean[] = [];
+    await Promise.all([producer.disconnect().then(() => seen.push(settled)), producer.disconnect().then(() => seen.push(settled))]);
+    expect(seen).toEqual([true, true]);
+    expect(await sending).toEqual([meta('lingering', 0, 0)]);
+    await producer.connect();
+    const again = producer.send({ topic: 'lingering', acks: 1, messages: [{ value: 'b' }] });
+    await producer.disconnect();
+    expect(await again).toEqual([meta('lingering', 0, 1)]);
+    expect(await valuesOf(fjord, 'lingering', 0)).toEqual(['a', 'b']);
+  });
+
+  it('records queued for a topic deleted before their flush fail their sends with UnknownTopicOrPartitionError', async () => {
+    const fjord = fjordFor();
+    await withTopic(fjord, 'doomed', 1);
+    const producer = fjord.producer({ lingerMs: 10_000 });
+    await producer.connect();
+    const sending = producer.send({ topic: 'doomed', acks: 1, messages: [{ value: 'lost' }] });
+    await new Promise((resolve) => setImmediate(resolve)); // queued, waiting for the linger timer
+    const admin = fjord.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: ['doomed'] });
+    await admin.disconnect();
+    await producer.disconnect();
+    await expect(sending).rejects.toThrow(UnknownTopicOrPartitionError);
   });
 
   it('Fjord.close disconnects producers and writes their queues', async () => {

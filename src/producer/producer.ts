@@ -1,7 +1,14 @@
 // KafkaJS's producer on the embedded store. Records for one partition are
 // gathered (within `lingerMs` / `batchSize`) into RecordBatch v2 batches that
 // cross into Rust as one Buffer each; acks decide when a send resolves.
-import { InvalidArgumentError, NotConnectedError, RecordTooLargeError, UnknownTopicOrPartitionError, UnsupportedCompressionError } from '../errors.js';
+import {
+  InvalidArgumentError,
+  NotConnectedError,
+  RecordTooLargeError,
+  UnknownTopicOrPartitionError,
+  UnsupportedCompressionError,
+  UnsupportedFeatureError,
+} from '../errors.js';
 import { booleanOption, describeValue, integerOption } from '../arguments.js';
 import type { ClientContext } from '../client-context.js';
 import { Instrumentation } from '../instrumentation.js';
@@ -13,6 +20,7 @@ import { numericConfig } from '../topics/topic-config.js';
 import type { Topic } from '../topics/topic-registry.js';
 import { validateTopicName } from '../topics/topic-name.js';
 import { BatchWriter } from './batch-writer.js';
+import { BufferMemory, type Piece } from './buffer-memory.js';
 import { Partitioners, type Partitioner, type PartitionerFactory } from './partitioners.js';
 import { PendingSend } from './pending-send.js';
 import type { Message } from './producer-types.js';
@@ -29,8 +37,18 @@ export interface ProducerConfig {
   batchSize?: number;
   /** Kafka's `max.request.size`: the largest record accepted, as a one-record batch (default 1048576). */
   maxRequestSize?: number;
+  /**
+   * Kafka's `buffer.memory`: bytes of records that sends have handed over and
+   * that are not appended yet (default 33554432, Kafka's). A send that does
+   * not fit waits; a record larger than this is refused with RecordTooLargeError.
+   */
+  bufferMemory?: number;
+  /** Kafka's `max.block.ms`: how long a send waits for room in `bufferMemory` before its records fail with TimeoutError (default 60000). */
+  maxBlockMs?: number;
   /** Accepted for KafkaJS compatibility: an embedded append is never retried or duplicated. */
   idempotent?: boolean;
+  /** Transactions are not supported yet: a producer with a transactionalId is refused with UnsupportedFeatureError. */
+  transactionalId?: string;
   retry?: unknown;
   metadataMaxAge?: number;
   maxInFlightRequests?: number;
@@ -99,17 +117,23 @@ export class Producer {
   /** Encodes every flush; its pooled buffer is reused (an append is synchronous). */
   readonly #writer = new BatchWriter();
   readonly #queuedBytes = new Map<Partition, number>();
+  readonly #memory: BufferMemory;
   #flushScheduled = false;
   #lingerTimer: NodeJS.Timeout | null = null;
+  /** Resolves on the next turn of the event loop, after the flush due in this one (acks 0 sends wait for it). */
+  #turn: Promise<void> | null = null;
+  /** Every send accepted and not settled: disconnect() waits for them. */
   readonly #inFlight = new Set<Promise<unknown>>();
-  #connected = false;
-  #draining = false;
+  #state: 'disconnected' | 'connected' | 'disconnecting' = 'disconnected';
+  /** The last disconnect(): while the state is 'disconnecting', every call returns it. */
+  #disconnecting: Promise<void> | null = null;
 
   readonly #context: ClientContext;
 
   constructor(context: ClientContext, config: ProducerConfig = {}) {
     this.#context = context;
     if (config === null || typeof config !== 'object') throw new InvalidArgumentError('producer config must be an object');
+    if (config.transactionalId !== undefined && config.transactionalId !== null) throw transactionsUnsupported();
     const factory = config.createPartitioner ?? Partitioners.DefaultPartitioner;
     if (typeof factory !== 'function') throw new InvalidArgumentError('createPartitioner must be a function returning a partitioner');
     this.#partitioner = factory();
@@ -117,29 +141,45 @@ export class Producer {
     this.#lingerMs = integerOption(config.lingerMs, 'lingerMs', 0, 0);
     this.#batchSize = integerOption(config.batchSize, 'batchSize', 16384, 1);
     this.#maxRequestSize = integerOption(config.maxRequestSize, 'maxRequestSize', 1048576, 1);
+    this.#memory = new BufferMemory(integerOption(config.bufferMemory, 'bufferMemory', 33554432, 1), integerOption(config.maxBlockMs, 'maxBlockMs', 60000, 0));
   }
 
   async connect(): Promise<void> {
+    if (this.#disconnecting !== null) await this.#disconnecting;
     await this.#context.topics();
-    this.#connected = true;
+    this.#state = 'connected';
     this.#context.attach(this, 'producer');
     this.#instrumentation.emit(this.events.CONNECT, null);
   }
 
-  /** Writes what is queued, waits for sends in flight, and closes the producer. */
-  async disconnect(): Promise<void> {
+  /**
+   * Refuses new sends, writes what is queued and resolves once every send
+   * accepted before it has settled (Fjord.close() relies on this).
+   */
+  disconnect(): Promise<void> {
     // As KafkaJS: disconnecting a disconnected producer resolves and reports the event again.
-    if (!this.#connected) {
+    if (this.#state === 'disconnected') {
       this.#instrumentation.emit(this.events.DISCONNECT, null);
-      return;
+      return Promise.resolve();
     }
-    // Sends still on their way to a queue must not wait out lingerMs.
-    this.#draining = true;
-    this.#flushAll();
-    await Promise.allSettled([...this.#inFlight]);
-    this.#draining = false;
-    this.#connected = false;
-    this.#context.detach(this);
+    if (this.#state === 'connected') this.#disconnecting = this.#drain();
+    return this.#disconnecting!;
+  }
+
+  async #drain(): Promise<void> {
+    this.#state = 'disconnecting';
+    try {
+      // Queued records are written now, not after lingerMs; a send still on
+      // its way to a queue (creating its topic, or waiting for bufferMemory)
+      // queues behind, so this goes round until nothing is left.
+      while (this.#inFlight.size > 0 || this.#queues.size > 0) {
+        this.#flushAll();
+        if (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      }
+    } finally {
+      this.#state = 'disconnected';
+      this.#context.detach(this);
+    }
     this.#instrumentation.emit(this.events.DISCONNECT, null);
   }
 
@@ -150,6 +190,11 @@ export class Producer {
 
   isIdempotent(): boolean {
     return false;
+  }
+
+  /** KafkaJS's transactions are not supported yet: rejects with UnsupportedFeatureError. */
+  transaction(): Promise<never> {
+    return Promise.reject(transactionsUnsupported());
   }
 
   send(record: ProducerRecord): Promise<RecordMetadata[]> {
@@ -171,7 +216,9 @@ export class Producer {
   }
 
   async #sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
-    if (!this.#connected) throw new NotConnectedError('producer is not connected: call producer.connect() first');
+    // Checked before the first await: a send made after disconnect() is refused, as in KafkaJS.
+    if (this.#state === 'disconnecting') throw new NotConnectedError('producer is disconnecting: it accepts no more sends');
+    if (this.#state !== 'connected') throw new NotConnectedError('producer is not connected: call producer.connect() first');
     if (batch === null || typeof batch !== 'object' || !Array.isArray(batch.topicMessages)) {
       throw new InvalidArgumentError('sendBatch: topicMessages must be an array of { topic, messages }');
     }
@@ -203,9 +250,13 @@ export class Producer {
     // the next turn, and the send must not look done while later records wait.
     for (const { run } of routed) send.outstanding += run.count;
     if (send.outstanding === 0) send.resolve();
-    for (const { partition, run } of routed) this.#enqueue(partition, run);
+    const admitted = this.#admit(routed);
     if (acks === 0) {
-      // Resolved once queued: offsets are not known yet (-1, as Kafka's client reports).
+      if (admitted !== null) await admitted;
+      // Resolved once queued, on the next turn of the event loop: a loop of
+      // acks 0 sends lets timers and I/O run, and the flush due in this turn
+      // runs first. Offsets are not known (-1, as Kafka's client reports).
+      await this.#nextTurn();
       const touched = [...new Set(routed.map((r) => r.partition))];
       const queued = touched.map((partition) => ({
         topicName: partition.topic,
@@ -221,6 +272,8 @@ export class Producer {
         error.recordMetadata = queued;
         throw error;
       }
+      // Records that failed before the send resolved (Fjord closed under the producer, maxBlockMs, a disk error).
+      if (send.error !== null) throw send.error;
       return queued;
     }
     await send.done;
@@ -273,6 +326,15 @@ export class Producer {
           id = -1;
         }
       }
+      // As Kafka's producer: a record that could never fit bufferMemory is refused rather than waited for.
+      if (id !== -1 && run.bounds[i]! > this.#memory.total) {
+        send.rejected.push(
+          new RecordTooLargeError(
+            `a record for ${name}-${id} takes up to ${run.bounds[i]} bytes of buffer memory, more than the producer's bufferMemory (${this.#memory.total} bytes)`,
+          ),
+        );
+        id = -1;
+      }
       if (ids !== null) ids.push(id);
       else if (i === 0) firstId = id;
       else if (id !== firstId) {
@@ -315,6 +377,50 @@ export class Producer {
     return new RecordTooLargeError(`a record for ${partition.topic}-${partition.id} is ${exact} bytes as a batch, larger than ${which}`);
   }
 
+  /**
+   * Hands the routed runs to their queues within bufferMemory: at once when
+   * they fit and no send waits before them (null), otherwise in line, in
+   * pieces of at most bufferMemory, all queued now so that no later send
+   * overtakes them. The promise resolves once every piece is queued or has
+   * failed with TimeoutError after maxBlockMs.
+   */
+  #admit(routed: readonly { partition: Partition; run: RecordRun }[]): Promise<void> | null {
+    let k = 0;
+    while (k < routed.length && this.#memory.tryTake(routed[k]!.run.bytes)) {
+      this.#enqueue(routed[k]!.partition, routed[k]!.run);
+      k++;
+    }
+    if (k === routed.length) return null;
+    const pieces: RunPiece[] = [];
+    for (; k < routed.length; k++) {
+      const { partition, run } = routed[k]!;
+      for (const piece of run.split(this.#memory.total)) pieces.push({ bytes: piece.bytes, run: piece, admit: () => this.#enqueue(partition, piece) });
+    }
+    return new Promise((resolve) => {
+      this.#memory.wait(pieces, resolve, (error, left) => {
+        // These pieces never took memory: nothing to give back.
+        for (const { run } of left) {
+          run.settled = run.count;
+          run.send.recordsFailed(error, run.count);
+        }
+      });
+      // Sends wait for room: what is queued is written now rather than after
+      // lingerMs (as Kafka's sender does when memory is exhausted).
+      this.#scheduleFlush(true);
+    });
+  }
+
+  /** Resolves on the next turn of the event loop; one immediate serves every send of this turn. */
+  #nextTurn(): Promise<void> {
+    this.#turn ??= new Promise((resolve) =>
+      setImmediate(() => {
+        this.#turn = null;
+        resolve();
+      }),
+    );
+    return this.#turn;
+  }
+
   #enqueue(partition: Partition, run: RecordRun): void {
     let queue = this.#queues.get(partition);
     if (queue === undefined) {
@@ -331,7 +437,7 @@ export class Producer {
   }
 
   #scheduleFlush(full = false): void {
-    if (this.#lingerMs > 0 && !this.#draining && !full) {
+    if (this.#lingerMs > 0 && this.#state !== 'disconnecting' && !full && !this.#memory.isExhausted) {
       this.#lingerTimer ??= setTimeout(() => {
         this.#lingerTimer = null;
         this.#flushAll();
@@ -346,10 +452,45 @@ export class Producer {
     });
   }
 
+  /** Writes every queue; runs from timers and immediates, so it never throws: a failure goes to the sends of the records it hit. */
   #flushAll(): void {
     if (this.#lingerTimer !== null) clearTimeout(this.#lingerTimer);
     this.#lingerTimer = null;
     for (const partition of [...this.#queues.keys()]) this.#flush(partition);
+  }
+
+  /** Takes the partition's queue and writes it; never throws. */
+  #flush(partition: Partition): void {
+    const runs = this.#queues.get(partition);
+    if (runs === undefined) return;
+    this.#queues.delete(partition);
+    this.#queuedBytes.delete(partition);
+    try {
+      this.#append(partition, runs);
+    } catch (error) {
+      // Not an append's error (#write gives those to its records): the topic
+      // was deleted or Fjord closed under the producer. Every record not told
+      // yet fails with it.
+      this.#writer.reset();
+      for (const run of runs) {
+        const left = run.count - run.settled;
+        if (left === 0) continue;
+        this.#settle(run, left);
+        run.send.recordsFailed(error, left);
+      }
+    }
+  }
+
+  /**
+   * The next `count` records of `run` (a run's records settle in order) were
+   * appended or failed: their bytes go back to bufferMemory, which may let
+   * waiting sends into the queues.
+   */
+  #settle(run: RecordRun, count: number): void {
+    let bytes = 0;
+    for (let i = run.settled, end = run.settled + count; i < end; i++) bytes += run.bounds[i]!;
+    run.settled += count;
+    this.#memory.release(bytes);
   }
 
   /**
@@ -358,11 +499,7 @@ export class Producer {
    * appends them, as many together as fit APPEND_GATHER_BYTES and the
    * topic's segment.bytes.
    */
-  #flush(partition: Partition): void {
-    const runs = this.#queues.get(partition);
-    if (runs === undefined || runs.length === 0) return;
-    this.#queues.delete(partition);
-    this.#queuedBytes.delete(partition);
+  #append(partition: Partition, runs: readonly RecordRun[]): void {
     const configs = this.#context.openedTopics().get(partition.topic).configs;
     const cap = Math.min(this.#batchSize, numericConfig(configs, 'max.message.bytes') - HEADER_SIZE);
     const groupCap = Math.min(APPEND_GATHER_BYTES, numericConfig(configs, 'segment.bytes'));
@@ -433,7 +570,10 @@ export class Producer {
     try {
       bytes = encodeBatch(records, { compression: 'gzip', now });
     } catch (error) {
-      for (const m of members) m.run.send.recordsFailed(error, m.count);
+      for (const m of members) {
+        this.#settle(m.run, m.count);
+        m.run.send.recordsFailed(error, m.count);
+      }
       return;
     }
     this.#writer.addEncoded(bytes, count);
@@ -447,11 +587,15 @@ export class Producer {
       const result = partition.appendGathered(writer.framing, writer.values, writer.cuts, now, writer.records);
       let offset = result.baseOffset;
       for (let k = 0; k < group.runs.length; k++) {
+        this.#settle(group.runs[k]!, group.counts[k]!);
         group.runs[k]!.send.recordsWritten(partition, offset, group.counts[k]!, result.logAppendTime, result.logStartOffset);
         offset += group.counts[k]!;
       }
     } catch (error) {
-      for (let k = 0; k < group.runs.length; k++) group.runs[k]!.send.recordsFailed(error, group.counts[k]!);
+      for (let k = 0; k < group.runs.length; k++) {
+        this.#settle(group.runs[k]!, group.counts[k]!);
+        group.runs[k]!.send.recordsFailed(error, group.counts[k]!);
+      }
     }
     writer.reset();
     group.clear();
@@ -467,6 +611,17 @@ export class Producer {
       logStartOffset: String(first.logStartOffset),
     }));
   }
+}
+
+/** Records of a send waiting for bufferMemory. */
+interface RunPiece extends Piece {
+  readonly run: RecordRun;
+}
+
+function transactionsUnsupported(): UnsupportedFeatureError {
+  return new UnsupportedFeatureError('transactions are not supported yet: a producer cannot have a transactionalId, and transaction() is refused', {
+    feature: 'transactions',
+  });
 }
 
 /** The records of one append, as runs of consecutive records of one RecordRun each. */

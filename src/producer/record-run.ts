@@ -42,8 +42,10 @@ export class RecordRun {
   headers: (HeaderFields | null)[] | null = null;
   /** Records in the run. */
   count = 0;
-  /** Sum of `bounds`. */
+  /** Sum of `bounds`: the bytes the run takes of the producer's bufferMemory. */
   bytes = 0;
+  /** Records whose send has been told their outcome (appended or failed). */
+  settled = 0;
 
   constructor(
     readonly send: PendingSend,
@@ -109,6 +111,25 @@ export class RecordRun {
     this.lengths[2 * i + 1] = valueLength;
     this.bounds[i] = bound;
     this.bytes += bound;
+  }
+
+  /** Splits the run into consecutive runs of at most `maxBytes` each (every record's bound is at most that). */
+  split(maxBytes: number): RecordRun[] {
+    if (this.bytes <= maxBytes) return [this];
+    const pieces: RecordRun[] = [];
+    let indexes: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < this.count; i++) {
+      if (indexes.length > 0 && bytes + this.bounds[i]! > maxBytes) {
+        pieces.push(this.pick(indexes));
+        indexes = [];
+        bytes = 0;
+      }
+      indexes.push(i);
+      bytes += this.bounds[i]!;
+    }
+    pieces.push(this.pick(indexes));
+    return pieces;
   }
 
   /** A run of this run's records at `indexes`, in that order. */
