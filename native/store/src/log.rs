@@ -210,6 +210,12 @@ impl Log {
         self.shared.offline.fail(&self.shared.dir, error)
     }
 
+    /// Takes the log offline after a panic a caller caught around a call on
+    /// it (the binding's own code), and returns the error to report.
+    pub fn fail_after_panic(&self, op: &str, payload: &(dyn std::any::Any + Send)) -> StoreError {
+        self.shared.offline.fail_after_panic(&self.shared.dir, op, payload)
+    }
+
     /// True once an error (or a panic) took the log offline; every call then
     /// fails with `StoreError::Offline` until the log is closed and reopened.
     pub fn is_offline(&self) -> bool {
