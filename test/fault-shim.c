@@ -8,23 +8,23 @@
 // FJORD_FAULTS names a control file, read at every intercepted call (so a
 // test arms and disarms faults while the process runs). One rule a line:
 //
-//   <calls> <path-part> <errno> <skip> <times>
+//   <calls> <path> <errno> <skip> <times>
 //
 //   calls      comma-separated: fsync, fdatasync, write, pwrite, pwritev
-//   path-part  the rule applies to a file whose path contains this text
-//              (ending in `$`: whose path ends with the text before it)
+//   path       a glob (fnmatch, `*` spans `/` too) the file's whole path must match
 //   errno      EIO, ENOSPC, EDQUOT, EFBIG or EROFS
 //   skip       matching calls let through first
 //   times      failures injected after that (0: every later matching call)
 //
-// e.g. `fdatasync,fsync t-0/00000000000000000000.log EIO 0 1` fails the next
-// sync of that file once, as Linux reports a lost writeback once per file.
+// e.g. `fdatasync,fsync /data/t-0/*.log EIO 0 1` fails the next
+// sync of a segment of t-0 once, as Linux reports a lost writeback once per file.
 // Counters restart whenever the file's text changes. Each injected failure
 // appends `<call> <errno> <path>` to `<control file>.hits`.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,15 +58,6 @@ static int lists(const char *calls, const char *call) {
     if (starts && ends) return 1;
   }
   return 0;
-}
-
-static int matches(const char *path, char *part) {
-  size_t n = strlen(part);
-  if (n > 0 && part[n - 1] == '$') {
-    size_t len = strlen(path);
-    return len >= n - 1 && strncmp(path + len - (n - 1), part, n - 1) == 0;
-  }
-  return strstr(path, part) != NULL;
 }
 
 static void log_hit(const char *control, const char *call, const char *err, const char *path) {
@@ -106,10 +97,10 @@ static int fault_for(const char *call, int fd) {
     int rule = 0;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line != NULL && rule < MAX_RULES; line = strtok_r(NULL, "\n", &save), rule++) {
-      char calls[256], part[1024], err[32];
+      char calls[256], glob[1024], err[32];
       unsigned long skip, times;
-      if (sscanf(line, "%255s %1023s %31s %lu %lu", calls, part, err, &skip, &times) != 5) continue;
-      if (!lists(calls, call) || !matches(path, part)) continue;
+      if (sscanf(line, "%255s %1023s %31s %lu %lu", calls, glob, err, &skip, &times) != 5) continue;
+      if (!lists(calls, call) || fnmatch(glob, path, 0) != 0) continue;
       unsigned long seen = ++counts[rule];
       if (seen > skip && (times == 0 || seen <= skip + times)) {
         result = errno_of(err);

@@ -155,7 +155,13 @@ fn an_fsync_error_in_a_rolled_segments_background_sync_takes_the_log_offline() {
         faults.arm(&format!("fdatasync,fsync {} EIO 0 1", sealed.display()));
         // This append rolls: the sealed segment is synced in the background, and fails.
         assert_eq!(log.append(&sized_batch(700, 5, NOW), NOW).unwrap().base_offset, 5);
-        // Whichever sync met the error, background or flush, the flush reports it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while faults.hits().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the background sync never ran");
+            std::thread::yield_now();
+        }
+        // The flush's own fsync of that file now succeeds (the error was
+        // reported once, to the background sync): the flush still fails.
         let cause = format!("input/output error (EIO) syncing {}", sealed.display());
         assert_offline(&log.flush().unwrap_err(), &dir, &cause);
         assert_eq!(faults.hits(), vec![format!("fdatasync EIO {}", sealed.display())]);
@@ -173,7 +179,7 @@ fn an_fsync_error_on_a_sealed_segments_index_files_takes_the_log_offline() {
             let (_tmp, dir) = fresh_dir("t-0");
             let log = Log::open_at(&dir, config(), NOW).unwrap();
             let index = seg_file(&dir, 0, suffix);
-            faults.arm(&format!("fdatasync,fsync {}$ EIO 0 1", index.display()));
+            faults.arm(&format!("fdatasync,fsync {} EIO 0 1", index.display()));
             for i in 0..6 {
                 log.append(&sized_batch(700, i, NOW), NOW).unwrap();
             }
@@ -282,7 +288,7 @@ fn a_truncation_that_fails_once_the_files_changed_takes_the_log_offline_without_
         let (_tmp, dir) = fresh_dir("t-0");
         let log = three_segments(&dir);
         // The directory's fsync after the copy is renamed over the segment fails.
-        faults.arm(&format!("fsync {}$ EIO 0 1", dir.display()));
+        faults.arm(&format!("fsync {} EIO 0 1", dir.display()));
         let cause = format!("input/output error (EIO) syncing {}", dir.display());
         assert_offline(&log.truncate_to(7).unwrap_err(), &dir, &cause);
         assert_stays_offline(log, &dir, &cause);
