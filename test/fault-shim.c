@@ -1,5 +1,5 @@
 // Fault injection for tests: an LD_PRELOAD library that makes chosen
-// fsync/fdatasync/write/pwrite/pwritev calls fail, the way a failing disk
+// fsync/fdatasync/write/pwrite/pwritev/fallocate calls fail, the way a failing disk
 // does, under the real addon and the real Node process.
 //
 // Built by the tests (`cc -shared -fPIC`, see test/fault-shim.ts and
@@ -10,7 +10,7 @@
 //
 //   <calls> <path> <errno> <skip> <times>
 //
-//   calls      comma-separated: fsync, fdatasync, write, pwrite, pwritev
+//   calls      comma-separated: fsync, fdatasync, write, pwrite, pwritev, fallocate
 //   path       a glob (fnmatch, `*` spans `/` too) the file's whole path must match
 //   errno      EIO, ENOSPC, EDQUOT, EFBIG or EROFS
 //   skip       matching calls let through first
@@ -173,4 +173,18 @@ ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t offset, int 
   int e = fault_for("pwritev", fd);
   if (e != 0) return errno = e, -1;
   return real(fd, iov, iovcnt, offset, flags);
+}
+
+int fallocate(int fd, int mode, off_t offset, off_t len) {
+  REAL(fallocate);
+  int e = fault_for("fallocate", fd);
+  if (e != 0) return errno = e, -1;
+  return real(fd, mode, offset, len);
+}
+
+int fallocate64(int fd, int mode, off64_t offset, off64_t len) {
+  REAL(fallocate64);
+  int e = fault_for("fallocate", fd);
+  if (e != 0) return errno = e, -1;
+  return real(fd, mode, offset, len);
 }

@@ -86,10 +86,16 @@ impl StoreError {
         self.errno().map(errno_name)
     }
 
-    /// A write the disk refused for lack of room (ENOSPC, EDQUOT, EFBIG)
-    /// and that was undone: the file is as before, so the log stays online.
+    /// The disk refused for lack of room (ENOSPC, EDQUOT, EFBIG).
+    pub(crate) fn is_lack_of_room(&self) -> bool {
+        matches!(self, StoreError::Io { .. }) && matches!(self.code(), "ERR_DISK_FULL" | "ERR_FILE_TOO_LARGE")
+    }
+
+    /// A write the disk refused for lack of room and that was undone (a
+    /// write not undone is `undo append`): the file is as before, so the log
+    /// stays online.
     pub(crate) fn is_refused_append(&self) -> bool {
-        matches!(self, StoreError::Io { op: "append", .. }) && matches!(self.code(), "ERR_DISK_FULL" | "ERR_FILE_TOO_LARGE")
+        matches!(self, StoreError::Io { op: "append", .. }) && self.is_lack_of_room()
     }
 
     pub fn io(op: &'static str, path: &Path, source: io::Error) -> Self {

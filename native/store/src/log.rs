@@ -210,6 +210,15 @@ impl Log {
         self.shared.offline.fail(&self.shared.dir, error)
     }
 
+    /// `fail`, except for a refusal for lack of room, which left nothing changed.
+    fn unless_lack_of_room(&self, error: StoreError) -> StoreError {
+        if error.is_lack_of_room() {
+            error
+        } else {
+            self.fail(error)
+        }
+    }
+
     /// Takes the log offline after a panic a caller caught around a call on
     /// it (the binding's own code), and returns the error to report.
     pub fn fail_after_panic(&self, op: &str, payload: &(dyn std::any::Any + Send)) -> StoreError {
@@ -360,12 +369,13 @@ impl Log {
         if st.active()?.size == 0 {
             // An empty segment too small for the append: make it bigger. On
             // failure it stays as it was, still the active segment.
-            st.active_mut()?.log.grow(sizes.capacity)?;
+            st.active_mut()?.log.grow(sizes.capacity).map_err(|e| self.unless_lack_of_room(e))?;
             self.shared.generation.fetch_add(1, Ordering::AcqRel);
             return Ok(());
         }
-        // A segment that cannot be made is removed again: the active one goes on.
-        let fresh = Segment::create(&self.shared.dir, base, sizes, now)?;
+        // A segment that cannot be made for lack of room is removed again and
+        // the active one goes on; any other error creating it is offline.
+        let fresh = Segment::create(&self.shared.dir, base, sizes, now).map_err(|e| self.unless_lack_of_room(e))?;
         if let Err(e) = st.active_mut()?.seal() {
             // Sealing stopped halfway (indexes trimmed, the log not): offline.
             let _ = fresh.delete(&self.shared.dir);

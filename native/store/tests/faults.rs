@@ -235,6 +235,35 @@ fn an_enospc_on_a_write_is_refused_undone_and_the_log_stays_online() {
     });
 }
 
+#[test]
+fn a_roll_that_cannot_preallocate_its_new_index_is_offline_after_eio_and_online_after_enospc() {
+    in_child("a_roll_that_cannot_preallocate_its_new_index_is_offline_after_eio_and_online_after_enospc", &[], |faults| {
+        let (_tmp, dir) = fresh_dir("t-0");
+        let log = Log::open_at(&dir, config(), NOW).unwrap();
+        for i in 0..5 {
+            log.append(&sized_batch(700, i, NOW), NOW).unwrap();
+        }
+        let index = seg_file(&dir, 5, "index");
+        // Lack of room: the half-made segment is removed, the active one takes the append.
+        faults.arm(&format!("fallocate {} ENOSPC 0 1", index.display()));
+        let e = log.append(&sized_batch(700, 5, NOW), NOW).unwrap_err();
+        assert_eq!(e.to_string(), format!("no space left on device (ENOSPC) preallocating {}", index.display()));
+        assert!(!log.is_offline());
+        assert!(!index.exists());
+        assert_eq!(log.append(&sized_batch(100, 5, NOW), NOW).unwrap().base_offset, 5);
+        // Any other error: offline.
+        let index = seg_file(&dir, 6, "index");
+        faults.arm(&format!("fallocate {} EIO 0 1", index.display()));
+        let cause = format!("input/output error (EIO) preallocating {}", index.display());
+        assert_offline(&log.append(&sized_batch(700, 6, NOW), NOW).unwrap_err(), &dir, &cause);
+        assert_stays_offline(log, &dir, &cause);
+        faults.disarm();
+        let log = Log::open_at(&dir, config(), NOW).unwrap();
+        assert_eq!(read_from_start(&log), (0..6).map(|i| (i, i)).collect::<Vec<_>>());
+        assert_eq!(log.append(&sized_batch(700, 6, NOW), NOW).unwrap().base_offset, 6);
+    });
+}
+
 /// A log of three segments (offsets 0-4, 5-9, 10-11), its batches 700 bytes each.
 fn three_segments(dir: &Path) -> Log {
     let log = Log::open_at(dir, config(), NOW).unwrap();
