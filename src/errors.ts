@@ -150,24 +150,47 @@ export interface StorageErrorDetails {
   errno?: number;
   /** Its name: `ENOSPC`, `EFBIG`, `EIO`... */
   errnoName?: string;
-  /** The store's operation: `append`, `fsync`, `create`, `mmap`... */
+  /** The store's operation: `append`, `fsync`, `create`, `mmap`... (`panic` for a panic in the store). */
   op?: string;
   /** The file or directory it was working on. */
   path?: string;
+  /** The partition directory, for `ERR_LOG_OFFLINE`. */
+  dir?: string;
 }
 
-/** The disk refused a write or sync: full (`ERR_DISK_FULL`), over the file size limit (`ERR_FILE_TOO_LARGE`), or another I/O failure (`ERR_STORAGE`). */
+/**
+ * The disk refused a write or sync: full (`ERR_DISK_FULL`), over the file
+ * size limit (`ERR_FILE_TOO_LARGE`), or another I/O failure (`ERR_STORAGE`);
+ * or the partition is offline (`ERR_LOG_OFFLINE`): an earlier write or fsync
+ * error (or a panic in the store) took it offline, and every call on it fails
+ * until it is closed and opened again. `errno`, `errnoName`, `op` and `path`
+ * then name that first cause. Offline is not retriable: only a reopen heals it.
+ */
 export class KafkaStorageError extends FjordError {
   readonly errno: number | undefined;
   readonly errnoName: string | undefined;
   readonly op: string | undefined;
   readonly path: string | undefined;
+  readonly dir: string | undefined;
   constructor(message: string, code: string, details?: StorageErrorDetails) {
-    super(message, code, { type: 'KAFKA_STORAGE_ERROR', code: 56, retriable: true });
+    super(message, code, { type: 'KAFKA_STORAGE_ERROR', code: 56, retriable: code !== 'ERR_LOG_OFFLINE' });
     this.errno = details?.errno;
     this.errnoName = details?.errnoName;
     this.op = details?.op;
     this.path = details?.path;
+    this.dir = details?.dir;
+  }
+
+  /** True when the partition is offline until it is reopened. */
+  get offline(): boolean {
+    return this.code === 'ERR_LOG_OFFLINE';
+  }
+}
+
+/** A bug: a panic in the native store outside any partition log (Kafka's `UNKNOWN_SERVER_ERROR`). The process goes on. */
+export class InternalError extends FjordError {
+  constructor(message: string) {
+    super(message, 'ERR_INTERNAL', { type: 'UNKNOWN_SERVER_ERROR', code: -1 });
   }
 }
 
@@ -350,6 +373,8 @@ const CLASS_BY_CODE: Record<string, (message: string, fields: ErrorFields) => Fj
   ERR_DISK_FULL: (m, f) => new KafkaStorageError(m, 'ERR_DISK_FULL', f),
   ERR_FILE_TOO_LARGE: (m, f) => new KafkaStorageError(m, 'ERR_FILE_TOO_LARGE', f),
   ERR_STORAGE: (m, f) => new KafkaStorageError(m, 'ERR_STORAGE', f),
+  ERR_LOG_OFFLINE: (m, f) => new KafkaStorageError(m, 'ERR_LOG_OFFLINE', f),
+  ERR_INTERNAL: (m) => new InternalError(m),
   // Thrown in TypeScript only; they cross threads.
   ERR_INVALID_ARGUMENT: (m) => new InvalidArgumentError(m),
   ERR_UNKNOWN_TOPIC_OR_PARTITION: (m) => new UnknownTopicOrPartitionError(m),

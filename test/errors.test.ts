@@ -20,6 +20,7 @@ const CLASSES: [string, string, string | undefined, number | undefined, boolean]
   ['GroupIdNotFoundError', 'ERR_GROUP_ID_NOT_FOUND', 'GROUP_ID_NOT_FOUND', 69, false],
   ['IllegalGenerationError', 'ERR_ILLEGAL_GENERATION', 'ILLEGAL_GENERATION', 22, false],
   ['InconsistentGroupProtocolError', 'ERR_INCONSISTENT_GROUP_PROTOCOL', 'INCONSISTENT_GROUP_PROTOCOL', 23, false],
+  ['InternalError', 'ERR_INTERNAL', 'UNKNOWN_SERVER_ERROR', -1, false],
   ['InvalidArgumentError', 'ERR_INVALID_ARGUMENT', undefined, undefined, false],
   ['InvalidConfigError', 'ERR_INVALID_CONFIG', 'INVALID_CONFIG', 40, false],
   ['InvalidPartitionsError', 'ERR_INVALID_PARTITIONS', 'INVALID_PARTITIONS', 37, false],
@@ -28,6 +29,8 @@ const CLASSES: [string, string, string | undefined, number | undefined, boolean]
   ['KafkaStorageError', 'ERR_DISK_FULL', 'KAFKA_STORAGE_ERROR', 56, true],
   ['KafkaStorageError', 'ERR_FILE_TOO_LARGE', 'KAFKA_STORAGE_ERROR', 56, true],
   ['KafkaStorageError', 'ERR_STORAGE', 'KAFKA_STORAGE_ERROR', 56, true],
+  // Offline until reopened: retrying does not help.
+  ['KafkaStorageError', 'ERR_LOG_OFFLINE', 'KAFKA_STORAGE_ERROR', 56, false],
   ['LogClosedError', 'ERR_LOG_CLOSED', undefined, undefined, false],
   ['LogDirectoryLockedError', 'ERR_LOG_DIR_LOCKED', undefined, undefined, false],
   ['NonEmptyGroupError', 'ERR_NON_EMPTY_GROUP', 'NON_EMPTY_GROUP', 68, false],

@@ -13,6 +13,15 @@ export class Partition {
   #appended: { promise: Promise<void>; resolve: () => void } | null = null;
   /** The partition's transactions, for read_committed reads; null where no transaction can be (topics Fjord created). */
   transactions: TransactionState | null = null;
+  /**
+   * The first background flush (`flush.messages`, `flush.ms`) that failed,
+   * kept because nobody awaits one. Nothing is lost by not throwing it: a
+   * failed fsync takes the log offline in the store, so every later append,
+   * read and flush of this partition (and every acks=all send waiting on a
+   * flush) fails with the same KafkaStorageError (`ERR_LOG_OFFLINE`) until
+   * the partition is reopened.
+   */
+  backgroundFlushError: unknown = null;
 
   constructor(
     readonly topic: string,
@@ -54,15 +63,19 @@ export class Partition {
     this.onAppend?.(this.topic, this.id);
     this.#unflushedMessages += records;
     if (this.#unflushedMessages >= this.#flushMessages) {
-      this.durability.sync().catch(() => undefined); // a failed background flush surfaces on the next sync
+      this.durability.sync().catch(this.#backgroundFlushFailed);
     } else if (this.#flushMs !== Infinity && this.#flushTimer === null) {
       this.#flushTimer = setTimeout(() => {
         this.#flushTimer = null;
-        this.durability.sync().catch(() => undefined);
+        this.durability.sync().catch(this.#backgroundFlushFailed);
       }, this.#flushMs);
       this.#flushTimer.unref();
     }
   }
+
+  #backgroundFlushFailed = (error: unknown): void => {
+    this.backgroundFlushError ??= error;
+  };
 
   /** Wakes consumers waiting at the end; also called when another thread appended. */
   notifyAppend(): void {

@@ -1,7 +1,10 @@
 //! The store's one table of setting limits (`fjord_store::CONFIG_LIMITS`),
 //! which the TypeScript layer checks topic configs and log options against.
 
+use napi::bindgen_prelude::*;
 use napi_derive::napi;
+
+use crate::no_panic::no_panic;
 
 /// JavaScript numbers hold integers exactly up to 2^53 − 1 (`Number.MAX_SAFE_INTEGER`).
 const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
@@ -20,7 +23,11 @@ pub struct ConfigLimit {
 
 /// Every numeric setting the store checks, with its bounds and default.
 #[napi]
-pub fn config_limits() -> Vec<ConfigLimit> {
+pub fn config_limits(env: &Env) -> Result<Vec<ConfigLimit>> {
+    no_panic(env, "config limits", || Ok(config_limit_list()))
+}
+
+fn config_limit_list() -> Vec<ConfigLimit> {
     fjord_store::CONFIG_LIMITS
         .iter()
         .map(|l| ConfigLimit {

@@ -11,6 +11,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::errors::OrJsError;
+use crate::no_panic::no_panic;
 
 /// A `DirLock` shared by every holder in this process: the first acquire
 /// takes the `flock`, the last drop releases it. Other processes still get
@@ -25,7 +26,8 @@ impl SharedDirLock {
     fn acquire(dir: &Path) -> fjord_store::Result<SharedDirLock> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io("create directory", dir, e))?;
         let dir = dir.canonicalize().map_err(|e| StoreError::io("resolve", dir, e))?;
-        let mut locks = SHARED_LOCKS.lock().unwrap();
+        // Each change is one insert or retain: a lock poisoned by a panic still holds a whole map.
+        let mut locks = SHARED_LOCKS.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(lock) = locks.get(&dir).and_then(Weak::upgrade) {
             return Ok(SharedDirLock(lock));
         }
@@ -47,12 +49,17 @@ pub struct DirectoryLock {
 impl DirectoryLock {
     #[napi(factory)]
     pub fn acquire(env: &Env, dir: String) -> Result<DirectoryLock> {
-        let lock = SharedDirLock::acquire(Path::new(&dir)).or_js_error(env)?;
-        Ok(DirectoryLock { lock: Some(lock) })
+        no_panic(env, "lock", || {
+            let lock = SharedDirLock::acquire(Path::new(&dir)).or_js_error(env)?;
+            Ok(DirectoryLock { lock: Some(lock) })
+        })
     }
 
     #[napi]
-    pub fn release(&mut self) {
-        self.lock = None;
+    pub fn release(&mut self, env: &Env) -> Result<()> {
+        no_panic(env, "unlock", || {
+            self.lock = None;
+            Ok(())
+        })
     }
 }

@@ -10,6 +10,8 @@
 //! - CorruptStoredBatch: `file`, `position`, `offset`
 //! - OffsetOutOfRange: `offset`, `logStartOffset`, `logEndOffset`
 //! - Locked: `dir`, `holder`; Closed: `dir`
+//! - Offline: `dir`, and its first cause's `op` (`panic` for a panic),
+//!   `path` and, for an I/O error, `errno` and `errnoName`
 //! - Io: `op` (the store's operation, e.g. `append`), `path`, and when the OS
 //!   gave one `errno` (e.g. 28) and `errnoName` (e.g. `ENOSPC`)
 
@@ -67,6 +69,16 @@ fn set_fields(object: &mut Object, e: &StoreError) -> Result<()> {
         }
         StoreError::InvalidConfig(_) => Ok(()),
         StoreError::Closed(dir) => object.set_named_property("dir", path_text(dir)),
+        StoreError::Offline { dir, cause } => {
+            object.set_named_property("dir", path_text(dir))?;
+            object.set_named_property("op", cause.op.as_str())?;
+            object.set_named_property("path", path_text(&cause.path))?;
+            if let (Some(errno), Some(name)) = (e.errno(), e.errno_name()) {
+                object.set_named_property("errno", errno)?;
+                object.set_named_property("errnoName", name)?;
+            }
+            Ok(())
+        }
         StoreError::Io { op, path, .. } => {
             object.set_named_property("op", *op)?;
             object.set_named_property("path", path_text(path))?;

@@ -13,6 +13,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::errors::OrJsError;
+use crate::no_panic::no_panic;
 
 /// The host's token by canonical directory.
 static HOSTS: LazyLock<Mutex<HashMap<PathBuf, u64>>> = LazyLock::new(Default::default);
@@ -21,7 +22,7 @@ static NEXT_HOST_TOKEN: AtomicU64 = AtomicU64::new(1);
 /// A token for the first claimer of `dir` (until it releases with that token), `None` for others.
 fn claim(dir: &Path) -> fjord_store::Result<Option<u64>> {
     let dir = dir.canonicalize().map_err(|e| StoreError::io("resolve", dir, e))?;
-    let mut hosts = HOSTS.lock().unwrap();
+    let mut hosts = HOSTS.lock().unwrap_or_else(|e| e.into_inner());
     if hosts.contains_key(&dir) {
         return Ok(None);
     }
@@ -33,7 +34,7 @@ fn claim(dir: &Path) -> fjord_store::Result<Option<u64>> {
 /// Gives the role up, if `token` still holds it.
 fn release(dir: &Path, token: u64) {
     let Ok(dir) = dir.canonicalize() else { return };
-    let mut hosts = HOSTS.lock().unwrap();
+    let mut hosts = HOSTS.lock().unwrap_or_else(|e| e.into_inner());
     if hosts.get(&dir) == Some(&token) {
         hosts.remove(&dir);
     }
@@ -43,14 +44,22 @@ fn release(dir: &Path, token: u64) {
 /// (> 0) for the first claimer until it releases, 0 for the others.
 #[napi]
 pub fn claim_host(env: Env, dir: String) -> Result<f64> {
-    let Some(token) = claim(Path::new(&dir)).or_js_error(&env)? else { return Ok(0.0) };
-    // A thread torn down without closing (worker.terminate()) must not keep
-    // the role: another thread takes over.
-    env.add_env_cleanup_hook((dir, token), |(dir, token)| release(Path::new(&dir), token))?;
-    Ok(token as f64)
+    no_panic(&env, "claim host", || {
+        let Some(token) = claim(Path::new(&dir)).or_js_error(&env)? else { return Ok(0.0) };
+        // A thread torn down without closing (worker.terminate()) must not keep
+        // the role: another thread takes over. The hook runs outside any call,
+        // so it must not unwind either.
+        env.add_env_cleanup_hook((dir, token), |(dir, token)| {
+            let _ = std::panic::catch_unwind(|| release(Path::new(&dir), token));
+        })?;
+        Ok(token as f64)
+    })
 }
 
 #[napi]
-pub fn release_host(dir: String, token: f64) {
-    release(Path::new(&dir), token as u64);
+pub fn release_host(env: Env, dir: String, token: f64) -> Result<()> {
+    no_panic(&env, "release host", || {
+        release(Path::new(&dir), token as u64);
+        Ok(())
+    })
 }

@@ -11,19 +11,23 @@ mod errors;
 pub mod host;
 pub mod log_options;
 pub mod native_log;
+mod no_panic;
 pub mod tasks;
 pub mod verify;
 
+use napi::bindgen_prelude::{Env, Result};
 use napi_derive::napi;
+
+use crate::no_panic::no_panic;
 
 /// CRC-32C (Castagnoli) of `data`, as RecordBatch v2 uses it.
 #[napi(js_name = "crc32c")]
-pub fn crc32c(data: &[u8]) -> u32 {
-    crc32c::crc32c(data)
+pub fn crc32c(env: &Env, data: &[u8]) -> Result<u32> {
+    no_panic(env, "crc32c", || Ok(crc32c::crc32c(data)))
 }
 
 /// Read-only segment mappings alive in the process (held by logs or by Buffers).
 #[napi]
-pub fn live_read_maps() -> u32 {
-    fjord_store::live_read_maps() as u32
+pub fn live_read_maps(env: &Env) -> Result<u32> {
+    no_panic(env, "live read maps", || Ok(fjord_store::live_read_maps() as u32))
 }

@@ -2,14 +2,15 @@
 //! one call into `fjord_store::Log`; results go back in scratch arrays or
 //! plain objects, failures as the errors of `errors.rs`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use fjord_store::{Log, Pieces, ReadMap};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::errors::{coded_error, OrJsError};
+use crate::errors::{coded_error, store_error, OrJsError};
 use crate::log_options::LogOptions;
+use crate::no_panic::{catch, no_panic};
 use crate::tasks::{LogOp, LogTask};
 
 #[napi(object)]
@@ -44,6 +45,17 @@ impl NativeLog {
     pub(crate) fn new(log: Log) -> NativeLog {
         NativeLog { log: Arc::new(log), last_map: Mutex::new(None) }
     }
+
+    /// Runs one method: a panic (the store catches its own; this is for the
+    /// binding's) takes the log offline and is thrown as its error.
+    fn guard<T>(&self, env: &Env, op: &str, body: impl FnOnce() -> Result<T>) -> Result<T> {
+        catch(body).unwrap_or_else(|payload| Err(store_error(env, self.log.fail_after_panic(op, &*payload))))
+    }
+
+    /// The last read's mapping; a lock poisoned by a panic still holds a whole `Option`.
+    fn last_map(&self) -> MutexGuard<'_, Option<Arc<ReadMap>>> {
+        self.last_map.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 #[napi]
@@ -51,22 +63,26 @@ impl NativeLog {
     /// Opens (and if needed recovers) on the calling thread.
     #[napi(factory)]
     pub fn open_sync(env: &Env, dir: String, options: LogOptions, now: f64) -> Result<NativeLog> {
-        let config = options.to_config().or_js_error(env)?;
-        Log::open_at(dir.as_ref(), config, now as i64).map(NativeLog::new).or_js_error(env)
+        no_panic(env, "open", || {
+            let config = options.to_config().or_js_error(env)?;
+            Log::open_at(dir.as_ref(), config, now as i64).map(NativeLog::new).or_js_error(env)
+        })
     }
 
     /// Appends concatenated batches; writes [baseOffset, lastOffset, position,
     /// logAppendTime] into `out`.
     #[napi]
     pub fn append(&self, env: &Env, batches: &[u8], now: f64, mut out: Float64ArraySlice) -> Result<()> {
-        // SAFETY: the scratch array is not touched by JavaScript during the call.
-        let out = unsafe { out.as_mut() };
-        let info = self.log.append(batches, now as i64).or_js_error(env)?;
-        out[0] = info.base_offset as f64;
-        out[1] = info.last_offset as f64;
-        out[2] = info.position as f64;
-        out[3] = info.log_append_time as f64;
-        Ok(())
+        self.guard(env, "append", || {
+            // SAFETY: the scratch array is not touched by JavaScript during the call.
+            let out = unsafe { out.as_mut() };
+            let info = self.log.append(batches, now as i64).or_js_error(env)?;
+            out[0] = info.base_offset as f64;
+            out[1] = info.last_offset as f64;
+            out[2] = info.position as f64;
+            out[3] = info.log_append_time as f64;
+            Ok(())
+        })
     }
 
     /// Appends batches given as `framing` with `values[i]` spliced in at byte
@@ -82,16 +98,18 @@ impl NativeLog {
         now: f64,
         mut out: Float64ArraySlice,
     ) -> Result<()> {
-        // SAFETY: as in `append`.
-        let out = unsafe { out.as_mut() };
-        let pieces = Pieces::spliced(framing, &values, cuts).or_js_error(env)?;
-        let info = self.log.append_gathered(&pieces, now as i64).or_js_error(env)?;
-        out[0] = info.base_offset as f64;
-        out[1] = info.last_offset as f64;
-        out[2] = info.position as f64;
-        out[3] = info.log_append_time as f64;
-        out[4] = self.log.log_start_offset().or_js_error(env)? as f64;
-        Ok(())
+        self.guard(env, "append", || {
+            // SAFETY: as in `append`.
+            let out = unsafe { out.as_mut() };
+            let pieces = Pieces::spliced(framing, &values, cuts).or_js_error(env)?;
+            let info = self.log.append_gathered(&pieces, now as i64).or_js_error(env)?;
+            out[0] = info.base_offset as f64;
+            out[1] = info.last_offset as f64;
+            out[2] = info.position as f64;
+            out[3] = info.log_append_time as f64;
+            out[4] = self.log.log_start_offset().or_js_error(env)? as f64;
+            Ok(())
+        })
     }
 
     /// Reads whole batches from `offset`. Returns false at the log end;
@@ -99,25 +117,27 @@ impl NativeLog {
     /// `out`, and `lastReadBuffer()` gives the mapping the bytes live in.
     #[napi]
     pub fn read(&self, env: &Env, offset: f64, max_bytes: f64, mut out: Float64ArraySlice) -> Result<bool> {
-        // SAFETY: as in `append`.
-        let out = unsafe { out.as_mut() };
-        let generation = self.log.generation();
-        match self.log.read(offset as i64, max_bytes as usize).or_js_error(env)? {
-            None => {
-                *self.last_map.lock().unwrap() = None;
-                out[4] = generation as f64;
-                Ok(false)
+        self.guard(env, "read", || {
+            // SAFETY: as in `append`.
+            let out = unsafe { out.as_mut() };
+            let generation = self.log.generation();
+            match self.log.read(offset as i64, max_bytes as usize).or_js_error(env)? {
+                None => {
+                    *self.last_map() = None;
+                    out[4] = generation as f64;
+                    Ok(false)
+                }
+                Some(slice) => {
+                    out[0] = slice.map.id() as f64;
+                    out[1] = slice.start as f64;
+                    out[2] = slice.len as f64;
+                    out[3] = slice.next_offset as f64;
+                    out[4] = generation as f64;
+                    *self.last_map() = Some(slice.map);
+                    Ok(true)
+                }
             }
-            Some(slice) => {
-                out[0] = slice.map.id() as f64;
-                out[1] = slice.start as f64;
-                out[2] = slice.len as f64;
-                out[3] = slice.next_offset as f64;
-                out[4] = generation as f64;
-                *self.last_map.lock().unwrap() = Some(slice.map);
-                Ok(true)
-            }
-        }
+        })
     }
 
     /// An external ArrayBuffer over the whole mapping of the last read. It
@@ -126,135 +146,152 @@ impl NativeLog {
     /// and cache the result: V8 must never see two buffers at one address.
     #[napi]
     pub fn last_read_buffer<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
-        let map = self.last_map.lock().unwrap().clone().ok_or_else(|| coded_error(env, "ERR_STATE", "no read to map"))?;
-        let ptr = map.as_ptr() as *mut u8;
-        let len = map.len();
-        // SAFETY: the mapping stays valid while `map` (moved into the
-        // finalizer hint) lives; V8 drops it when the buffer is collected.
-        unsafe { ArrayBuffer::from_external(env, ptr, len, map, |_, map| drop(map)) }
+        self.guard(env, "last read buffer", || {
+            let map = self.last_map().clone().ok_or_else(|| coded_error(env, "ERR_STATE", "no read to map"))?;
+            let ptr = map.as_ptr() as *mut u8;
+            let len = map.len();
+            // SAFETY: the mapping stays valid while `map` (moved into the
+            // finalizer hint) lives; V8 drops it when the buffer is collected.
+            unsafe { ArrayBuffer::from_external(env, ptr, len, map, |_, map| drop(map)) }
+        })
     }
 
     /// Ids of mappings the log still holds; a cached buffer of any other id is stale.
     #[napi]
     pub fn live_map_ids(&self, env: &Env) -> Result<Vec<f64>> {
-        Ok(self.log.live_map_ids().or_js_error(env)?.into_iter().map(|id| id as f64).collect())
+        self.guard(env, "live map ids", || Ok(self.log.live_map_ids().or_js_error(env)?.into_iter().map(|id| id as f64).collect()))
     }
 
     #[napi(getter)]
-    pub fn generation(&self) -> f64 {
-        self.log.generation() as f64
+    pub fn generation(&self, env: &Env) -> Result<f64> {
+        self.guard(env, "generation", || Ok(self.log.generation() as f64))
     }
 
     #[napi]
     pub fn offset_for_timestamp(&self, env: &Env, timestamp: f64) -> Result<f64> {
-        Ok(self.log.offset_for_timestamp(timestamp as i64).or_js_error(env)?.map_or(-1.0, |o| o as f64))
+        self.guard(env, "offset for timestamp", || {
+            Ok(self.log.offset_for_timestamp(timestamp as i64).or_js_error(env)?.map_or(-1.0, |o| o as f64))
+        })
     }
 
     #[napi]
     pub fn log_start_offset(&self, env: &Env) -> Result<f64> {
-        self.log.log_start_offset().map(|o| o as f64).or_js_error(env)
+        self.guard(env, "log start offset", || self.log.log_start_offset().map(|o| o as f64).or_js_error(env))
     }
 
     #[napi]
     pub fn log_end_offset(&self, env: &Env) -> Result<f64> {
-        self.log.log_end_offset().map(|o| o as f64).or_js_error(env)
+        self.guard(env, "log end offset", || self.log.log_end_offset().map(|o| o as f64).or_js_error(env))
     }
 
     #[napi]
     pub fn size(&self, env: &Env) -> Result<f64> {
-        self.log.size().map(|s| s as f64).or_js_error(env)
+        self.guard(env, "size", || self.log.size().map(|s| s as f64).or_js_error(env))
     }
 
     #[napi]
     pub fn segments(&self, env: &Env) -> Result<Vec<SegmentInfo>> {
-        Ok(self
-            .log
-            .segments()
-            .or_js_error(env)?
-            .into_iter()
-            .map(|s| SegmentInfo {
-                base_offset: s.base_offset as f64,
-                next_offset: s.next_offset as f64,
-                size: s.size as f64,
-                max_timestamp: s.max_timestamp as f64,
-            })
-            .collect())
+        self.guard(env, "segments", || {
+            Ok(self
+                .log
+                .segments()
+                .or_js_error(env)?
+                .into_iter()
+                .map(|s| SegmentInfo {
+                    base_offset: s.base_offset as f64,
+                    next_offset: s.next_offset as f64,
+                    size: s.size as f64,
+                    max_timestamp: s.max_timestamp as f64,
+                })
+                .collect())
+        })
     }
 
     #[napi]
     pub fn truncate_to(&self, env: &Env, offset: f64) -> Result<f64> {
-        self.log.truncate_to(offset as i64).map(|o| o as f64).or_js_error(env)
+        self.guard(env, "truncate to", || self.log.truncate_to(offset as i64).map(|o| o as f64).or_js_error(env))
     }
 
     #[napi]
     pub fn delete_segments_before(&self, env: &Env, offset: f64) -> Result<u32> {
-        self.log.delete_segments_before(offset as i64).map(|n| n as u32).or_js_error(env)
+        self.guard(env, "delete segments before", || self.log.delete_segments_before(offset as i64).map(|n| n as u32).or_js_error(env))
     }
 
     #[napi]
     pub fn delete_oldest_segment(&self, env: &Env) -> Result<bool> {
-        self.log.delete_oldest_segment().or_js_error(env)
+        self.guard(env, "delete oldest segment", || self.log.delete_oldest_segment().or_js_error(env))
     }
 
     #[napi]
     pub fn config(&self, env: &Env) -> Result<LogOptions> {
-        Ok(LogOptions::from_config(&self.log.config().or_js_error(env)?))
+        self.guard(env, "config", || Ok(LogOptions::from_config(&self.log.config().or_js_error(env)?)))
     }
 
     #[napi]
     pub fn set_config(&self, env: &Env, options: LogOptions) -> Result<()> {
-        let config = options.to_config().or_js_error(env)?;
-        self.log.set_config(config).or_js_error(env)
+        self.guard(env, "set config", || {
+            let config = options.to_config().or_js_error(env)?;
+            self.log.set_config(config).or_js_error(env)
+        })
     }
 
     #[napi]
-    pub fn recovery_report(&self) -> RecoveryReport {
-        let r = self.log.recovery_report();
-        RecoveryReport {
-            clean_shutdown: r.clean_shutdown,
-            segments_recovered: r.segments_recovered,
-            bytes_truncated: r.bytes_truncated as f64,
-            torn_bytes_truncated: r.torn_bytes_truncated as f64,
-            segments_deleted: r.segments_deleted,
-            notes: r.notes.clone(),
-        }
+    pub fn recovery_report(&self, env: &Env) -> Result<RecoveryReport> {
+        self.guard(env, "recovery report", || {
+            let r = self.log.recovery_report();
+            Ok(RecoveryReport {
+                clean_shutdown: r.clean_shutdown,
+                segments_recovered: r.segments_recovered,
+                bytes_truncated: r.bytes_truncated as f64,
+                torn_bytes_truncated: r.torn_bytes_truncated as f64,
+                segments_deleted: r.segments_deleted,
+                notes: r.notes.clone(),
+            })
+        })
     }
 
     /// True when this handle's open read the directory (its recovery report
     /// is news); false for a handle on a log this process already had open.
     #[napi(getter)]
-    pub fn opened_directory(&self) -> bool {
-        self.log.opened_directory()
+    pub fn opened_directory(&self, env: &Env) -> Result<bool> {
+        self.guard(env, "opened directory", || Ok(self.log.opened_directory()))
     }
 
     #[napi]
     pub fn flush_sync(&self, env: &Env) -> Result<()> {
-        self.log.flush().or_js_error(env)
+        self.guard(env, "flush sync", || self.log.flush().or_js_error(env))
     }
 
     /// fsync off the main thread.
     #[napi]
-    pub fn flush(&self) -> AsyncTask<LogTask> {
-        AsyncTask::new(LogTask::new(self.log.clone(), LogOp::Flush))
+    pub fn flush(&self, env: &Env) -> Result<AsyncTask<LogTask>> {
+        self.guard(env, "flush", || Ok(AsyncTask::new(LogTask::new(self.log.clone(), LogOp::Flush))))
     }
 
     #[napi]
     pub fn close_sync(&self, env: &Env) -> Result<()> {
-        *self.last_map.lock().unwrap() = None;
-        self.log.close().or_js_error(env)
+        self.guard(env, "close sync", || {
+            *self.last_map() = None;
+            self.log.close().or_js_error(env)
+        })
     }
 
     /// Close off the main thread (it flushes and trims files).
     #[napi]
-    pub fn close(&self) -> AsyncTask<LogTask> {
-        *self.last_map.lock().unwrap() = None;
-        AsyncTask::new(LogTask::new(self.log.clone(), LogOp::Close))
+    pub fn close(&self, env: &Env) -> Result<AsyncTask<LogTask>> {
+        self.guard(env, "close", || {
+            *self.last_map() = None;
+            Ok(AsyncTask::new(LogTask::new(self.log.clone(), LogOp::Close)))
+        })
     }
 
     /// Drops the log as a killed process would (no flush, no clean marker). Tests only.
     #[napi]
-    pub fn simulate_crash(&self) {
-        *self.last_map.lock().unwrap() = None;
-        self.log.simulate_crash();
+    pub fn simulate_crash(&self, env: &Env) -> Result<()> {
+        self.guard(env, "simulate crash", || {
+            *self.last_map() = None;
+            self.log.simulate_crash();
+            Ok(())
+        })
     }
 }

@@ -8,6 +8,8 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::errors::OrJsError;
+use crate::no_panic::{catch, internal_error, no_panic};
+use crate::tasks::Computed;
 
 #[napi(object)]
 pub struct VerifyProblem {
@@ -36,43 +38,49 @@ pub struct VerifyTask {
 }
 
 impl Task for VerifyTask {
-    type Output = fjord_store::Result<fjord_store::LogCheck>;
+    type Output = Computed<fjord_store::LogCheck>;
     type JsValue = LogCheck;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        Ok(fjord_store::verify_log_dir(Path::new(&self.dir)))
+        Ok(catch(|| fjord_store::verify_log_dir(Path::new(&self.dir))))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> Result<LogCheck> {
-        let c = output.or_js_error(&env)?;
-        Ok(LogCheck {
-            dir: c.dir.to_string_lossy().into_owned(),
-            clean_shutdown: c.clean_shutdown,
-            segments: c.segments,
-            batches: c.batches as f64,
-            first_offset: c.first_offset as f64,
-            end_offset: c.end_offset as f64,
-            problems: c
-                .problems
-                .into_iter()
-                .map(|p| VerifyProblem {
-                    kind: p.kind.as_str().to_string(),
-                    file: p.file,
-                    position: p.position as f64,
-                    offset: p.offset.map(|o| o as f64),
-                    message: p.message,
-                })
-                .collect(),
-        })
+        match output {
+            Ok(checked) => no_panic(&env, "verify", || to_js(checked.or_js_error(&env)?)),
+            Err(payload) => Err(internal_error(&env, "verify", &*payload)),
+        }
     }
+}
+
+fn to_js(c: fjord_store::LogCheck) -> Result<LogCheck> {
+    Ok(LogCheck {
+        dir: c.dir.to_string_lossy().into_owned(),
+        clean_shutdown: c.clean_shutdown,
+        segments: c.segments,
+        batches: c.batches as f64,
+        first_offset: c.first_offset as f64,
+        end_offset: c.end_offset as f64,
+        problems: c
+            .problems
+            .into_iter()
+            .map(|p| VerifyProblem {
+                kind: p.kind.as_str().to_string(),
+                file: p.file,
+                position: p.position as f64,
+                offset: p.offset.map(|o| o as f64),
+                message: p.message,
+            })
+            .collect(),
+    })
 }
 
 /// Checks every batch and index entry of one partition directory, changing
 /// nothing, off the main thread. Fails with ERR_LOG_DIR_LOCKED while a writer
 /// has the directory open.
 #[napi(ts_return_type = "Promise<LogCheck>")]
-pub fn verify_log(dir: String) -> AsyncTask<VerifyTask> {
-    AsyncTask::new(VerifyTask { dir })
+pub fn verify_log(env: &Env, dir: String) -> Result<AsyncTask<VerifyTask>> {
+    no_panic(env, "verify", || Ok(AsyncTask::new(VerifyTask { dir })))
 }
 
 /// A shared lock on a directory that writes nothing (see `ReadOnlyDirLock`):
@@ -86,12 +94,17 @@ pub struct ReadOnlyLock {
 impl ReadOnlyLock {
     #[napi(factory)]
     pub fn acquire(env: &Env, dir: String) -> Result<ReadOnlyLock> {
-        let lock = ReadOnlyDirLock::acquire(Path::new(&dir)).or_js_error(env)?;
-        Ok(ReadOnlyLock { lock: Some(lock) })
+        no_panic(env, "lock", || {
+            let lock = ReadOnlyDirLock::acquire(Path::new(&dir)).or_js_error(env)?;
+            Ok(ReadOnlyLock { lock: Some(lock) })
+        })
     }
 
     #[napi]
-    pub fn release(&mut self) {
-        self.lock = None;
+    pub fn release(&mut self, env: &Env) -> Result<()> {
+        no_panic(env, "unlock", || {
+            self.lock = None;
+            Ok(())
+        })
     }
 }

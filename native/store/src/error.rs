@@ -1,5 +1,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use crate::offline::OfflineCause;
 
 /// Every failure the store reports. `code()` is the stable string that crosses
 /// the N-API boundary; the TypeScript layer maps it to a Kafka-named error class.
@@ -33,6 +36,11 @@ pub enum StoreError {
     #[error("log {0} is closed")]
     Closed(PathBuf),
 
+    /// An earlier write or fsync error (or a panic) took the log offline:
+    /// every call fails until it is closed and opened again.
+    #[error("partition log {} is offline after {}; close and reopen it to recover from its files", dir.display(), cause.reason)]
+    Offline { dir: PathBuf, cause: Arc<OfflineCause> },
+
     /// Displays as `no space left on device (ENOSPC) appending to <file>`.
     #[error("{} {} {}", describe_io(.source), doing(.op), .path.display())]
     Io {
@@ -54,6 +62,7 @@ impl StoreError {
             StoreError::Locked { .. } => "ERR_LOG_DIR_LOCKED",
             StoreError::InvalidConfig(_) => "ERR_INVALID_CONFIG",
             StoreError::Closed(_) => "ERR_LOG_CLOSED",
+            StoreError::Offline { .. } => "ERR_LOG_OFFLINE",
             StoreError::Io { source, .. } => match source.raw_os_error() {
                 Some(code) if code == rustix::io::Errno::NOSPC.raw_os_error() => "ERR_DISK_FULL",
                 Some(code) if code == rustix::io::Errno::DQUOT.raw_os_error() => "ERR_DISK_FULL",
@@ -67,6 +76,7 @@ impl StoreError {
     pub fn errno(&self) -> Option<i32> {
         match self {
             StoreError::Io { source, .. } => source.raw_os_error(),
+            StoreError::Offline { cause, .. } => cause.errno,
             _ => None,
         }
     }
@@ -74,6 +84,18 @@ impl StoreError {
     /// The name of `errno()`, e.g. `ENOSPC` (`errno 95` for one this table lacks).
     pub fn errno_name(&self) -> Option<String> {
         self.errno().map(errno_name)
+    }
+
+    /// The disk refused for lack of room (ENOSPC, EDQUOT, EFBIG).
+    pub(crate) fn is_lack_of_room(&self) -> bool {
+        matches!(self, StoreError::Io { .. }) && matches!(self.code(), "ERR_DISK_FULL" | "ERR_FILE_TOO_LARGE")
+    }
+
+    /// A write the disk refused for lack of room and that was undone (a
+    /// write not undone is `undo append`): the file is as before, so the log
+    /// stays online.
+    pub(crate) fn is_refused_append(&self) -> bool {
+        matches!(self, StoreError::Io { op: "append", .. }) && self.is_lack_of_room()
     }
 
     pub fn io(op: &'static str, path: &Path, source: io::Error) -> Self {
@@ -126,6 +148,7 @@ fn errno_name(code: i32) -> String {
 fn doing(op: &str) -> &str {
     match op {
         "append" => "appending to",
+        "undo append" => "undoing a failed append to",
         "write" => "writing",
         "extend" => "extending",
         "fallocate" => "preallocating",

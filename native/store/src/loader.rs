@@ -165,7 +165,7 @@ pub(crate) fn load(dir: &Path, config: LogConfig, now: i64) -> Result<LoadedLog>
     if segments.is_empty() {
         segments.insert(log_start, Segment::create(dir, log_start, sizes, now)?);
     }
-    let end = segments.values().next_back().expect("a segment was just made").next_offset;
+    let end = segments.values().next_back().map_or(log_start, |s| s.next_offset);
     let recovery_point = if clean { end } else { recovery_point.min(end) };
     // From here on a crash must be noticed: the marker goes, durably.
     if fjord_clean {

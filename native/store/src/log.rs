@@ -5,12 +5,15 @@
 //! of a process is `open_logs.rs`'s.
 
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::ops::{Deref, DerefMut};
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::batch::{self, BatchHeader};
 use crate::checkpoint::{self, CLEAN_SHUTDOWN, LOG_START_OFFSET, RECOVERY_POINT};
@@ -20,6 +23,7 @@ use crate::gather::{self, Pieces};
 use crate::loader::{self, LoadedLog, RecoveryReport};
 use crate::lock::DirLock;
 use crate::log_file::ReadMap;
+use crate::offline::{self, OfflineCause, OfflineState};
 use crate::open_logs;
 use crate::read_check::{check_stored_batch, Corruption};
 use crate::segment::{file_name, Segment};
@@ -68,14 +72,48 @@ struct State {
 }
 
 impl State {
-    fn active(&self) -> &Segment {
-        self.segments.values().next_back().expect("a log always has an active segment")
+    // A log always has an active segment (truncation builds its replacement
+    // before it swaps it in); an empty map is an error, never a panic.
+    fn active(&self) -> Result<&Segment> {
+        self.segments.values().next_back().ok_or_else(no_active_segment)
     }
-    fn active_mut(&mut self) -> &mut Segment {
-        self.segments.values_mut().next_back().expect("a log always has an active segment")
+    fn active_mut(&mut self) -> Result<&mut Segment> {
+        self.segments.values_mut().next_back().ok_or_else(no_active_segment)
     }
-    fn log_end(&self) -> i64 {
-        self.active().next_offset
+    fn log_end(&self) -> Result<i64> {
+        Ok(self.active()?.next_offset)
+    }
+}
+
+fn no_active_segment() -> StoreError {
+    StoreError::io("find the active segment of", Path::new("the log"), std::io::Error::other("the log has no segment"))
+}
+
+/// The state locked for a change. A panic while it is held takes the log
+/// offline before the lock is let go, so no other call sees a half-made change.
+struct WriteState<'a> {
+    st: RwLockWriteGuard<'a, State>,
+    offline: &'a OfflineState,
+}
+
+impl Deref for WriteState<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.st
+    }
+}
+
+impl DerefMut for WriteState<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.st
+    }
+}
+
+impl Drop for WriteState<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.offline.mark();
+        }
     }
 }
 
@@ -85,6 +123,8 @@ pub(crate) struct Shared {
     state: RwLock<State>,
     /// Offsets below this are known durable; persisted when it enters a new segment.
     recovery_point: Mutex<(i64, i64)>,
+    /// Set by the first write or fsync error (or panic); see `offline`.
+    offline: Arc<OfflineState>,
     handles: AtomicUsize,
     generation: AtomicU64,
     report: RecoveryReport,
@@ -116,7 +156,13 @@ impl Log {
         config.validate()?;
         std::fs::create_dir_all(dir).ctx("create directory", dir)?;
         let dir = dir.canonicalize().ctx("resolve", dir)?;
-        let (shared, opened_directory) = open_logs::share_or_open(&dir, || Shared::open(&dir, config, now))?;
+        let open = || open_logs::share_or_open(&dir, || Shared::open(&dir, config, now));
+        let (shared, opened_directory) = std::panic::catch_unwind(AssertUnwindSafe(open)).unwrap_or_else(|payload| {
+            Err(StoreError::Offline {
+                dir: dir.clone(),
+                cause: Arc::new(OfflineCause::panic("open", &dir, &offline::panic_message(&*payload))),
+            })
+        })?;
         Ok(Log { shared, closed: AtomicBool::new(false), opened_directory })
     }
 
@@ -139,15 +185,50 @@ impl Log {
         if st.closed || self.closed.load(Ordering::Acquire) {
             return Err(StoreError::Closed(self.shared.dir.clone()));
         }
+        self.shared.offline.check(&self.shared.dir)?;
         Ok(st)
     }
 
-    fn write_state(&self) -> Result<RwLockWriteGuard<'_, State>> {
+    fn write_state(&self) -> Result<WriteState<'_>> {
         let st = self.shared.state.write();
         if st.closed || self.closed.load(Ordering::Acquire) {
             return Err(StoreError::Closed(self.shared.dir.clone()));
         }
-        Ok(st)
+        self.shared.offline.check(&self.shared.dir)?;
+        Ok(WriteState { st, offline: &self.shared.offline })
+    }
+
+    /// Runs one call of the log's API: a panic inside takes the log offline
+    /// and comes back as `StoreError::Offline` naming it.
+    fn guarded<T>(&self, op: &str, call: impl FnOnce() -> Result<T>) -> Result<T> {
+        std::panic::catch_unwind(AssertUnwindSafe(call))
+            .unwrap_or_else(|payload| Err(self.shared.offline.fail_after_panic(&self.shared.dir, op, &*payload)))
+    }
+
+    /// Takes the log offline because of `error`, and returns what to report.
+    fn fail(&self, error: StoreError) -> StoreError {
+        self.shared.offline.fail(&self.shared.dir, error)
+    }
+
+    /// `fail`, except for a refusal for lack of room, which left nothing changed.
+    fn unless_lack_of_room(&self, error: StoreError) -> StoreError {
+        if error.is_lack_of_room() {
+            error
+        } else {
+            self.fail(error)
+        }
+    }
+
+    /// Takes the log offline after a panic a caller caught around a call on
+    /// it (the binding's own code), and returns the error to report.
+    pub fn fail_after_panic(&self, op: &str, payload: &(dyn std::any::Any + Send)) -> StoreError {
+        self.shared.offline.fail_after_panic(&self.shared.dir, op, payload)
+    }
+
+    /// True once an error (or a panic) took the log offline; every call then
+    /// fails with `StoreError::Offline` until the log is closed and reopened.
+    pub fn is_offline(&self) -> bool {
+        self.shared.offline.is_offline()
     }
 
     pub fn config(&self) -> Result<LogConfig> {
@@ -166,7 +247,7 @@ impl Log {
     }
 
     pub fn log_end_offset(&self) -> Result<i64> {
-        Ok(self.read_state()?.log_end())
+        self.read_state()?.log_end()
     }
 
     /// Bytes of valid data in all segments.
@@ -198,14 +279,19 @@ impl Log {
     /// Validates and appends one or more concatenated batches, assigning
     /// offsets. On any error nothing is written.
     pub fn append(&self, batches: &[u8], now: i64) -> Result<AppendInfo> {
+        self.guarded("append", || self.append_unguarded(batches, now))
+    }
+
+    fn append_unguarded(&self, batches: &[u8], now: i64) -> Result<AppendInfo> {
         let mut st = self.write_state()?;
+        offline::forced_panic_for_test(&self.shared.dir);
         let config = st.config;
         let incoming = batch::validate_append(batches, config.max_message_bytes)?;
         if batches.len() as u64 > config.segment_bytes {
             return Err(StoreError::RecordListTooLarge { size: batches.len() as u64, limit: config.segment_bytes });
         }
         let records: i64 = incoming.iter().map(|b| b.header.last_offset_delta as i64 + 1).sum();
-        let end = st.log_end();
+        let end = st.log_end()?;
         if end.checked_add(records).is_none() {
             let reason = format!("{records} records at log end offset {end} would pass the largest offset {}", i64::MAX);
             return Err(StoreError::InvalidRecord { position: 0, reason });
@@ -213,7 +299,8 @@ impl Log {
         let max_ts = incoming.iter().map(|b| b.header.max_timestamp).max().unwrap_or(-1);
         self.maybe_roll(&mut st, batches.len(), records, max_ts, now)?;
         let log_append_time = (config.timestamp_type == TimestampType::LogAppendTime).then_some(now);
-        let (base_offset, last_offset, position) = st.active_mut().append(batches, &incoming, log_append_time)?;
+        let (base_offset, last_offset, position) =
+            st.active_mut()?.append(batches, &incoming, log_append_time).map_err(|e| self.append_failed(e))?;
         Ok(AppendInfo { base_offset, last_offset, position: position as u64, log_append_time: log_append_time.unwrap_or(-1) })
     }
 
@@ -221,7 +308,12 @@ impl Log {
     /// validates, except that the store computes and stamps each CRC instead
     /// of checking the caller's. On any error nothing is written.
     pub fn append_gathered(&self, pieces: &Pieces<'_>, now: i64) -> Result<AppendInfo> {
+        self.guarded("append", || self.append_gathered_unguarded(pieces, now))
+    }
+
+    fn append_gathered_unguarded(&self, pieces: &Pieces<'_>, now: i64) -> Result<AppendInfo> {
         let mut st = self.write_state()?;
+        offline::forced_panic_for_test(&self.shared.dir);
         let config = st.config;
         let log_append_time = (config.timestamp_type == TimestampType::LogAppendTime).then_some(now);
         let mut gathered = gather::prepare(pieces, config.max_message_bytes, log_append_time)?;
@@ -231,13 +323,25 @@ impl Log {
         let records: i64 = gathered.batches.iter().map(|b| b.parsed.last_offset_delta as i64 + 1).sum();
         let max_ts = gathered.batches.iter().map(|b| b.parsed.max_timestamp).max().unwrap_or(-1);
         self.maybe_roll(&mut st, gathered.len, records, max_ts, now)?;
-        let (base_offset, last_offset, position) = st.active_mut().append_gathered(&mut gathered)?;
+        let (base_offset, last_offset, position) = st.active_mut()?.append_gathered(&mut gathered).map_err(|e| self.append_failed(e))?;
         Ok(AppendInfo { base_offset, last_offset, position: position as u64, log_append_time: log_append_time.unwrap_or(-1) })
+    }
+
+    /// A write the disk refused for lack of room and that was undone leaves
+    /// the log as it was: the append fails and the log stays online. Any
+    /// other write error (EIO, or a write that could not be undone) leaves
+    /// the file in a state nobody knows: the log goes offline.
+    fn append_failed(&self, error: StoreError) -> StoreError {
+        if error.is_refused_append() {
+            error
+        } else {
+            self.fail(error)
+        }
     }
 
     fn maybe_roll(&self, st: &mut State, bytes: usize, records: i64, max_ts: i64, now: i64) -> Result<()> {
         let config = st.config;
-        let seg = st.active();
+        let seg = st.active()?;
         let limit = seg.log.capacity.min(config.segment_bytes as usize);
         let roll = if seg.size == 0 {
             bytes > seg.log.capacity
@@ -261,38 +365,59 @@ impl Log {
     /// (final time index entry, files trimmed) and synced in the background.
     fn roll(&self, st: &mut State, now: i64) -> Result<()> {
         let sizes = st.config.sizes();
-        let base = st.log_end();
-        if st.active().size == 0 {
+        let base = st.log_end()?;
+        if st.active()?.size == 0 {
             // An empty segment too small for the append: make it bigger. On
             // failure it stays as it was, still the active segment.
-            st.active_mut().log.grow(sizes.capacity)?;
+            st.active_mut()?.log.grow(sizes.capacity).map_err(|e| self.unless_lack_of_room(e))?;
             self.shared.generation.fetch_add(1, Ordering::AcqRel);
             return Ok(());
         }
-        let fresh = Segment::create(&self.shared.dir, base, sizes, now)?;
-        if let Err(e) = st.active_mut().seal() {
-            // The sealing error is the one to report.
+        // A segment that cannot be made for lack of room is removed again and
+        // the active one goes on; any other error creating it is offline.
+        let fresh = Segment::create(&self.shared.dir, base, sizes, now).map_err(|e| self.unless_lack_of_room(e))?;
+        if let Err(e) = st.active_mut()?.seal() {
+            // Sealing stopped halfway (indexes trimmed, the log not): offline.
             let _ = fresh.delete(&self.shared.dir);
-            return Err(e);
+            return Err(self.fail(e));
         }
-        let files = st.active().files();
-        let sync = std::thread::spawn(move || {
-            for f in files {
-                let _ = f.sync_data();
+        let files = st.active()?.files_to_sync(&self.shared.dir);
+        let (offline, dir) = (self.shared.offline.clone(), self.shared.dir.clone());
+        // The sealed files are synced off the append path; an error takes the
+        // log offline, and a flush waits for these syncs before it reports.
+        let spawned = std::thread::Builder::new().name("fjord-roll-sync".into()).spawn(move || {
+            if let Err(e) = sync_files(&files) {
+                offline.fail(&dir, e);
             }
         });
-        let mut syncs = self.shared.syncs.lock().unwrap();
-        syncs.retain(|h| !h.is_finished());
-        syncs.push(sync);
+        match spawned {
+            Ok(sync) => {
+                let mut syncs = self.shared.syncs.lock();
+                syncs.retain(|h| !h.is_finished());
+                syncs.push(sync);
+            }
+            // No thread to spare: sync here.
+            Err(_) => sync_files(&st.active()?.files_to_sync(&self.shared.dir)).map_err(|e| self.fail(e))?,
+        }
         st.segments.insert(base, fresh);
         Ok(())
+    }
+
+    /// Waits for the background syncs of rolled segments started so far.
+    fn join_background_syncs(&self) {
+        let pending: Vec<_> = self.shared.syncs.lock().drain(..).collect();
+        join_syncs(pending, &self.shared.offline, &self.shared.dir);
     }
 
     /// Whole batches starting with the one that holds `offset`, up to
     /// `max_bytes` but always at least one batch. `None` at the log end.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<Option<ReadSlice>> {
+        self.guarded("read", || self.read_unguarded(offset, max_bytes))
+    }
+
+    fn read_unguarded(&self, offset: i64, max_bytes: usize) -> Result<Option<ReadSlice>> {
         let st = self.read_state()?;
-        let end = st.log_end();
+        let end = st.log_end()?;
         if offset < st.log_start || offset > end {
             return Err(StoreError::OffsetOutOfRange { offset, start: st.log_start, end });
         }
@@ -308,7 +433,9 @@ impl Log {
             }
             let bytes = map.slice(0, seg.size);
             let Some(first) = Segment::header_at(&map, start, seg.size) else {
-                let reason = check_stored_batch(&bytes[start..], None, seg.base, seg.next_offset).expect_err("no header");
+                let reason = check_stored_batch(&bytes[start..], None, seg.base, seg.next_offset)
+                    .err()
+                    .unwrap_or_else(|| "no whole batch header at this position".into());
                 return Err(corrupt_batch(seg, Corruption { position: start, offset, reason }));
             };
             let mut len = first.size;
@@ -337,6 +464,10 @@ impl Log {
     /// The first offset whose record timestamp is >= `timestamp`, or `None`
     /// when every record is older.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<i64>> {
+        self.guarded("offset for timestamp", || self.offset_for_timestamp_unguarded(timestamp))
+    }
+
+    fn offset_for_timestamp_unguarded(&self, timestamp: i64) -> Result<Option<i64>> {
         let st = self.read_state()?;
         for seg in st.segments.values() {
             if seg.size == 0 || seg.max_timestamp < timestamp || seg.next_offset <= st.log_start {
@@ -352,8 +483,12 @@ impl Log {
     /// Removes every whole segment below `offset` (never the active one) and
     /// moves the log start offset up to `offset`. Returns segments deleted.
     pub fn delete_segments_before(&self, offset: i64) -> Result<usize> {
+        self.guarded("delete segments", || self.delete_segments_before_unguarded(offset))
+    }
+
+    fn delete_segments_before_unguarded(&self, offset: i64) -> Result<usize> {
         let mut st = self.write_state()?;
-        let end = st.log_end();
+        let end = st.log_end()?;
         if offset > end {
             return Err(StoreError::OffsetOutOfRange { offset, start: st.log_start, end });
         }
@@ -366,6 +501,10 @@ impl Log {
 
     /// Removes the oldest segment if it is not the active one.
     pub fn delete_oldest_segment(&self) -> Result<bool> {
+        self.guarded("delete segments", || self.delete_oldest_segment_unguarded())
+    }
+
+    fn delete_oldest_segment_unguarded(&self) -> Result<bool> {
         let mut st = self.write_state()?;
         let mut bases = st.segments.keys().copied();
         let (Some(oldest), Some(next)) = (bases.next(), bases.next()) else { return Ok(false) };
@@ -394,9 +533,20 @@ impl Log {
     /// Drops every batch holding an offset >= `offset`; the log then ends at
     /// the base of the first batch cut (a batch is never split). Returns the
     /// new log end offset. Readers holding bytes past the cut keep them.
+    ///
+    /// Create before delete, as Kafka's `truncateFullyAndStartAt`: the kept
+    /// prefix of the floor segment is written to a new file and renamed over
+    /// the old one (a mapping a reader holds keeps the old inode), and the
+    /// segment is swapped in the map only once its replacement is open. A
+    /// failure before the log's own files change (ENOSPC writing the copy)
+    /// leaves the log as it was; one after takes it offline.
     pub fn truncate_to(&self, offset: i64) -> Result<i64> {
+        self.guarded("truncate", || self.truncate_to_unguarded(offset))
+    }
+
+    fn truncate_to_unguarded(&self, offset: i64) -> Result<i64> {
         let mut st = self.write_state()?;
-        let end = st.log_end();
+        let end = st.log_end()?;
         if offset < st.log_start {
             return Err(StoreError::OffsetOutOfRange { offset, start: st.log_start, end });
         }
@@ -405,80 +555,88 @@ impl Log {
         }
         let dir = self.shared.dir.clone();
         let base = floor_base(&st.segments, offset);
-        let later: Vec<i64> = st.segments.range(base + 1..).map(|(b, _)| *b).collect();
-        for b in later.into_iter().rev() {
-            st.segments.remove(&b).expect("listed").delete(&dir)?;
-        }
-        let seg = st.segments.remove(&base).expect("floor segment");
-        let map = seg.read_map()?;
-        let cut = seg.find_position(&map, offset);
-        drop(map);
+        let floor = st.segments.get(&base).ok_or_else(no_active_segment)?;
+        let map = floor.read_map()?;
+        let cut = floor.find_position(&map, offset);
         let log_path = dir.join(file_name(base, "log"));
-        if seg.log.is_shared() {
-            // Someone still reads this file: write the kept prefix to a new
-            // file and rename it over, so their mapping keeps the old inode.
-            let swap = dir.join(format!("{}.swap", file_name(base, "log")));
-            let kept = seg.log.read_map()?;
-            std::fs::write(&swap, kept.slice(0, cut)).ctx("write", &swap)?;
-            std::fs::File::open(&swap).and_then(|f| f.sync_all()).ctx("fsync", &swap)?;
+        let swap = dir.join(format!("{}.swap", file_name(base, "log")));
+        if let Err(e) = write_synced(&swap, map.slice(0, cut)) {
+            // The copy is not part of the log: remove it, the log is unchanged.
+            let _ = std::fs::remove_file(&swap);
+            return Err(e);
+        }
+        drop(map);
+        // From here on the log's own files change.
+        let sizes = st.config.sizes();
+        let replaced = (|| {
+            // Later segments go first: a crash before the rename then leaves a
+            // log that ends at the old floor's end, never one with a gap.
+            let later: Vec<i64> = st.segments.range(base + 1..).map(|(b, _)| *b).collect();
+            for b in later.into_iter().rev() {
+                if let Some(seg) = st.segments.remove(&b) {
+                    seg.delete(&dir)?;
+                }
+            }
             std::fs::rename(&swap, &log_path).ctx("rename", &log_path)?;
             checkpoint::sync_dir(&dir)?;
-            drop(seg);
-        } else {
-            drop(seg);
-            std::fs::OpenOptions::new().write(true).open(&log_path).and_then(|f| f.set_len(cut as u64)).ctx("truncate", &log_path)?;
-        }
-        let sizes = st.config.sizes();
-        let (mut seg, _) = Segment::open(&dir, base, sizes, true, now_ms())?;
-        seg.recover(&dir, sizes, base)?;
+            let (mut seg, _) = Segment::open(&dir, base, sizes, true, now_ms())?;
+            seg.recover(&dir, sizes, base)?;
+            Ok(seg)
+        })();
+        let seg = replaced.map_err(|e| self.fail(e))?;
         let new_end = seg.next_offset;
         st.segments.insert(base, seg);
+        self.shared.generation.fetch_add(1, Ordering::AcqRel);
         if new_end < st.log_start {
             // The cut batch straddled the log start: the start comes down with the end.
-            checkpoint::write_offset(&dir, LOG_START_OFFSET, new_end)?;
+            checkpoint::write_offset(&dir, LOG_START_OFFSET, new_end).map_err(|e| self.fail(e))?;
             st.log_start = new_end;
         }
-        self.shared.generation.fetch_add(1, Ordering::AcqRel);
         drop(st);
-        let mut rp = self.shared.recovery_point.lock().unwrap();
+        let mut rp = self.shared.recovery_point.lock();
         if rp.0 > new_end {
-            checkpoint::write_offset(&dir, RECOVERY_POINT, new_end)?;
+            checkpoint::write_offset(&dir, RECOVERY_POINT, new_end).map_err(|e| self.fail(e))?;
             *rp = (new_end, base);
         }
         Ok(new_end)
     }
 
     /// fsyncs every changed segment's log and index files. Appends go on
-    /// meanwhile; the lock is held only to collect the files.
+    /// meanwhile; the lock is held only to collect the files. A failed fsync
+    /// takes the log offline: the pages it lost may read back as written, and
+    /// a second fsync of the file would report success.
     pub fn flush(&self) -> Result<()> {
-        let _one_at_a_time = self.shared.flushing.lock().unwrap();
+        self.guarded("flush", || self.flush_unguarded())
+    }
+
+    fn flush_unguarded(&self) -> Result<()> {
+        let _one_at_a_time = self.shared.flushing.lock();
         let (files, end, end_base) = {
             let st = self.read_state()?;
             // The active segment's indexes are not synced: a crash always
             // recovers the active segment, rebuilding them from the log.
-            let active_base = st.active().base;
+            let active_base = st.active()?.base;
             let mut files = Vec::new();
             for seg in st.segments.values() {
                 if seg.dirty.swap(false, Ordering::AcqRel) {
-                    let all = seg.files();
-                    let group = if seg.base == active_base { vec![all[0].clone()] } else { all.to_vec() };
-                    files.push((seg.dirty.clone(), group));
+                    let mut group = seg.files_to_sync(&self.shared.dir);
+                    if seg.base == active_base {
+                        group.truncate(1);
+                    }
+                    files.extend(group);
                 }
             }
-            (files, st.log_end(), st.active().base)
+            (files, st.log_end()?, st.active()?.base)
         };
-        for (dirty, group) in &files {
-            for f in group {
-                if let Err(e) = f.sync_data() {
-                    dirty.store(true, Ordering::Release);
-                    return Err(StoreError::io("fsync", &self.shared.dir, e));
-                }
-            }
-        }
-        let mut rp = self.shared.recovery_point.lock().unwrap();
+        sync_files(&files).map_err(|e| self.fail(e))?;
+        // A rolled segment's background sync may have taken the error this
+        // flush's fsync of the same file no longer sees.
+        self.join_background_syncs();
+        self.shared.offline.check(&self.shared.dir)?;
+        let mut rp = self.shared.recovery_point.lock();
         if end > rp.0 {
             if end_base != rp.1 {
-                checkpoint::write_offset(&self.shared.dir, RECOVERY_POINT, end)?;
+                checkpoint::write_offset(&self.shared.dir, RECOVERY_POINT, end).map_err(|e| self.fail(e))?;
             }
             *rp = (end, end_base);
         }
@@ -494,7 +652,7 @@ impl Log {
         if self.shared.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
             return Ok(());
         }
-        self.shared.close()
+        self.guarded("close", || self.shared.close())
     }
 }
 
@@ -509,7 +667,7 @@ impl Log {
         let mut st = self.shared.state.write();
         st.closed = true;
         st.segments.clear();
-        self.shared.lock.lock().unwrap().take();
+        self.shared.lock.lock().take();
         open_logs::forget(&self.shared.dir);
     }
 }
@@ -524,6 +682,7 @@ impl Shared {
             dir: dir.to_path_buf(),
             state: RwLock::new(State { segments, config, log_start, closed: false }),
             recovery_point: Mutex::new((recovery_point, seg_of_rp)),
+            offline: Arc::new(OfflineState::default()),
             handles: AtomicUsize::new(1),
             generation: AtomicU64::new(1),
             report,
@@ -542,34 +701,68 @@ impl Shared {
         true
     }
 
+    /// Closes the log. An offline log writes nothing (no checkpoint, no
+    /// clean-shutdown marker: the next open recovers from the files) and
+    /// closes without error; a close whose own fsync fails reports it.
     fn close(&self) -> Result<()> {
         let mut st = self.state.write();
         if st.closed {
             return Ok(());
         }
         st.closed = true;
-        let result = (|| {
-            st.active_mut().seal()?;
-            for seg in st.segments.values() {
-                if seg.dirty.swap(false, Ordering::AcqRel) {
-                    for f in seg.files() {
-                        f.sync_data().ctx("fsync", &self.dir)?;
+        let result = if self.offline.is_offline() {
+            Ok(())
+        } else {
+            (|| {
+                st.active_mut()?.seal()?;
+                let mut files = Vec::new();
+                for seg in st.segments.values() {
+                    if seg.dirty.swap(false, Ordering::AcqRel) {
+                        files.extend(seg.files_to_sync(&self.dir));
                     }
                 }
-            }
-            for h in self.syncs.lock().unwrap().drain(..) {
-                let _ = h.join();
-            }
-            checkpoint::write_offset(&self.dir, LOG_START_OFFSET, st.log_start)?;
-            checkpoint::write_offset(&self.dir, RECOVERY_POINT, st.log_end())?;
-            std::fs::write(self.dir.join(CLEAN_SHUTDOWN), b"").ctx("write", &self.dir.join(CLEAN_SHUTDOWN))?;
-            checkpoint::sync_dir(&self.dir)
-        })();
+                sync_files(&files)?;
+                let pending: Vec<_> = self.syncs.lock().drain(..).collect();
+                join_syncs(pending, &self.offline, &self.dir);
+                self.offline.check(&self.dir)?;
+                checkpoint::write_offset(&self.dir, LOG_START_OFFSET, st.log_start)?;
+                checkpoint::write_offset(&self.dir, RECOVERY_POINT, st.log_end()?)?;
+                std::fs::write(self.dir.join(CLEAN_SHUTDOWN), b"").ctx("write", &self.dir.join(CLEAN_SHUTDOWN))?;
+                checkpoint::sync_dir(&self.dir)
+            })()
+            .map_err(|e| self.offline.fail(&self.dir, e))
+        };
+        let pending: Vec<_> = self.syncs.lock().drain(..).collect();
+        join_syncs(pending, &self.offline, &self.dir);
         st.segments.clear();
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.lock.lock().unwrap().take();
+        self.lock.lock().take();
         result
     }
+}
+
+/// fsyncs files in order; the first failure names its file.
+fn sync_files(files: &[(PathBuf, Arc<std::fs::File>)]) -> Result<()> {
+    for (path, file) in files {
+        file.sync_data().ctx("fsync", path)?;
+    }
+    Ok(())
+}
+
+/// Joins background syncs; one whose thread panicked takes the log offline.
+fn join_syncs(pending: Vec<JoinHandle<()>>, offline: &OfflineState, dir: &Path) {
+    for handle in pending {
+        if let Err(payload) = handle.join() {
+            offline.fail_after_panic(dir, "a background sync", &*payload);
+        }
+    }
+}
+
+/// Writes `bytes` to a new file at `path` and fsyncs it through the same descriptor.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = std::fs::File::create(path).ctx("create", path)?;
+    file.write_all(bytes).ctx("write", path)?;
+    file.sync_all().ctx("fsync", path)
 }
 
 impl Drop for Log {

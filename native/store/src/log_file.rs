@@ -168,11 +168,6 @@ impl LogFile {
         self.read.get()
     }
 
-    /// True when a reader outside the store holds this file's mapping.
-    pub fn is_shared(&self) -> bool {
-        self.read.get().is_some_and(|m| Arc::strong_count(m) > 1)
-    }
-
     /// Writes `slices` back to back at `position`. On failure (a full disk,
     /// the file size limit) whatever part was written is cut off again, so
     /// no partial batch stays in the file for a later recovery to find.
@@ -190,8 +185,10 @@ impl LogFile {
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => e.into(),
             };
-            self.undo(position, at as usize);
-            return Err(StoreError::io("append", &self.path, error));
+            // A write not undone leaves the file in a state nobody knows: the
+            // op tells the log to go offline (see `StoreError::is_refused_append`).
+            let op = if self.undo(position, at as usize) { "append" } else { "undo append" };
+            return Err(StoreError::io(op, &self.path, error));
         }
         Ok(())
     }
@@ -199,15 +196,14 @@ impl LogFile {
     /// Turns the bytes written in `[from, to)` back into a hole. Punching
     /// keeps the file's length, so an active file stays at its capacity even
     /// where it could not be extended again (the file size limit); without
-    /// hole punching, cut the file and extend it again.
-    fn undo(&self, from: usize, to: usize) {
+    /// hole punching, cut the file and extend it again. False when neither worked.
+    fn undo(&self, from: usize, to: usize) -> bool {
         if to <= from {
-            return;
+            return true;
         }
         let punch = rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE;
-        if rustix::fs::fallocate(&*self.file, punch, from as u64, (to - from) as u64).is_err() {
-            let _ = self.file.set_len(from as u64).and_then(|_| self.file.set_len(self.capacity as u64));
-        }
+        rustix::fs::fallocate(&*self.file, punch, from as u64, (to - from) as u64).is_ok()
+            || self.file.set_len(from as u64).and_then(|_| self.file.set_len(self.capacity as u64)).is_ok()
     }
 
     /// Makes the file end at `size` bytes. A read mapping that readers may

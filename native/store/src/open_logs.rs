@@ -17,7 +17,9 @@ static OPEN_LOGS: LazyLock<Mutex<HashMap<PathBuf, Weak<Shared>>>> = LazyLock::ne
 /// ran. The map stays locked while `open` reads the directory, so two opens
 /// of one directory never both read it.
 pub(crate) fn share_or_open(dir: &Path, open: impl FnOnce() -> Result<Shared>) -> Result<(Arc<Shared>, bool)> {
-    let mut logs = OPEN_LOGS.lock().unwrap();
+    // The map holds only weak references and changes after `open` returns, so
+    // a panic inside `open` (which poisons the lock) leaves it whole.
+    let mut logs = OPEN_LOGS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(shared) = logs.get(dir).and_then(Weak::upgrade) {
         if shared.add_handle() {
             return Ok((shared, false));
@@ -31,5 +33,5 @@ pub(crate) fn share_or_open(dir: &Path, open: impl FnOnce() -> Result<Shared>) -
 
 /// Forgets the log open on `dir`, for a log dropped without closing.
 pub(crate) fn forget(dir: &Path) {
-    OPEN_LOGS.lock().unwrap().remove(dir);
+    OPEN_LOGS.lock().unwrap_or_else(|e| e.into_inner()).remove(dir);
 }

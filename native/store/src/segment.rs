@@ -370,9 +370,14 @@ impl Segment {
         remove_files(dir, base)
     }
 
-    /// Files to fsync: log and both indexes.
-    pub fn files(&self) -> [Arc<std::fs::File>; 3] {
-        [self.log.file.clone(), self.offset_index.file().clone(), self.time_index.file().clone()]
+    /// Files to fsync, each with its path (for the error): log and both indexes.
+    pub fn files_to_sync(&self, dir: &Path) -> Vec<(PathBuf, Arc<std::fs::File>)> {
+        let (log_path, offset_path, time_path) = Self::paths(dir, self.base);
+        vec![
+            (log_path, self.log.file.clone()),
+            (offset_path, self.offset_index.file().clone()),
+            (time_path, self.time_index.file().clone()),
+        ]
     }
 
     pub fn read_map(&self) -> Result<Arc<ReadMap>> {

@@ -233,6 +233,30 @@ fn truncate_keeps_bytes_a_reader_holds() {
 }
 
 #[test]
+fn truncate_replaces_the_file_so_a_mapping_the_store_does_not_know_of_keeps_its_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig { segment_bytes: 64 * 1024, ..LogConfig::default() };
+    let log = Log::open_at(dir.path(), config, NOW).unwrap();
+    for i in 0..10 {
+        log.append(&batch("keep", 1, NOW + i), NOW).unwrap();
+    }
+    let size = log.size().unwrap() as usize;
+    // A reader's own mapping of the file (as a per-fetch mapping is): the store holds no count of it.
+    let path = dir.path().join("00000000000000000000.log");
+    let file = std::fs::File::open(&path).unwrap();
+    // SAFETY: read-only view of a file the store only ever replaces (this test checks that).
+    let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+    let copy = map[..size].to_vec();
+    log.truncate_to(3).unwrap();
+    log.append(&sized_batch(5000, 0xee, NOW), NOW).unwrap();
+    log.flush().unwrap();
+    assert_eq!(&map[..size], &copy[..], "the mapping still reads the bytes it had");
+    use std::os::unix::fs::MetadataExt;
+    assert_ne!(file.metadata().unwrap().ino(), std::fs::metadata(&path).unwrap().ino(), "the cut file is a new file");
+    assert_eq!(read_all(&log, 0), vec![(0, 0), (1, 1), (2, 2), (3, 3)]);
+}
+
+#[test]
 fn delete_segments_before_moves_the_log_start_and_survives_restart() {
     let dir = tempfile::tempdir().unwrap();
     let log = Log::open_at(dir.path(), small_config(), NOW).unwrap();
