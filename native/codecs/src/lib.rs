@@ -1,0 +1,93 @@
+//! Kafka's record-batch compression codecs, byte for byte as Kafka's Java
+//! client writes them and accepting what it reads (gzip stays with Node's zlib):
+//!
+//! - **snappy** (`snappy.rs`): snappy-java's stream framing, which Kafka's
+//!   producer writes; raw snappy (librdkafka, KafkaJS codecs) is read too.
+//! - **lz4** (`lz4.rs`): an LZ4 frame as Kafka's `Lz4BlockOutputStream` writes
+//!   it (64 KiB independent blocks, no checksums, a correct header checksum).
+//! - **zstd** (`zstd_codec.rs`): one zstd frame at Kafka's default level, read
+//!   with libzstd's default window limit, as zstd-jni's stream reads it.
+//!
+//! Every decompression stops at `limit` bytes of output: a batch that claims
+//! more fails rather than exhausting memory.
+
+mod lz4;
+mod snappy;
+mod zstd_codec;
+
+use std::fmt;
+
+/// A Kafka compression codec, by its number in a batch's attributes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    Snappy = 2,
+    Lz4 = 3,
+    Zstd = 4,
+}
+
+impl Codec {
+    /// The codec numbered `id` in a batch's attributes, if it is one of this crate's.
+    pub fn from_id(id: u32) -> Option<Codec> {
+        match id {
+            2 => Some(Codec::Snappy),
+            3 => Some(Codec::Lz4),
+            4 => Some(Codec::Zstd),
+            _ => None,
+        }
+    }
+
+    /// Kafka's name of the codec (`compression.type`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Snappy => "snappy",
+            Codec::Lz4 => "lz4",
+            Codec::Zstd => "zstd",
+        }
+    }
+}
+
+/// Why compressed bytes did not decompress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodecError {
+    pub codec: Codec,
+    pub reason: String,
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} data does not decompress: {}", self.codec.name(), self.reason)
+    }
+}
+
+impl std::error::Error for CodecError {}
+
+/// `input` compressed as Kafka's Java producer compresses a batch's records.
+pub fn compress(codec: Codec, input: &[u8]) -> Vec<u8> {
+    match codec {
+        Codec::Snappy => snappy::compress(input),
+        Codec::Lz4 => lz4::compress(input),
+        Codec::Zstd => zstd_codec::compress(input),
+    }
+}
+
+/// `input` decompressed, at most `limit` bytes of it.
+pub fn decompress(codec: Codec, input: &[u8], limit: usize) -> Result<Vec<u8>, CodecError> {
+    let result = match codec {
+        Codec::Snappy => snappy::decompress(input, limit),
+        Codec::Lz4 => lz4::decompress(input, limit),
+        Codec::Zstd => zstd_codec::decompress(input, limit),
+    };
+    result.map_err(|reason| CodecError { codec, reason })
+}
+
+/// Reads `reader` to its end into a vector, failing past `limit` bytes.
+fn read_limited(reader: impl std::io::Read, limit: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    reader.take(cap).read_to_end(&mut out).map_err(|e| e.to_string())?;
+    if out.len() > limit {
+        return Err(format!("more than the limit of {limit} bytes"));
+    }
+    Ok(out)
+}

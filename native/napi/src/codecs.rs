@@ -1,0 +1,36 @@
+//! Kafka's snappy, lz4 and zstd codecs (`fjord-codecs`) as two calls over a
+//! batch's records section; the TypeScript layer (`src/record-batch/codecs.ts`)
+//! picks the codec and frames the batch. Synchronous, as Node's `gzipSync`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use fjord_codecs::Codec;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::errors::coded_error;
+
+fn codec_of(env: &Env, id: u32) -> Result<Codec> {
+    Codec::from_id(id).ok_or_else(|| coded_error(env, "ERR_INVALID_ARGUMENT", &format!("codec {id} is not snappy (2), lz4 (3) or zstd (4)")))
+}
+
+/// `data` compressed with `codec` (2 snappy, 3 lz4, 4 zstd) as Kafka's Java producer compresses a batch's records.
+#[napi]
+pub fn compress_records(env: Env, codec: u32, data: &[u8]) -> Result<Buffer> {
+    let codec = codec_of(&env, codec)?;
+    match catch_unwind(AssertUnwindSafe(|| fjord_codecs::compress(codec, data))) {
+        Ok(out) => Ok(out.into()),
+        Err(_) => Err(coded_error(&env, "ERR_INVALID_ARGUMENT", &format!("{} compression failed", codec.name()))),
+    }
+}
+
+/// `data` decompressed with `codec`; throws an `ERR_CORRUPT_RECORD` error when it does not decompress or holds more than `limit` bytes.
+#[napi]
+pub fn decompress_records(env: Env, codec: u32, data: &[u8], limit: u32) -> Result<Buffer> {
+    let codec = codec_of(&env, codec)?;
+    match catch_unwind(AssertUnwindSafe(|| fjord_codecs::decompress(codec, data, limit as usize))) {
+        Ok(Ok(out)) => Ok(out.into()),
+        Ok(Err(e)) => Err(coded_error(&env, "ERR_CORRUPT_RECORD", &e.to_string())),
+        Err(_) => Err(coded_error(&env, "ERR_CORRUPT_RECORD", &format!("{} data does not decompress", codec.name()))),
+    }
+}
