@@ -726,11 +726,6 @@ describe('configs and options', () => {
       InvalidArgumentError,
       'compression must be one of CompressionTypes, got 9',
     );
-    await expectFailure(
-      () => producer.send({ topic: 't', compression: CompressionTypes.Snappy, messages: [{ value: 'v' }] }),
-      UnsupportedCompressionError,
-      'compression 2 (snappy) is not supported; use CompressionTypes.None or CompressionTypes.GZIP',
-    );
     expect(await (await fjord.topics()).list()).toEqual([]);
   });
 

@@ -1,10 +1,11 @@
 // KafkaJS's producer on the embedded store. Records for one partition are
 // gathered (within `lingerMs` / `batchSize`) into RecordBatch v2 batches that
 // cross into Rust as one Buffer each; acks decide when a send resolves.
-import { InvalidArgumentError, NotConnectedError, RecordTooLargeError, UnknownTopicOrPartitionError, UnsupportedCompressionError } from '../errors.js';
+import { InvalidArgumentError, NotConnectedError, RecordTooLargeError, UnknownTopicOrPartitionError } from '../errors.js';
 import { booleanOption, describeValue, integerOption } from '../arguments.js';
 import type { ClientContext } from '../client-context.js';
 import { Instrumentation } from '../instrumentation.js';
+import type { CompressionName } from '../record-batch/codecs.js';
 import { encodeBatch, type RecordInput } from '../record-batch/encode.js';
 import { headersObject } from '../record-batch/headers.js';
 import * as layout from '../record-batch/layout.js';
@@ -75,17 +76,16 @@ function checkAcks(acks: unknown): -1 | 0 | 1 {
   throw new InvalidArgumentError(`acks must be -1 (all), 0 or 1, got ${describeValue(acks)}`);
 }
 
-function checkCompression(compression: unknown): boolean {
-  if (compression === undefined || compression === CompressionTypes.None) return false;
-  if (compression === CompressionTypes.GZIP) return true;
-  if (compression === CompressionTypes.Snappy || compression === CompressionTypes.LZ4 || compression === CompressionTypes.ZSTD) {
-    throw new UnsupportedCompressionError(
-      `compression ${compression} (${['', '', 'snappy', 'lz4', 'zstd'][compression]}) is not supported; use CompressionTypes.None or CompressionTypes.GZIP`,
-      { codec: compression },
-    );
+/** The codec number of a send's `compression` (one of CompressionTypes; none when absent). */
+function checkCompression(compression: unknown): number {
+  if (compression === undefined) return CompressionTypes.None;
+  if (typeof compression === 'number' && Number.isInteger(compression) && compression >= CompressionTypes.None && compression <= CompressionTypes.ZSTD) {
+    return compression;
   }
   throw new InvalidArgumentError(`compression must be one of CompressionTypes, got ${describeValue(compression)}`);
 }
+
+const CODEC_NAMES: readonly CompressionName[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
 
 export class Producer {
   readonly events = { CONNECT: 'producer.connect', DISCONNECT: 'producer.disconnect' } as const;
@@ -176,7 +176,7 @@ export class Producer {
       throw new InvalidArgumentError('sendBatch: topicMessages must be an array of { topic, messages }');
     }
     const acks = checkAcks(batch.acks);
-    const gzip = checkCompression(batch.compression);
+    const codec = checkCompression(batch.compression);
     this.#context.openedTopics();
     const now = this.#context.clock();
     const send = new PendingSend();
@@ -190,14 +190,14 @@ export class Producer {
         throw new InvalidArgumentError(`topicMessages[${t}] must be { topic, messages: [...] }`);
       }
       validateTopicName(entry.topic);
-      staged.push(RecordRun.measure(entry.messages, entry.topic, send, now, gzip));
+      staged.push(RecordRun.measure(entry.messages, entry.topic, send, now, codec));
     }
     const routed: { partition: Partition; run: RecordRun }[] = [];
     for (let t = 0; t < entries.length; t++) {
       const registry = this.#context.openedTopics();
       const name = entries[t]!.topic;
       const topic = registry.has(name) ? registry.get(name) : await this.#topic(name);
-      this.#route(topic, entries[t]!.messages, staged[t]!, gzip, send, routed);
+      this.#route(topic, entries[t]!.messages, staged[t]!, codec, send, routed);
     }
     // Count every record before queueing any: a full batch is appended on
     // the next turn, and the send must not look done while later records wait.
@@ -247,7 +247,7 @@ export class Producer {
     topic: Topic,
     messages: readonly Message[],
     run: RecordRun,
-    gzip: boolean,
+    codec: number,
     send: PendingSend,
     routed: { partition: Partition; run: RecordRun }[],
   ): void {
@@ -267,7 +267,7 @@ export class Producer {
         lastId = id;
       }
       if (HEADER_SIZE + run.bounds[i]! > limit) {
-        const tooLarge = this.#sizeProblem(topic.partition(id), message, run.timestampOf(i), limit, gzip);
+        const tooLarge = this.#sizeProblem(topic.partition(id), message, run.timestampOf(i), limit, codec);
         if (tooLarge !== null) {
           send.rejected.push(tooLarge);
           id = -1;
@@ -306,9 +306,10 @@ export class Producer {
   }
 
   /** A record over the limit gets its own error; the rest of the request goes on. */
-  #sizeProblem(partition: Partition, message: Message, timestamp: number, limit: number, gzip: boolean): RecordTooLargeError | null {
+  #sizeProblem(partition: Partition, message: Message, timestamp: number, limit: number, codec: number): RecordTooLargeError | null {
     const record: RecordInput = { key: message.key, value: message.value, headers: message.headers, timestamp };
-    const exact = encodeBatch([record], { compression: gzip ? 'gzip' : 'none' }).length;
+    // As Kafka's producer, the limit applies to the record as written: compressed when the send compresses.
+    const exact = encodeBatch([record], { compression: CODEC_NAMES[codec] }).length;
     if (exact <= limit) return null;
     const which =
       limit === this.#maxRequestSize ? `the producer's maxRequestSize (${limit} bytes)` : `max.message.bytes of topic ${partition.topic} (${limit} bytes)`;
@@ -373,13 +374,13 @@ export class Producer {
     let r = 0;
     let i = 0;
     while (r < runs.length) {
-      const gzip = runs[r]!.gzip;
+      const codec = runs[r]!.codec;
       // One batch: records while they fit the cap, at least one.
       const startRun = r;
       const startIndex = i;
       let bytes = 0;
       let count = 0;
-      while (r < runs.length && runs[r]!.gzip === gzip) {
+      while (r < runs.length && runs[r]!.codec === codec) {
         const run = runs[r]!;
         const bound = run.bounds[i]!;
         if (count > 0 && bytes + bound > cap) break;
@@ -392,7 +393,7 @@ export class Producer {
       }
       // The group is written first when this batch would take it past its cap.
       if (!writer.isEmpty && writer.bytes + HEADER_SIZE + bytes > groupCap) this.#write(partition, group, now);
-      if (gzip) this.#addCompressed(runs, startRun, startIndex, count, now, group);
+      if (codec !== CompressionTypes.None) this.#addCompressed(runs, startRun, startIndex, count, codec, now, group);
       else {
         writer.beginBatch();
         for (let run = startRun, at = startIndex, left = count; left > 0; left--) {
@@ -409,8 +410,8 @@ export class Producer {
     if (!writer.isEmpty) this.#write(partition, group, now);
   }
 
-  /** A gzip batch of `count` records from record `index` of `runs[first]` on, encoded whole and added to the group. */
-  #addCompressed(runs: readonly RecordRun[], first: number, index: number, count: number, now: number, group: AppendGroup): void {
+  /** A compressed batch of `count` records from record `index` of `runs[first]` on, encoded whole and added to the group. */
+  #addCompressed(runs: readonly RecordRun[], first: number, index: number, count: number, codec: number, now: number, group: AppendGroup): void {
     const records: RecordInput[] = [];
     const members: { run: RecordRun; count: number }[] = [];
     for (let r = first, at = index, left = count; left > 0; left--) {
@@ -431,7 +432,7 @@ export class Producer {
     }
     let bytes: Buffer;
     try {
-      bytes = encodeBatch(records, { compression: 'gzip', now });
+      bytes = encodeBatch(records, { compression: CODEC_NAMES[codec], now });
     } catch (error) {
       for (const m of members) m.run.send.recordsFailed(error, m.count);
       return;

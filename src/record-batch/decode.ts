@@ -1,10 +1,10 @@
-// Decoding RecordBatch v2 (layout.ts): batch headers, record sections (gzip
-// records decompressed) and records. The consumer's message decoder
+// Decoding RecordBatch v2 (layout.ts): batch headers, record sections
+// (compressed records decompressed, codecs.ts) and records. The consumer's message decoder
 // (consumer/kafka-message.ts) reads records itself, inlined, from the
 // sections this yields.
-import { gunzipSync } from 'node:zlib';
-import { CorruptRecordError, InvalidArgumentError, UnsupportedCompressionError } from '../errors.js';
+import { CorruptRecordError, InvalidArgumentError } from '../errors.js';
 import { native } from '../storage/native.js';
+import { decompressRecords, isKnownCodec } from './codecs.js';
 import { describe } from './describe.js';
 import { readInt64 } from './int64.js';
 import * as layout from './layout.js';
@@ -18,7 +18,6 @@ const {
   ATTRIBUTES,
   BASE_OFFSET,
   BASE_TIMESTAMP,
-  CODEC_GZIP,
   CODEC_NAMES,
   CODEC_NONE,
   CRC,
@@ -61,13 +60,6 @@ export interface BatchInfo {
   crc: number;
   /** Byte position of the batch in the walked buffer. */
   position: number;
-}
-
-function unsupportedCompression(codec: number, position: number): UnsupportedCompressionError {
-  return new UnsupportedCompressionError(
-    `record batch at byte ${position} uses ${CODEC_NAMES[codec] ?? 'unknown'} compression (codec ${codec}); Fjord decodes only none and gzip`,
-    { codec },
-  );
 }
 
 function corrupt(message: string, position: number, options?: ErrorOptions): CorruptRecordError {
@@ -123,7 +115,7 @@ export interface RecordSection {
 /**
  * The record sections of the data batches in `bytes` that hold offsets at or
  * past `fromOffset`, in order; control batches and empty batches are skipped,
- * gzip records are decompressed. A trailing partial batch ends the iteration.
+ * compressed records are decompressed. A trailing partial batch ends the iteration.
  */
 export function* recordSections(bytes: Buffer, fromOffset: number, verifyCrc: boolean): Generator<RecordSection> {
   let position = 0;
@@ -142,13 +134,10 @@ export function* recordSections(bytes: Buffer, fromOffset: number, verifyCrc: bo
     let source = bytes;
     let start = info.position + HEADER_SIZE;
     let sourceEnd = end;
-    if (codec === CODEC_GZIP) {
-      source = gunzip(bytes.subarray(start, end), info.position);
+    if (codec !== CODEC_NONE) {
+      source = decompress(codec, bytes.subarray(start, end), info.position);
       start = 0;
       sourceEnd = source.length;
-    } else if (codec !== CODEC_NONE) {
-      if (codec < CODEC_NAMES.length) throw unsupportedCompression(codec, info.position);
-      throw corrupt(`unknown compression codec ${codec}`, info.position);
     }
     yield {
       source,
@@ -274,11 +263,13 @@ function setOwn(headers: DecodedRecord['headers'], name: string, value: Buffer |
   else headers[name] = value;
 }
 
-function gunzip(compressed: Buffer, position: number): Buffer {
+/** A batch's records decompressed; CorruptRecordError when they do not decompress or the codec is not one of Kafka's. */
+export function decompress(codec: number, compressed: Buffer, position: number): Buffer {
+  if (!isKnownCodec(codec)) throw corrupt(`unknown compression codec ${codec}`, position);
   try {
-    return gunzipSync(compressed);
+    return decompressRecords(codec, compressed);
   } catch (error) {
-    throw corrupt(`gzip records do not decompress: ${(error as Error).message}`, position, { cause: error });
+    throw corrupt(`${CODEC_NAMES[codec]} records do not decompress: ${(error as Error).message}`, position, { cause: error });
   }
 }
 

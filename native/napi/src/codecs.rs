@@ -24,13 +24,13 @@ pub fn compress_records(env: Env, codec: u32, data: &[u8]) -> Result<Buffer> {
     }
 }
 
-/// `data` decompressed with `codec`; throws an `ERR_CORRUPT_RECORD` error when it does not decompress or holds more than `limit` bytes.
+/// `data` decompressed with `codec`; throws an `ERR_CORRUPT_RECORD` error, the reason as its message, when it does not decompress or holds more than `limit` bytes.
 #[napi]
 pub fn decompress_records(env: Env, codec: u32, data: &[u8], limit: u32) -> Result<Buffer> {
     let codec = codec_of(&env, codec)?;
     match catch_unwind(AssertUnwindSafe(|| fjord_codecs::decompress(codec, data, limit as usize))) {
         Ok(Ok(out)) => Ok(out.into()),
-        Ok(Err(e)) => Err(coded_error(&env, "ERR_CORRUPT_RECORD", &e.to_string())),
-        Err(_) => Err(coded_error(&env, "ERR_CORRUPT_RECORD", &format!("{} data does not decompress", codec.name()))),
+        Ok(Err(e)) => Err(coded_error(&env, "ERR_CORRUPT_RECORD", &e.reason)),
+        Err(_) => Err(coded_error(&env, "ERR_CORRUPT_RECORD", "the decoder failed")),
     }
 }
