@@ -10,7 +10,6 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
-  CompressionTypes,
   ConfigResourceTypes,
   CorruptRecordError,
   encodeBatch,
@@ -26,7 +25,6 @@ import {
   OffsetOutOfRangeError,
   RecordTooLargeError,
   UnknownTopicOrPartitionError,
-  UnsupportedCompressionError,
   type Admin,
   type Message,
   type Producer,

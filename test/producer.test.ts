@@ -13,7 +13,6 @@ import {
   RecordTooLargeError,
   toPositive,
   UnknownTopicOrPartitionError,
-  UnsupportedCompressionError,
   type Fjord,
   type Message,
   type RecordMetadata,

@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, it, expect } from 'vitest';
 import { native } from '../src/storage/native.js';
 import { captureError, withAttributes } from './helpers.js';
-import { CorruptRecordError, InvalidArgumentError, UnsupportedCompressionError } from '../src/errors.js';
+import { CorruptRecordError, InvalidArgumentError } from '../src/errors.js';
 import { type DecodedRecord, batchInfos, decodeBatches } from '../src/record-batch/decode.js';
 import { type EncodeOptions, type RecordInput, encodeBatch } from '../src/record-batch/encode.js';
 import { readVarint, readVarlong, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from '../src/record-batch/varint.js';

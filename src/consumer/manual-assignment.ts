@@ -3,7 +3,8 @@
 // reset policy, and poll() pulls records from the same positions run() uses.
 import { InvalidArgumentError } from '../errors.js';
 import type { GroupClient } from '../groups/group-client.js';
-import { decodeBatches } from '../record-batch/decode.js';
+import { decompressRegistered, hasRegisteredCodecs } from '../record-batch/compression-codecs.js';
+import { decodeBatchesWith } from '../record-batch/decode.js';
 import type { TopicRegistry } from '../topics/topic-registry.js';
 import { type PolledRecord, topicPartitionList } from './consumer-config.js';
 import type { Positions } from './positions.js';
@@ -46,7 +47,8 @@ export class ManualAssignment {
         try {
           const slice = this.positions.slice(owned, this.maxBytesPerPartition);
           if (slice === null) continue;
-          for (const r of decodeBatches(slice.bytes, { fromOffset: owned.position })) {
+          const decompressed = hasRegisteredCodecs() ? await decompressRegistered(slice.bytes, owned.position) : undefined;
+          for (const r of decodeBatchesWith(slice.bytes, { fromOffset: owned.position }, decompressed)) {
             if (out.length >= maxRecords) break;
             out.push({ ...r, topic: owned.topic, partition: owned.partition.id });
             owned.position = r.offset + 1;

@@ -5,8 +5,10 @@ import { InvalidArgumentError, NotConnectedError, RecordTooLargeError, UnknownTo
 import { booleanOption, describeValue, integerOption } from '../arguments.js';
 import type { ClientContext } from '../client-context.js';
 import { Instrumentation } from '../instrumentation.js';
+import { checkBatchContents } from '../record-batch/append-checks.js';
 import type { CompressionName } from '../record-batch/codecs.js';
-import { encodeBatch, type RecordInput } from '../record-batch/encode.js';
+import { type CompressionCodec, compressWith, registeredCodec } from '../record-batch/compression-codecs.js';
+import { encodeBatch, type RecordInput, withCompressedRecords } from '../record-batch/encode.js';
 import { headersObject } from '../record-batch/headers.js';
 import * as layout from '../record-batch/layout.js';
 import type { Partition } from '../topics/partition.js';
@@ -102,6 +104,8 @@ export class Producer {
   #flushScheduled = false;
   #lingerTimer: NodeJS.Timeout | null = null;
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Partitions whose next batch a codec registered in CompressionCodecs is compressing (#compressRegistered). */
+  readonly #compressing = new Map<Partition, Promise<void>>();
   #connected = false;
   #draining = false;
 
@@ -137,6 +141,11 @@ export class Producer {
     this.#draining = true;
     this.#flushAll();
     await Promise.allSettled([...this.#inFlight]);
+    // Batches a registered codec is compressing, and what waits behind them (acks 0 sends have resolved already).
+    while (this.#compressing.size > 0) {
+      await Promise.allSettled([...this.#compressing.values()]);
+      this.#flushAll();
+    }
     this.#draining = false;
     this.#connected = false;
     this.#context.detach(this);
@@ -360,6 +369,8 @@ export class Producer {
    * topic's segment.bytes.
    */
   #flush(partition: Partition): void {
+    // A registered codec is compressing a batch of this partition: the queue waits its turn (#compressRegistered).
+    if (this.#compressing.has(partition)) return;
     const runs = this.#queues.get(partition);
     if (runs === undefined || runs.length === 0) return;
     this.#queues.delete(partition);
@@ -391,6 +402,7 @@ export class Producer {
           i = 0;
         }
       }
+      if (codec !== CompressionTypes.None && this.#startRegistered(partition, runs, startRun, startIndex, count, r, i, codec, now, group)) return;
       // The group is written first when this batch would take it past its cap.
       if (!writer.isEmpty && writer.bytes + HEADER_SIZE + bytes > groupCap) this.#write(partition, group, now);
       if (codec !== CompressionTypes.None) this.#addCompressed(runs, startRun, startIndex, count, codec, now, group);
@@ -412,24 +424,7 @@ export class Producer {
 
   /** A compressed batch of `count` records from record `index` of `runs[first]` on, encoded whole and added to the group. */
   #addCompressed(runs: readonly RecordRun[], first: number, index: number, count: number, codec: number, now: number, group: AppendGroup): void {
-    const records: RecordInput[] = [];
-    const members: { run: RecordRun; count: number }[] = [];
-    for (let r = first, at = index, left = count; left > 0; left--) {
-      const run = runs[r]!;
-      const headers = run.headers?.[at] ?? null;
-      records.push({
-        key: run.keyOf(at),
-        value: run.values[at]!,
-        headers: headers === null ? undefined : headersObject(headers.names, headers.values),
-        timestamp: run.timestampOf(at),
-      });
-      if (members.at(-1)?.run === run) members.at(-1)!.count++;
-      else members.push({ run, count: 1 });
-      if (++at === run.count) {
-        r++;
-        at = 0;
-      }
-    }
+    const { records, members } = batchRecords(runs, first, index, count);
     let bytes: Buffer;
     try {
       bytes = encodeBatch(records, { compression: CODEC_NAMES[codec], now });
@@ -439,6 +434,79 @@ export class Producer {
     }
     this.#writer.addEncoded(bytes, count);
     for (const m of members) group.add(m.run, m.count);
+  }
+
+  /**
+   * When a codec registered in CompressionCodecs replaces the built-in one
+   * for `codec`: writes what the flush gathered so far, puts the records after
+   * this batch (from record `nextIndex` of `runs[nextRun]` on) back in the
+   * queue, starts compressing the batch with the registered codec and returns
+   * true; the partition's queue is flushed again once that batch is written.
+   */
+  #startRegistered(
+    partition: Partition,
+    runs: readonly RecordRun[],
+    first: number,
+    index: number,
+    count: number,
+    nextRun: number,
+    nextIndex: number,
+    codec: number,
+    now: number,
+    group: AppendGroup,
+  ): boolean {
+    let registered: CompressionCodec | null;
+    try {
+      registered = registeredCodec(codec);
+    } catch (error) {
+      registered = { compress: () => Promise.reject(error), decompress: () => Promise.reject(error) };
+    }
+    if (registered === null) return false;
+    if (!this.#writer.isEmpty) this.#write(partition, group, now);
+    const rest = runs.slice(nextRun);
+    if (nextIndex > 0) rest[0] = runs[nextRun]!.pick(Array.from({ length: runs[nextRun]!.count - nextIndex }, (_, k) => nextIndex + k));
+    if (rest.length > 0) {
+      this.#queues.set(partition, rest);
+      this.#queuedBytes.set(
+        partition,
+        rest.reduce((sum, run) => sum + run.bytes, 0),
+      );
+    }
+    const { records, members } = batchRecords(runs, first, index, count);
+    this.#compressing.set(partition, this.#compressRegistered(partition, registered, codec, records, members, now));
+    return true;
+  }
+
+  /** Compresses one batch with a registered codec, appends it, then lets the partition's queue flush again. Never rejects. */
+  async #compressRegistered(
+    partition: Partition,
+    registered: CompressionCodec,
+    codec: number,
+    records: RecordInput[],
+    members: { run: RecordRun; count: number }[],
+    now: number,
+  ): Promise<void> {
+    try {
+      let bytes: Buffer;
+      try {
+        const plain = encodeBatch(records, { now });
+        const compressed = await compressWith(registered, plain.subarray(HEADER_SIZE), CODEC_NAMES[codec]!);
+        bytes = withCompressedRecords(plain, compressed, codec);
+        // What a registered codec wrote must be what Kafka reads: the built-in codec decodes it, as a broker would.
+        checkBatchContents(bytes);
+      } catch (error) {
+        for (const m of members) m.run.send.recordsFailed(error, m.count);
+        return;
+      }
+      const group = new AppendGroup();
+      this.#writer.reset();
+      this.#writer.addEncoded(bytes, records.length);
+      for (const m of members) group.add(m.run, m.count);
+      this.#write(partition, group, now);
+    } finally {
+      this.#compressing.delete(partition);
+      if (this.#queues.has(partition)) this.#scheduleFlush(true);
+    }
   }
 
   /** Appends what the writer holds and tells the sends of the group's records. */
@@ -488,4 +556,32 @@ class AppendGroup {
     this.runs.length = 0;
     this.counts.length = 0;
   }
+}
+
+/** The records of a batch: `count` records from record `index` of `runs[first]` on, as encodeBatch takes them, and how many each run gave. */
+function batchRecords(
+  runs: readonly RecordRun[],
+  first: number,
+  index: number,
+  count: number,
+): { records: RecordInput[]; members: { run: RecordRun; count: number }[] } {
+  const records: RecordInput[] = [];
+  const members: { run: RecordRun; count: number }[] = [];
+  for (let r = first, at = index, left = count; left > 0; left--) {
+    const run = runs[r]!;
+    const headers = run.headers?.[at] ?? null;
+    records.push({
+      key: run.keyOf(at),
+      value: run.values[at]!,
+      headers: headers === null ? undefined : headersObject(headers.names, headers.values),
+      timestamp: run.timestampOf(at),
+    });
+    if (members.at(-1)?.run === run) members.at(-1)!.count++;
+    else members.push({ run, count: 1 });
+    if (++at === run.count) {
+      r++;
+      at = 0;
+    }
+  }
+  return { records, members };
 }

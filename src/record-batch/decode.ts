@@ -74,13 +74,18 @@ function corrupt(message: string, position: number, options?: ErrorOptions): Cor
  * iteration silently. Control batches (transaction markers) yield nothing.
  * Keys and values of uncompressed batches are views into `bytes`, not copies.
  */
-export function* decodeBatches(bytes: Buffer, options: DecodeOptions = {}): Generator<DecodedRecord> {
+export function decodeBatches(bytes: Buffer, options: DecodeOptions = {}): Generator<DecodedRecord> {
+  return decodeBatchesWith(bytes, options, undefined);
+}
+
+/** decodeBatches, the records of the batches at the positions in `decompressed` read from there (compression-codecs.ts). */
+export function* decodeBatchesWith(bytes: Buffer, options: DecodeOptions, decompressed: ReadonlyMap<number, Buffer> | undefined): Generator<DecodedRecord> {
   const fromOffset = options.fromOffset ?? -Infinity;
   if (typeof fromOffset !== 'number' || Number.isNaN(fromOffset)) {
     throw new InvalidArgumentError(`decodeBatches: options.fromOffset must be a number, got ${describe(fromOffset)}`);
   }
   const cursor: Cursor = { pos: 0 };
-  for (const section of recordSections(bytes, fromOffset, options.verifyCrc === true)) {
+  for (const section of recordSections(bytes, fromOffset, options.verifyCrc === true, decompressed)) {
     const { source, end, baseOffset, baseTimestamp, appendTime, recordCount, position } = section;
     cursor.pos = section.start;
     for (let i = 0; i < recordCount; i++) {
@@ -115,9 +120,10 @@ export interface RecordSection {
 /**
  * The record sections of the data batches in `bytes` that hold offsets at or
  * past `fromOffset`, in order; control batches and empty batches are skipped,
- * compressed records are decompressed. A trailing partial batch ends the iteration.
+ * compressed records are decompressed (or, for a batch whose position is in
+ * `decompressed`, read from there). A trailing partial batch ends the iteration.
  */
-export function* recordSections(bytes: Buffer, fromOffset: number, verifyCrc: boolean): Generator<RecordSection> {
+export function* recordSections(bytes: Buffer, fromOffset: number, verifyCrc: boolean, decompressed?: ReadonlyMap<number, Buffer>): Generator<RecordSection> {
   let position = 0;
   for (;;) {
     const info = readBatchHeader(bytes, position);
@@ -135,7 +141,7 @@ export function* recordSections(bytes: Buffer, fromOffset: number, verifyCrc: bo
     let start = info.position + HEADER_SIZE;
     let sourceEnd = end;
     if (codec !== CODEC_NONE) {
-      source = decompress(codec, bytes.subarray(start, end), info.position);
+      source = decompressed?.get(info.position) ?? decompress(codec, bytes.subarray(start, end), info.position);
       start = 0;
       sourceEnd = source.length;
     }

@@ -222,6 +222,22 @@ function encode(records: readonly RecordInput[], options: EncodeOptions): Buffer
 }
 
 /**
+ * The uncompressed batch `plain` (encodeBatch's) with its records replaced by
+ * `compressed`, their compression with `codec`: the codec bits, the length and
+ * the CRC set to match.
+ */
+export function withCompressedRecords(plain: Buffer, compressed: Buffer, codec: number): Buffer {
+  checkBatchSize(compressed.length);
+  const batch = Buffer.allocUnsafe(HEADER_SIZE + compressed.length);
+  plain.copy(batch, 0, 0, HEADER_SIZE);
+  batch.set(compressed, HEADER_SIZE);
+  batch.writeInt32BE(batch.length - LOG_OVERHEAD, LENGTH);
+  batch.writeInt16BE((batch.readInt16BE(ATTRIBUTES) & ~ATTRIBUTE_CODEC_MASK) | codec, ATTRIBUTES);
+  batch.writeUInt32BE(native.crc32c(batch.subarray(ATTRIBUTES)), CRC);
+  return batch;
+}
+
+/**
  * Writes the header of the batch of `size` bytes at `start`, the CRC as 0:
  * it covers the rest of the batch, so it is stamped last (by encodeBatch, or
  * by the store for a gather append).
