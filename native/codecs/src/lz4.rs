@@ -11,11 +11,8 @@ use lz4_flex::frame::{BlockMode, BlockSize, FrameDecoder, FrameEncoder, FrameInf
 use std::io::Write;
 
 pub(crate) fn compress(input: &[u8]) -> Vec<u8> {
-    let info = FrameInfo::new()
-        .block_size(BlockSize::Max64KB)
-        .block_mode(BlockMode::Independent)
-        .block_checksums(false)
-        .content_checksum(false);
+    let info =
+        FrameInfo::new().block_size(BlockSize::Max64KB).block_mode(BlockMode::Independent).block_checksums(false).content_checksum(false);
     let mut encoder = FrameEncoder::with_frame_info(info, Vec::with_capacity(lz4_flex::block::get_maximum_output_size(input.len()) + 64));
     // Writing into a Vec cannot fail.
     let _ = encoder.write_all(input);

@@ -11,7 +11,8 @@ use napi_derive::napi;
 use crate::errors::coded_error;
 
 fn codec_of(env: &Env, id: u32) -> Result<Codec> {
-    Codec::from_id(id).ok_or_else(|| coded_error(env, "ERR_INVALID_ARGUMENT", &format!("codec {id} is not snappy (2), lz4 (3) or zstd (4)")))
+    Codec::from_id(id)
+        .ok_or_else(|| coded_error(env, "ERR_INVALID_ARGUMENT", &format!("codec {id} is not snappy (2), lz4 (3) or zstd (4)")))
 }
 
 /// `data` compressed with `codec` (2 snappy, 3 lz4, 4 zstd) as Kafka's Java producer compresses a batch's records.
