@@ -278,8 +278,14 @@ describe('KafkaJS producer examples', () => {
     const builtIn = CompressionCodecs[CompressionTypes.Snappy]!;
     const library = builtIn();
     const calls: string[] = [];
-    const someCompressFunction = async (buffer: Buffer) => (calls.push('compress'), library.compress({ buffer }));
-    const someDecompressFunction = async (buffer: Buffer) => (calls.push('decompress'), library.decompress(buffer));
+    const someCompressFunction = async (buffer: Buffer) => {
+      calls.push('compress');
+      return library.compress({ buffer });
+    };
+    const someDecompressFunction = async (buffer: Buffer) => {
+      calls.push('decompress');
+      return library.decompress(buffer);
+    };
     try {
       const MyCustomSnappyCodec = {
         async compress(encoder: { buffer: Buffer }) {
