@@ -12,7 +12,7 @@ import { encodeBatch, type RecordInput, withCompressedRecords } from '../record-
 import { headersObject } from '../record-batch/headers.js';
 import * as layout from '../record-batch/layout.js';
 import type { Partition } from '../topics/partition.js';
-import { numericConfig } from '../topics/topic-config.js';
+import { numericConfig, topicCompression } from '../topics/topic-config.js';
 import type { Topic } from '../topics/topic-registry.js';
 import { validateTopicName } from '../topics/topic-name.js';
 import { BatchWriter } from './batch-writer.js';
@@ -261,6 +261,9 @@ export class Producer {
     routed: { partition: Partition; run: RecordRun }[],
   ): void {
     if (run.count === 0) return;
+    // A topic's compression.type other than `producer` decides the codec, as Kafka's broker recompresses to it.
+    const topicCodec = topicCompression(topic.configs);
+    if (topicCodec !== -1) codec = run.codec = topicCodec;
     const name = topic.name;
     const partitionMetadata = topic.partitions.map((p) => ({ partitionId: p.id, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
     const limit = Math.min(numericConfig(topic.configs, 'max.message.bytes'), this.#maxRequestSize);

@@ -49,8 +49,8 @@ export class RecordRun {
     readonly send: PendingSend,
     /** The time of the send: the timestamp of records without one. */
     readonly timestamp: number,
-    /** The codec of the batches the run's records go into (a batch's attribute bits; 0 for none). */
-    readonly codec: number,
+    /** The codec of the batches the run's records go into (a batch's attribute bits; 0 for none): the send's, or its topic's compression.type. */
+    public codec: number,
     readonly capacity: number,
   ) {
     this.values = new Array<Data>(capacity);
