@@ -46,7 +46,7 @@ impl Codec {
     }
 }
 
-/// Why compressed bytes did not decompress.
+/// Why bytes did not compress or decompress.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodecError {
     pub codec: Codec,
@@ -55,19 +55,20 @@ pub struct CodecError {
 
 impl fmt::Display for CodecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} data does not decompress: {}", self.codec.name(), self.reason)
+        write!(f, "{}: {}", self.codec.name(), self.reason)
     }
 }
 
 impl std::error::Error for CodecError {}
 
 /// `input` compressed as Kafka's Java producer compresses a batch's records.
-pub fn compress(codec: Codec, input: &[u8]) -> Vec<u8> {
-    match codec {
+pub fn compress(codec: Codec, input: &[u8]) -> Result<Vec<u8>, CodecError> {
+    let result = match codec {
         Codec::Snappy => snappy::compress(input),
         Codec::Lz4 => lz4::compress(input),
         Codec::Zstd => zstd_codec::compress(input),
-    }
+    };
+    result.map_err(|reason| CodecError { codec, reason })
 }
 
 /// `input` decompressed, at most `limit` bytes of it.

@@ -10,13 +10,12 @@
 use lz4_flex::frame::{BlockMode, BlockSize, FrameDecoder, FrameEncoder, FrameInfo};
 use std::io::Write;
 
-pub(crate) fn compress(input: &[u8]) -> Vec<u8> {
+pub(crate) fn compress(input: &[u8]) -> Result<Vec<u8>, String> {
     let info =
         FrameInfo::new().block_size(BlockSize::Max64KB).block_mode(BlockMode::Independent).block_checksums(false).content_checksum(false);
     let mut encoder = FrameEncoder::with_frame_info(info, Vec::with_capacity(lz4_flex::block::get_maximum_output_size(input.len()) + 64));
-    // Writing into a Vec cannot fail.
-    let _ = encoder.write_all(input);
-    encoder.finish().unwrap_or_default()
+    encoder.write_all(input).map_err(|e| e.to_string())?;
+    encoder.finish().map_err(|e| e.to_string())
 }
 
 pub(crate) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, String> {
@@ -33,7 +32,7 @@ mod tests {
 
     #[test]
     fn writes_kafkas_frame_descriptor() {
-        let out = compress(&sample(100));
+        let out = compress(&sample(100)).unwrap();
         // Magic 0x184D2204 (little-endian); FLG: version 01, independent blocks, nothing else; BD: 64 KiB.
         assert_eq!(&out[..6], &[0x04, 0x22, 0x4d, 0x18, 0x60, 0x40]);
         // The descriptor checksum: bits 8..16 of XXH32 (seed 0) over FLG and BD.
@@ -46,7 +45,7 @@ mod tests {
     #[test]
     fn splits_into_64_kib_blocks_and_round_trips() {
         let input = sample(200_000);
-        let out = compress(&input);
+        let out = compress(&input).unwrap();
         let mut pos = 7;
         let mut blocks = 0;
         loop {
@@ -64,7 +63,7 @@ mod tests {
 
     #[test]
     fn refuses_damage_and_output_past_the_limit() {
-        let out = compress(&sample(10_000));
+        let out = compress(&sample(10_000)).unwrap();
         assert_eq!(decompress(&out, 9_999).unwrap_err(), "more than the limit of 9999 bytes");
         let mut bad_descriptor = out.clone();
         bad_descriptor[6] ^= 0xff;

@@ -15,7 +15,7 @@ const BLOCK_SIZE: usize = 32 * 1024;
 /// The magic's first four bytes read as a piece length: a concatenated stream's header.
 const MAGIC_HEAD: u32 = u32::from_be_bytes([MAGIC[0], MAGIC[1], MAGIC[2], MAGIC[3]]);
 
-pub(crate) fn compress(input: &[u8]) -> Vec<u8> {
+pub(crate) fn compress(input: &[u8]) -> Result<Vec<u8>, String> {
     let mut encoder = snap::raw::Encoder::new();
     let pieces = input.len().div_ceil(BLOCK_SIZE);
     let mut out = Vec::with_capacity(HEADER_SIZE + pieces * 4 + snap::raw::max_compress_len(input.len()));
@@ -25,12 +25,11 @@ pub(crate) fn compress(input: &[u8]) -> Vec<u8> {
     for piece in input.chunks(BLOCK_SIZE) {
         let at = out.len();
         out.resize(at + 4 + snap::raw::max_compress_len(piece.len()), 0);
-        // A piece of at most 32 KiB always fits its max_compress_len: the encoder cannot fail.
-        let written = encoder.compress(piece, &mut out[at + 4..]).unwrap_or(0);
+        let written = encoder.compress(piece, &mut out[at + 4..]).map_err(|e| e.to_string())?;
         out[at..at + 4].copy_from_slice(&(written as u32).to_be_bytes());
         out.truncate(at + 4 + written);
     }
-    out
+    Ok(out)
 }
 
 pub(crate) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, String> {
@@ -89,7 +88,7 @@ mod tests {
     #[test]
     fn writes_the_snappy_java_header_and_32_kib_pieces() {
         let input = sample(70_000);
-        let out = compress(&input);
+        let out = compress(&input).unwrap();
         assert_eq!(&out[..16], &[0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1]);
         let mut pos = 16;
         let mut sizes = Vec::new();
@@ -108,8 +107,8 @@ mod tests {
         let input = sample(5000);
         let raw = snap::raw::Encoder::new().compress_vec(&input).unwrap();
         assert_eq!(decompress(&raw, usize::MAX).unwrap(), input);
-        let mut twice = compress(&input);
-        twice.extend_from_slice(&compress(b"tail"));
+        let mut twice = compress(&input).unwrap();
+        twice.extend_from_slice(&compress(b"tail").unwrap());
         let mut expected = input.clone();
         expected.extend_from_slice(b"tail");
         assert_eq!(decompress(&twice, usize::MAX).unwrap(), expected);
@@ -117,13 +116,13 @@ mod tests {
 
     #[test]
     fn an_empty_input_is_the_header_alone() {
-        assert_eq!(compress(&[]).len(), 16);
-        assert_eq!(decompress(&compress(&[]), 10).unwrap(), Vec::<u8>::new());
+        assert_eq!(compress(&[]).unwrap().len(), 16);
+        assert_eq!(decompress(&compress(&[]).unwrap(), 10).unwrap(), Vec::<u8>::new());
     }
 
     #[test]
     fn refuses_damage_and_output_past_the_limit() {
-        let out = compress(&sample(40_000));
+        let out = compress(&sample(40_000)).unwrap();
         let first = u32::from_be_bytes(out[16..20].try_into().unwrap()) as usize;
         let second_at = 20 + first;
         let second = u32::from_be_bytes(out[second_at..second_at + 4].try_into().unwrap());

@@ -20,8 +20,9 @@ fn codec_of(env: &Env, id: u32) -> Result<Codec> {
 pub fn compress_records(env: Env, codec: u32, data: &[u8]) -> Result<Buffer> {
     let codec = codec_of(&env, codec)?;
     match catch_unwind(AssertUnwindSafe(|| fjord_codecs::compress(codec, data))) {
-        Ok(out) => Ok(out.into()),
-        Err(_) => Err(coded_error(&env, "ERR_INVALID_ARGUMENT", &format!("{} compression failed", codec.name()))),
+        Ok(Ok(out)) => Ok(out.into()),
+        Ok(Err(e)) => Err(coded_error(&env, "ERR_INVALID_ARGUMENT", &e.to_string())),
+        Err(_) => Err(coded_error(&env, "ERR_INVALID_ARGUMENT", &format!("{}: the encoder failed", codec.name()))),
     }
 }
 
