@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs script without types
 import { dumpLogSegments, kafkaCodecs } from '../scripts/kafka-codecs/kafka-codecs.mjs';
 import { decodeMessages } from '../src/consumer/kafka-message.js';
-import { CompressionTypes, type DecodedRecord, decodeBatches, encodeBatch, type Message } from '../src/index.js';
+import { CompressionTypes, type DecodedRecord, decodeBatches, encodeBatch, Log, type Message } from '../src/index.js';
 import type { CompressionName } from '../src/record-batch/codecs.js';
 import { fjordFor } from './fjord-kit.js';
 import { tempDir } from './helpers.js';
@@ -64,6 +64,19 @@ describe('Kafka 4.4 codecs, checked against kafka-clients (scripts/kafka-codecs)
       expect(messages.map((m) => [m.offset, m.timestamp, text(m.key), text(m.value)])).toEqual(
         expected(1000).map((r) => [String(r.offset), String(r.timestamp), r.key, r.value]),
       );
+    });
+
+    it(`appends Kafka's ${codec} batch to a log, and finds a record inside it by timestamp as Kafka's segment search does`, async () => {
+      const log = await Log.open(tempDir());
+      try {
+        expect(log.append(readFileSync(join(FIXTURES, `kafka-${codec}.bin`))).baseOffset).toBe(0);
+        // Record 57's timestamp, and one between records 57 and 58: both find offset 57, not the batch's first.
+        expect(log.offsetForTimestamp(timestamp(57))).toBe(57);
+        expect(log.offsetForTimestamp(timestamp(57) - 5)).toBe(57);
+        expect(log.offsetForTimestamp(timestamp(COUNT))).toBe(null);
+      } finally {
+        await log.close();
+      }
     });
 
     it(

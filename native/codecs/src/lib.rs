@@ -1,6 +1,8 @@
 //! Kafka's record-batch compression codecs, byte for byte as Kafka's Java
-//! client writes them and accepting what it reads (gzip stays with Node's zlib):
+//! client writes them and accepting what it reads:
 //!
+//! - **gzip** (`gzip.rs`): for Rust readers of a segment; the TypeScript layer
+//!   uses Node's zlib.
 //! - **snappy** (`snappy.rs`): snappy-java's stream framing, which Kafka's
 //!   producer writes; raw snappy (librdkafka, KafkaJS codecs) is read too.
 //! - **lz4** (`lz4.rs`): an LZ4 frame as Kafka's `Lz4BlockOutputStream` writes
@@ -11,6 +13,7 @@
 //! Every decompression stops at `limit` bytes of output: a batch that claims
 //! more fails rather than exhausting memory.
 
+mod gzip;
 mod lz4;
 mod snappy;
 mod zstd_codec;
@@ -20,6 +23,7 @@ use std::fmt;
 /// A Kafka compression codec, by its number in a batch's attributes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Codec {
+    Gzip = 1,
     Snappy = 2,
     Lz4 = 3,
     Zstd = 4,
@@ -29,6 +33,7 @@ impl Codec {
     /// The codec numbered `id` in a batch's attributes, if it is one of this crate's.
     pub fn from_id(id: u32) -> Option<Codec> {
         match id {
+            1 => Some(Codec::Gzip),
             2 => Some(Codec::Snappy),
             3 => Some(Codec::Lz4),
             4 => Some(Codec::Zstd),
@@ -39,6 +44,7 @@ impl Codec {
     /// Kafka's name of the codec (`compression.type`).
     pub fn name(self) -> &'static str {
         match self {
+            Codec::Gzip => "gzip",
             Codec::Snappy => "snappy",
             Codec::Lz4 => "lz4",
             Codec::Zstd => "zstd",
@@ -64,6 +70,7 @@ impl std::error::Error for CodecError {}
 /// `input` compressed as Kafka's Java producer compresses a batch's records.
 pub fn compress(codec: Codec, input: &[u8]) -> Result<Vec<u8>, CodecError> {
     let result = match codec {
+        Codec::Gzip => gzip::compress(input),
         Codec::Snappy => snappy::compress(input),
         Codec::Lz4 => lz4::compress(input),
         Codec::Zstd => zstd_codec::compress(input),
@@ -74,6 +81,7 @@ pub fn compress(codec: Codec, input: &[u8]) -> Result<Vec<u8>, CodecError> {
 /// `input` decompressed, at most `limit` bytes of it.
 pub fn decompress(codec: Codec, input: &[u8], limit: usize) -> Result<Vec<u8>, CodecError> {
     let result = match codec {
+        Codec::Gzip => gzip::decompress(input, limit),
         Codec::Snappy => snappy::decompress(input, limit),
         Codec::Lz4 => lz4::decompress(input, limit),
         Codec::Zstd => zstd_codec::decompress(input, limit),

@@ -1,6 +1,7 @@
-//! Kafka's snappy, lz4 and zstd codecs (`fjord-codecs`) as two calls over a
-//! batch's records section; the TypeScript layer (`src/record-batch/codecs.ts`)
-//! picks the codec and frames the batch. Synchronous, as Node's `gzipSync`.
+//! Kafka's codecs (`fjord-codecs`) as two calls over a batch's records
+//! section; the TypeScript layer (`src/record-batch/codecs.ts`) picks the
+//! codec (gzip stays with Node's zlib there) and frames the batch.
+//! Synchronous, as Node's `gzipSync`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -11,11 +12,10 @@ use napi_derive::napi;
 use crate::errors::coded_error;
 
 fn codec_of(env: &Env, id: u32) -> Result<Codec> {
-    Codec::from_id(id)
-        .ok_or_else(|| coded_error(env, "ERR_INVALID_ARGUMENT", &format!("codec {id} is not snappy (2), lz4 (3) or zstd (4)")))
+    Codec::from_id(id).ok_or_else(|| coded_error(env, "ERR_INVALID_ARGUMENT", &format!("codec {id} is not one of Kafka's (1 to 4)")))
 }
 
-/// `data` compressed with `codec` (2 snappy, 3 lz4, 4 zstd) as Kafka's Java producer compresses a batch's records.
+/// `data` compressed with `codec` (1 gzip, 2 snappy, 3 lz4, 4 zstd) as Kafka's Java producer compresses a batch's records.
 #[napi]
 pub fn compress_records(env: Env, codec: u32, data: &[u8]) -> Result<Buffer> {
     let codec = codec_of(&env, codec)?;
