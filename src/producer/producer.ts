@@ -16,6 +16,7 @@ import { numericConfig, topicCompression } from '../topics/topic-config.js';
 import type { Topic } from '../topics/topic-registry.js';
 import { validateTopicName } from '../topics/topic-name.js';
 import { BatchWriter } from './batch-writer.js';
+import { CompressionRatios } from './compression-ratios.js';
 import { Partitioners, type Partitioner, type PartitionerFactory } from './partitioners.js';
 import { PendingSend } from './pending-send.js';
 import type { Message } from './producer-types.js';
@@ -104,6 +105,7 @@ export class Producer {
   #flushScheduled = false;
   #lingerTimer: NodeJS.Timeout | null = null;
   readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #ratios = new CompressionRatios();
   /** Partitions whose next batch a codec registered in CompressionCodecs is compressing (#compressRegistered). */
   readonly #compressing = new Map<Partition, Promise<void>>();
   #connected = false;
@@ -379,7 +381,8 @@ export class Producer {
     this.#queues.delete(partition);
     this.#queuedBytes.delete(partition);
     const configs = this.#context.openedTopics().get(partition.topic).configs;
-    const cap = Math.min(this.#batchSize, numericConfig(configs, 'max.message.bytes') - HEADER_SIZE);
+    // A batch's records never exceed max.message.bytes uncompressed, so a wrong compression estimate cannot make it too large.
+    const messageCap = numericConfig(configs, 'max.message.bytes') - HEADER_SIZE;
     const groupCap = Math.min(APPEND_GATHER_BYTES, numericConfig(configs, 'segment.bytes'));
     const writer = this.#writer;
     const group = new AppendGroup();
@@ -389,6 +392,11 @@ export class Producer {
     let i = 0;
     while (r < runs.length) {
       const codec = runs[r]!.codec;
+      // batch.size counts estimated compressed bytes, as in Kafka's producer (compression-ratios.ts).
+      const cap = Math.min(
+        codec === CompressionTypes.None ? this.#batchSize : this.#ratios.recordBytesFor(partition.topic, codec, this.#batchSize),
+        messageCap,
+      );
       // One batch: records while they fit the cap, at least one.
       const startRun = r;
       const startIndex = i;
@@ -405,11 +413,13 @@ export class Producer {
           i = 0;
         }
       }
-      if (codec !== CompressionTypes.None && this.#startRegistered(partition, runs, startRun, startIndex, count, r, i, codec, now, group)) return;
+      if (codec !== CompressionTypes.None && this.#startRegistered(partition, runs, startRun, startIndex, count, bytes, r, i, codec, now, group)) return;
       // The group is written first when this batch would take it past its cap.
       if (!writer.isEmpty && writer.bytes + HEADER_SIZE + bytes > groupCap) this.#write(partition, group, now);
-      if (codec !== CompressionTypes.None) this.#addCompressed(runs, startRun, startIndex, count, codec, now, group);
-      else {
+      if (codec !== CompressionTypes.None) {
+        const size = this.#addCompressed(runs, startRun, startIndex, count, codec, now, group);
+        if (size > 0) this.#ratios.update(partition.topic, codec, bytes, size - HEADER_SIZE);
+      } else {
         writer.beginBatch();
         for (let run = startRun, at = startIndex, left = count; left > 0; left--) {
           writer.addRecord(runs[run]!, at);
@@ -425,18 +435,19 @@ export class Producer {
     if (!writer.isEmpty) this.#write(partition, group, now);
   }
 
-  /** A compressed batch of `count` records from record `index` of `runs[first]` on, encoded whole and added to the group. */
-  #addCompressed(runs: readonly RecordRun[], first: number, index: number, count: number, codec: number, now: number, group: AppendGroup): void {
+  /** A compressed batch of `count` records from record `index` of `runs[first]` on, encoded whole and added to the group; its size, 0 when it failed. */
+  #addCompressed(runs: readonly RecordRun[], first: number, index: number, count: number, codec: number, now: number, group: AppendGroup): number {
     const { records, members } = batchRecords(runs, first, index, count);
     let bytes: Buffer;
     try {
       bytes = encodeBatch(records, { compression: CODEC_NAMES[codec], now });
     } catch (error) {
       for (const m of members) m.run.send.recordsFailed(error, m.count);
-      return;
+      return 0;
     }
     this.#writer.addEncoded(bytes, count);
     for (const m of members) group.add(m.run, m.count);
+    return bytes.length;
   }
 
   /**
@@ -452,6 +463,7 @@ export class Producer {
     first: number,
     index: number,
     count: number,
+    recordBytes: number,
     nextRun: number,
     nextIndex: number,
     codec: number,
@@ -476,7 +488,7 @@ export class Producer {
       );
     }
     const { records, members } = batchRecords(runs, first, index, count);
-    this.#compressing.set(partition, this.#compressRegistered(partition, registered, codec, records, members, now));
+    this.#compressing.set(partition, this.#compressRegistered(partition, registered, codec, records, members, recordBytes, now));
     return true;
   }
 
@@ -487,6 +499,7 @@ export class Producer {
     codec: number,
     records: RecordInput[],
     members: { run: RecordRun; count: number }[],
+    recordBytes: number,
     now: number,
   ): Promise<void> {
     try {
@@ -495,6 +508,7 @@ export class Producer {
         const plain = encodeBatch(records, { now });
         const compressed = await compressWith(registered, plain.subarray(HEADER_SIZE), CODEC_NAMES[codec]!);
         bytes = withCompressedRecords(plain, compressed, codec);
+        this.#ratios.update(partition.topic, codec, recordBytes, compressed.length);
         // What a registered codec wrote must be what Kafka reads: the built-in codec decodes it, as a broker would.
         checkBatchContents(bytes);
       } catch (error) {
