@@ -89,10 +89,11 @@ pub fn decompress(codec: Codec, input: &[u8], limit: usize) -> Result<Vec<u8>, C
     result.map_err(|reason| CodecError { codec, reason })
 }
 
-/// Reads `reader` to its end into a vector, failing past `limit` bytes.
-fn read_limited(reader: impl std::io::Read, limit: usize) -> Result<Vec<u8>, String> {
+/// Reads `reader` (decompressing `input_len` bytes) to its end into a vector, failing past `limit` bytes.
+fn read_limited(reader: impl std::io::Read, input_len: usize, limit: usize) -> Result<Vec<u8>, String> {
     use std::io::Read;
-    let mut out = Vec::new();
+    // Room for a typical ratio up front: growing from empty reads in small steps.
+    let mut out = Vec::with_capacity(input_len.saturating_mul(4).min(limit.saturating_add(1)));
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     reader.take(cap).read_to_end(&mut out).map_err(|e| e.to_string())?;
     if out.len() > limit {

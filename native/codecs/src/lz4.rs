@@ -19,7 +19,7 @@ pub(crate) fn compress(input: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 pub(crate) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, String> {
-    crate::read_limited(FrameDecoder::new(input), limit)
+    crate::read_limited(FrameDecoder::new(input), input.len(), limit)
 }
 
 #[cfg(test)]
