@@ -127,6 +127,11 @@ describe('CompressionCodecs', () => {
     await expect(garbage).rejects.toThrow(InvalidRecordError);
     await expect(garbage).rejects.toThrow('invalid record batch at byte 0 of the input: lz4 records do not decompress: WrongMagicNumber');
 
+    CompressionCodecs[CompressionTypes.GZIP] = () => ({ compress: async () => 'text' as unknown as Buffer, decompress: async (b: Buffer) => b });
+    await expect(producer.send({ topic: 't', compression: CompressionTypes.GZIP, messages: [{ value: 'w' }] })).rejects.toThrow(
+      new InvalidArgumentError("the registered gzip codec's compress() gave no Buffer"),
+    );
+
     CompressionCodecs[CompressionTypes.ZSTD] = (() => null) as unknown as CompressionCodecFactory;
     await expect(producer.send({ topic: 't', compression: CompressionTypes.ZSTD, messages: [{ value: 'z' }] })).rejects.toThrow(
       new InvalidArgumentError('CompressionCodecs[4] (zstd) returned no { compress, decompress } codec'),
@@ -135,6 +140,25 @@ describe('CompressionCodecs', () => {
     // Nothing of the failed sends was written; a plain send still goes through.
     await producer.send({ topic: 't', messages: [{ value: 'ok' }] });
     expect(await valuesOf(fjord, 't', 0)).toEqual(['ok']);
+    await producer.disconnect();
+  });
+
+  it("a registered codec's Uint8Array output is taken as a Buffer, both ways", async () => {
+    const builtIn = CompressionCodecs[CompressionTypes.GZIP]!();
+    CompressionCodecs[CompressionTypes.GZIP] = () => ({
+      compress: async (encoder) => new Uint8Array(await builtIn.compress(encoder)) as Buffer,
+      decompress: async (buffer) => new Uint8Array(await builtIn.decompress(buffer)) as Buffer,
+    });
+    const fjord = fjordFor();
+    const producer = fjord.producer();
+    await producer.connect();
+    await producer.send({ topic: 't', compression: CompressionTypes.GZIP, messages: [{ value: 'u8' }] });
+    const consumer = fjord.consumer({ groupId: 'p' });
+    await consumer.connect();
+    consumer.assign([{ topic: 't', partitions: [0] }]);
+    consumer.seek({ topic: 't', partition: 0, offset: '0' });
+    expect((await consumer.poll()).map((r) => r.value!.toString())).toEqual(['u8']);
+    await consumer.disconnect();
     await producer.disconnect();
   });
 

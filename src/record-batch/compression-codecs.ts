@@ -67,11 +67,16 @@ export function hasRegisteredCodecs(): boolean {
   return false;
 }
 
-/** `records` (a batch's records section) compressed by a registered codec; throws unless it gives a Buffer. */
+/** A registered codec's output as a Buffer (a Uint8Array is taken as is); InvalidArgumentError for anything else. */
+function asBuffer(out: unknown, name: string, call: string): Buffer {
+  if (Buffer.isBuffer(out)) return out;
+  if (out instanceof Uint8Array) return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  throw new InvalidArgumentError(`the registered ${name} codec's ${call}() gave no Buffer`);
+}
+
+/** `records` (a batch's records section) compressed by a registered codec. */
 export async function compressWith(codec: CompressionCodec, records: Buffer, name: string): Promise<Buffer> {
-  const out = await codec.compress({ buffer: records });
-  if (!Buffer.isBuffer(out)) throw new InvalidArgumentError(`the registered ${name} codec's compress() gave no Buffer`);
-  return out;
+  return asBuffer(await codec.compress({ buffer: records }), name, 'compress');
 }
 
 /**
@@ -88,8 +93,7 @@ export async function decompressRegistered(bytes: Buffer, fromOffset: number): P
     const registered = registeredCodec(codec);
     if (registered === null) continue;
     const records = await registered.decompress(bytes.subarray(info.position + HEADER_SIZE, info.position + info.size));
-    if (!Buffer.isBuffer(records)) throw new InvalidArgumentError(`the registered ${CODEC_NAMES[codec]} codec's decompress() gave no Buffer`);
-    out.set(info.position, records);
+    out.set(info.position, asBuffer(records, CODEC_NAMES[codec]!, 'decompress'));
   }
   return out;
 }

@@ -64,12 +64,19 @@ pub(crate) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, String> 
     Ok(out)
 }
 
+/// The most bytes one byte of raw snappy can stand for: a 3-byte copy of 64 bytes, rounded up.
+const MAX_EXPANSION: usize = 22;
+
 /// `block` (raw snappy) decompressed onto the end of `out`, which must stay within `limit` bytes.
 fn raw_block(block: &[u8], limit: usize, mut out: Vec<u8>) -> Result<Vec<u8>, String> {
     let size = snap::raw::decompress_len(block).map_err(|e| e.to_string())?;
     let at = out.len();
     if size > limit - at {
         return Err(format!("more than the limit of {limit} bytes"));
+    }
+    // A damaged length must not size the allocation.
+    if size > block.len().saturating_mul(MAX_EXPANSION) {
+        return Err(format!("a block of {} bytes claims {size} bytes, more than it can hold", block.len()));
     }
     out.resize(at + size, 0);
     let written = snap::raw::Decoder::new().decompress(block, &mut out[at..]).map_err(|e| e.to_string())?;
@@ -133,5 +140,15 @@ mod tests {
         assert_eq!(decompress(&out, 39_999).unwrap_err(), "more than the limit of 39999 bytes");
         assert_eq!(decompress(&out[..18], usize::MAX).unwrap_err(), "2 bytes at byte 16 are too few for a block length");
         assert!(decompress(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x01], usize::MAX).is_err());
+        // A raw block whose length varint claims 1 GiB: refused before anything is allocated.
+        assert_eq!(
+            decompress(&[0x80, 0x80, 0x80, 0x80, 0x04, 0x00], usize::MAX).unwrap_err(),
+            "a block of 6 bytes claims 1073741824 bytes, more than it can hold"
+        );
+        // The densest block there is, 64-byte copies of 3 bytes each, stays within the bound.
+        let zeros = vec![0u8; 1 << 20];
+        let dense = snap::raw::Encoder::new().compress_vec(&zeros).unwrap();
+        assert!(dense.len() * MAX_EXPANSION >= zeros.len(), "{} bytes", dense.len());
+        assert_eq!(decompress(&dense, usize::MAX).unwrap(), zeros);
     }
 }
