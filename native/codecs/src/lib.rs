@@ -101,3 +101,49 @@ fn read_limited(reader: impl std::io::Read, input_len: usize, limit: usize) -> R
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// xorshift64: damage that is the same on every run.
+    struct Damage(u64);
+
+    impl Damage {
+        fn next(&mut self) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 as usize
+        }
+    }
+
+    #[test]
+    fn damaged_input_is_an_error_or_data_never_a_panic_nor_past_the_limit() {
+        let plain: Vec<u8> = (0..100_000u32).map(|i| (i % 97) as u8 ^ (i / 3000) as u8).collect();
+        let mut damage = Damage(0x9e37_79b9_7f4a_7c15);
+        for codec in [Codec::Gzip, Codec::Snappy, Codec::Lz4, Codec::Zstd] {
+            let good = compress(codec, &plain).unwrap();
+            assert_eq!(decompress(codec, &good, plain.len()).unwrap(), plain);
+            for round in 0..3000 {
+                let mut bad = good.clone();
+                match round % 3 {
+                    0 => bad.truncate(damage.next() % good.len()),
+                    1 => {
+                        for _ in 0..1 + damage.next() % 4 {
+                            let at = damage.next() % bad.len();
+                            bad[at] ^= 1 << (damage.next() % 8);
+                        }
+                    }
+                    _ => {
+                        let at = damage.next() % bad.len();
+                        bad[at] = damage.next() as u8;
+                    }
+                }
+                if let Ok(out) = decompress(codec, &bad, 200_000) {
+                    assert!(out.len() <= 200_000, "{codec:?} round {round}: {} bytes", out.len());
+                }
+            }
+        }
+    }
+}
