@@ -11,6 +11,8 @@ export { GroupCoordinator } from './groups/group-coordinator.js';
 export type { GroupDescription, JoinGroupRequest } from './groups/group-coordinator.js';
 export type { GroupState, JoinGroupResult } from './groups/classic-group.js';
 export { CompressionTypes, Producer } from './producer/producer.js';
+export { CompressionCodecs } from './record-batch/compression-codecs.js';
+export type { CompressionCodec, CompressionCodecFactory } from './record-batch/compression-codecs.js';
 export type { ProducerBatch, ProducerConfig, ProducerRecord, RecordMetadata } from './producer/producer.js';
 export type { Message } from './producer/producer-types.js';
 export { Partitioners } from './producer/partitioners.js';

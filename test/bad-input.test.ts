@@ -10,7 +10,6 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
-  CompressionTypes,
   ConfigResourceTypes,
   CorruptRecordError,
   encodeBatch,
@@ -26,7 +25,6 @@ import {
   OffsetOutOfRangeError,
   RecordTooLargeError,
   UnknownTopicOrPartitionError,
-  UnsupportedCompressionError,
   type Admin,
   type Message,
   type Producer,
@@ -725,11 +723,6 @@ describe('configs and options', () => {
       () => producer.send({ topic: 't', compression: 9, messages: [{ value: 'v' }] }),
       InvalidArgumentError,
       'compression must be one of CompressionTypes, got 9',
-    );
-    await expectFailure(
-      () => producer.send({ topic: 't', compression: CompressionTypes.Snappy, messages: [{ value: 'v' }] }),
-      UnsupportedCompressionError,
-      'compression 2 (snappy) is not supported; use CompressionTypes.None or CompressionTypes.GZIP',
     );
     expect(await (await fjord.topics()).list()).toEqual([]);
   });

@@ -36,7 +36,7 @@ function asRecords(messages: Message[]) {
 
 /** Encodes `messages` with the producer's writer: batches of `perBatch` records. */
 function gathered(messages: Message[], perBatch: number): BatchWriter {
-  const run = RecordRun.measure(messages, 'topic', new PendingSend(), T0, false);
+  const run = RecordRun.measure(messages, 'topic', new PendingSend(), T0, 0);
   const writer = new BatchWriter(64);
   for (let start = 0; start < run.count; start += perBatch) {
     writer.beginBatch();

@@ -13,7 +13,6 @@ import {
   RecordTooLargeError,
   toPositive,
   UnknownTopicOrPartitionError,
-  UnsupportedCompressionError,
   UnsupportedFeatureError,
   type Fjord,
   type Message,
@@ -528,7 +527,6 @@ describe('bad input gets a typed error and writes nothing', () => {
     ['messages that are not an array', (topic) => ({ topic, messages: { value: 'v' } as unknown as Message[] }), InvalidArgumentError],
     ['acks 2', (topic) => ({ topic, acks: 2, messages: [{ value: 'ok' }] }), InvalidArgumentError],
     ['an unknown compression', (topic) => ({ topic, compression: 9, messages: [{ value: 'ok' }] }), InvalidArgumentError],
-    ['snappy compression (no codec)', (topic) => ({ topic, compression: CompressionTypes.Snappy, messages: [{ value: 'ok' }] }), UnsupportedCompressionError],
     ['an explicit partition out of range', (topic) => ({ topic, messages: [{ value: 'ok' }, { value: 'v', partition: 2 }] }), UnknownTopicOrPartitionError],
     ['a negative explicit partition', (topic) => ({ topic, messages: [{ value: 'ok' }, { value: 'v', partition: -1 }] }), UnknownTopicOrPartitionError],
   ];

@@ -3,7 +3,8 @@
 // order), hand batches to eachBatch / eachMessage under the max.poll.interval
 // watchdog, commit as configured, and wait for an append when there is
 // nothing to read.
-import { toOffset } from '../storage/log.js';
+import { decompressRegistered, hasRegisteredCodecs } from '../record-batch/compression-codecs.js';
+import { type LogSlice, toOffset } from '../storage/log.js';
 import { type Batch, CONSUMER_EVENTS, type ConsumerOptions, type ConsumerRunConfig, type EmitEvent } from './consumer-config.js';
 import type { Committer } from './committer.js';
 import { decodeMessages, type KafkaMessage } from './kafka-message.js';
@@ -103,8 +104,11 @@ export class FetchRunner {
         if (!this.#running || this.membership.mustRejoin() || budget <= 0) return;
         if (this.positions.isPaused(o)) continue;
         this.positions.applySeek(o);
-        const records = this.#read(o, Math.min(this.options.maxBytesPerPartition, budget));
-        if (records === null) continue;
+        const slice = this.positions.slice(o, Math.min(this.options.maxBytesPerPartition, budget));
+        if (slice === null) continue;
+        // Batches of a codec registered in CompressionCodecs are decompressed by it, awaited, first.
+        const decompressed = hasRegisteredCodecs() ? await decompressRegistered(slice.bytes, o.position) : undefined;
+        const records = this.#read(o, slice, decompressed);
         budget -= records.bytes;
         fetched++;
         if (records.messages.length === 0) continue;
@@ -119,14 +123,16 @@ export class FetchRunner {
     return worked;
   }
 
-  #read(owned: Owned, maxBytes: number): { messages: KafkaMessage[]; bytes: number; highWatermark: number } | null {
-    const slice = this.positions.slice(owned, maxBytes);
-    if (slice === null) return null;
+  #read(
+    owned: Owned,
+    slice: LogSlice,
+    decompressed: ReadonlyMap<number, Buffer> | undefined,
+  ): { messages: KafkaMessage[]; bytes: number; highWatermark: number } {
     // read_committed: nothing at or past the last stable offset, no aborted transaction's records.
     const committed = this.options.readUncommitted ? null : (owned.partition.transactions?.view(slice.nextOffset) ?? null);
-    if (committed !== null && owned.position >= committed.lastStableOffset) return null;
-    const messages = decodeMessages(slice.bytes, owned.position, committed);
-    if (messages.length === 0) owned.position = Math.min(slice.nextOffset, committed?.lastStableOffset ?? Infinity);
+    const messages =
+      committed !== null && owned.position >= committed.lastStableOffset ? [] : decodeMessages(slice.bytes, owned.position, decompressed, committed);
+    if (messages.length === 0) owned.position = Math.max(owned.position, Math.min(slice.nextOffset, committed?.lastStableOffset ?? Infinity));
     return { messages, bytes: slice.bytes.length, highWatermark: owned.partition.log.logEndOffset };
   }
 

@@ -53,14 +53,21 @@ Object.defineProperty(Message, 'shape', { value: new Message(null, null, '', '',
 /**
  * The messages of the whole data batches in `bytes` (a fetch: batches back to
  * back, a trailing partial batch ignored) at or past `fromOffset`, in order.
- * Keys and values of uncompressed batches are views of `bytes`.
+ * Keys and values of uncompressed batches are views of `bytes`. The records of
+ * a batch whose position is in `decompressed` are read from there (a
+ * registered codec's, compression-codecs.ts).
  */
-export function decodeMessages(bytes: Buffer, fromOffset: number, committed: CommittedView | null = null): KafkaMessage[] {
+export function decodeMessages(
+  bytes: Buffer,
+  fromOffset: number,
+  decompressed?: ReadonlyMap<number, Buffer>,
+  committed: CommittedView | null = null,
+): KafkaMessage[] {
   const messages: KafkaMessage[] = [];
   const cursor: Cursor = { pos: 0 };
   let lastTimestamp = NaN;
   let lastTimestampText = '';
-  for (const section of recordSections(bytes, fromOffset, false, committed)) {
+  for (const section of recordSections(bytes, fromOffset, false, decompressed, committed)) {
     const { source, end, baseOffset, baseTimestamp, appendTime, recordCount } = section;
     const arrayBuffer = source.buffer;
     const byteOffset = source.byteOffset;

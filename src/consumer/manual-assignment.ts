@@ -3,7 +3,8 @@
 // reset policy, and poll() pulls records from the same positions run() uses.
 import { InvalidArgumentError } from '../errors.js';
 import type { GroupClient } from '../groups/group-client.js';
-import { decodeBatches } from '../record-batch/decode.js';
+import { decompressRegistered, hasRegisteredCodecs } from '../record-batch/compression-codecs.js';
+import { decodeBatchesWith } from '../record-batch/decode.js';
 import type { TopicRegistry } from '../topics/topic-registry.js';
 import { type PolledRecord, topicPartitionList } from './consumer-config.js';
 import type { Positions } from './positions.js';
@@ -51,7 +52,8 @@ export class ManualAssignment {
           // read_committed: nothing at or past the last stable offset, no aborted transaction's records.
           const committed = this.readUncommitted ? null : (owned.partition.transactions?.view(slice.nextOffset) ?? null);
           if (committed !== null && owned.position >= committed.lastStableOffset) continue;
-          for (const r of decodeBatches(slice.bytes, { fromOffset: owned.position, committed })) {
+          const decompressed = hasRegisteredCodecs() ? await decompressRegistered(slice.bytes, owned.position) : undefined;
+          for (const r of decodeBatchesWith(slice.bytes, { fromOffset: owned.position, committed }, decompressed)) {
             if (out.length >= maxRecords) break;
             out.push({ ...r, topic: owned.topic, partition: owned.partition.id });
             owned.position = r.offset + 1;

@@ -6,21 +6,24 @@ import {
   NotConnectedError,
   RecordTooLargeError,
   UnknownTopicOrPartitionError,
-  UnsupportedCompressionError,
   UnsupportedFeatureError,
 } from '../errors.js';
 import { booleanOption, describeValue, integerOption } from '../arguments.js';
 import type { ClientContext } from '../client-context.js';
 import { Instrumentation } from '../instrumentation.js';
-import { encodeBatch, type RecordInput } from '../record-batch/encode.js';
+import { checkBatchContents } from '../record-batch/append-checks.js';
+import type { CompressionName } from '../record-batch/codecs.js';
+import { type CompressionCodec, compressWith, registeredCodec } from '../record-batch/compression-codecs.js';
+import { encodeBatch, type RecordInput, withCompressedRecords } from '../record-batch/encode.js';
 import { headersObject } from '../record-batch/headers.js';
 import * as layout from '../record-batch/layout.js';
 import type { Partition } from '../topics/partition.js';
-import { numericConfig } from '../topics/topic-config.js';
+import { numericConfig, topicCompression } from '../topics/topic-config.js';
 import type { Topic } from '../topics/topic-registry.js';
 import { validateTopicName } from '../topics/topic-name.js';
 import { BatchWriter } from './batch-writer.js';
 import { BufferMemory, type Piece } from './buffer-memory.js';
+import { CompressionRatios } from './compression-ratios.js';
 import { Partitioners, type Partitioner, type PartitionerFactory } from './partitioners.js';
 import { PendingSend } from './pending-send.js';
 import type { Message } from './producer-types.js';
@@ -93,17 +96,16 @@ function checkAcks(acks: unknown): -1 | 0 | 1 {
   throw new InvalidArgumentError(`acks must be -1 (all), 0 or 1, got ${describeValue(acks)}`);
 }
 
-function checkCompression(compression: unknown): boolean {
-  if (compression === undefined || compression === CompressionTypes.None) return false;
-  if (compression === CompressionTypes.GZIP) return true;
-  if (compression === CompressionTypes.Snappy || compression === CompressionTypes.LZ4 || compression === CompressionTypes.ZSTD) {
-    throw new UnsupportedCompressionError(
-      `compression ${compression} (${['', '', 'snappy', 'lz4', 'zstd'][compression]}) is not supported; use CompressionTypes.None or CompressionTypes.GZIP`,
-      { codec: compression },
-    );
+/** The codec number of a send's `compression` (one of CompressionTypes; none when absent). */
+function checkCompression(compression: unknown): number {
+  if (compression === undefined) return CompressionTypes.None;
+  if (typeof compression === 'number' && Number.isInteger(compression) && compression >= CompressionTypes.None && compression <= CompressionTypes.ZSTD) {
+    return compression;
   }
   throw new InvalidArgumentError(`compression must be one of CompressionTypes, got ${describeValue(compression)}`);
 }
+
+const CODEC_NAMES: readonly CompressionName[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
 
 export class Producer {
   readonly events = { CONNECT: 'producer.connect', DISCONNECT: 'producer.disconnect' } as const;
@@ -127,6 +129,9 @@ export class Producer {
   #state: 'disconnected' | 'connected' | 'disconnecting' = 'disconnected';
   /** The last disconnect(): while the state is 'disconnecting', every call returns it. */
   #disconnecting: Promise<void> | null = null;
+  readonly #ratios = new CompressionRatios();
+  /** Partitions whose next batch a codec registered in CompressionCodecs is compressing (#compressRegistered). */
+  readonly #compressing = new Map<Partition, Promise<void>>();
 
   readonly #context: ClientContext;
 
@@ -172,9 +177,11 @@ export class Producer {
       // Queued records are written now, not after lingerMs; a send still on
       // its way to a queue (creating its topic, or waiting for bufferMemory)
       // queues behind, so this goes round until nothing is left.
-      while (this.#inFlight.size > 0 || this.#queues.size > 0) {
+      // Batches a registered codec is compressing hold their partition's queue until written.
+      while (this.#inFlight.size > 0 || this.#queues.size > 0 || this.#compressing.size > 0) {
         this.#flushAll();
         if (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+        else if (this.#compressing.size > 0) await Promise.allSettled([...this.#compressing.values()]);
       }
     } finally {
       this.#state = 'disconnected';
@@ -223,7 +230,7 @@ export class Producer {
       throw new InvalidArgumentError('sendBatch: topicMessages must be an array of { topic, messages }');
     }
     const acks = checkAcks(batch.acks);
-    const gzip = checkCompression(batch.compression);
+    const codec = checkCompression(batch.compression);
     this.#context.openedTopics();
     const now = this.#context.clock();
     const send = new PendingSend();
@@ -237,14 +244,14 @@ export class Producer {
         throw new InvalidArgumentError(`topicMessages[${t}] must be { topic, messages: [...] }`);
       }
       validateTopicName(entry.topic);
-      staged.push(RecordRun.measure(entry.messages, entry.topic, send, now, gzip));
+      staged.push(RecordRun.measure(entry.messages, entry.topic, send, now, codec));
     }
     const routed: { partition: Partition; run: RecordRun }[] = [];
     for (let t = 0; t < entries.length; t++) {
       const registry = this.#context.openedTopics();
       const name = entries[t]!.topic;
       const topic = registry.has(name) ? registry.get(name) : await this.#topic(name);
-      this.#route(topic, entries[t]!.messages, staged[t]!, gzip, send, routed);
+      this.#route(topic, entries[t]!.messages, staged[t]!, codec, send, routed);
     }
     // Count every record before queueing any: a full batch is appended on
     // the next turn, and the send must not look done while later records wait.
@@ -300,11 +307,14 @@ export class Producer {
     topic: Topic,
     messages: readonly Message[],
     run: RecordRun,
-    gzip: boolean,
+    codec: number,
     send: PendingSend,
     routed: { partition: Partition; run: RecordRun }[],
   ): void {
     if (run.count === 0) return;
+    // A topic's compression.type other than `producer` decides the codec, as Kafka's broker recompresses to it.
+    const topicCodec = topicCompression(topic.configs);
+    if (topicCodec !== -1) codec = run.codec = topicCodec;
     const name = topic.name;
     const partitionMetadata = topic.partitions.map((p) => ({ partitionId: p.id, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
     const limit = Math.min(numericConfig(topic.configs, 'max.message.bytes'), this.#maxRequestSize);
@@ -320,7 +330,7 @@ export class Producer {
         lastId = id;
       }
       if (HEADER_SIZE + run.bounds[i]! > limit) {
-        const tooLarge = this.#sizeProblem(topic.partition(id), message, run.timestampOf(i), limit, gzip);
+        const tooLarge = this.#sizeProblem(topic.partition(id), message, run.timestampOf(i), limit, codec);
         if (tooLarge !== null) {
           send.rejected.push(tooLarge);
           id = -1;
@@ -368,9 +378,10 @@ export class Producer {
   }
 
   /** A record over the limit gets its own error; the rest of the request goes on. */
-  #sizeProblem(partition: Partition, message: Message, timestamp: number, limit: number, gzip: boolean): RecordTooLargeError | null {
+  #sizeProblem(partition: Partition, message: Message, timestamp: number, limit: number, codec: number): RecordTooLargeError | null {
     const record: RecordInput = { key: message.key, value: message.value, headers: message.headers, timestamp };
-    const exact = encodeBatch([record], { compression: gzip ? 'gzip' : 'none' }).length;
+    // As Kafka's producer, the limit applies to the record as written: compressed when the send compresses.
+    const exact = encodeBatch([record], { compression: CODEC_NAMES[codec] }).length;
     if (exact <= limit) return null;
     const which =
       limit === this.#maxRequestSize ? `the producer's maxRequestSize (${limit} bytes)` : `max.message.bytes of topic ${partition.topic} (${limit} bytes)`;
@@ -461,6 +472,8 @@ export class Producer {
 
   /** Takes the partition's queue and writes it; never throws. */
   #flush(partition: Partition): void {
+    // A registered codec is compressing a batch of this partition: the queue waits its turn (#compressRegistered).
+    if (this.#compressing.has(partition)) return;
     const runs = this.#queues.get(partition);
     if (runs === undefined) return;
     this.#queues.delete(partition);
@@ -501,7 +514,8 @@ export class Producer {
    */
   #append(partition: Partition, runs: readonly RecordRun[]): void {
     const configs = this.#context.openedTopics().get(partition.topic).configs;
-    const cap = Math.min(this.#batchSize, numericConfig(configs, 'max.message.bytes') - HEADER_SIZE);
+    // A batch's records never exceed max.message.bytes uncompressed, so a wrong compression estimate cannot make it too large.
+    const messageCap = numericConfig(configs, 'max.message.bytes') - HEADER_SIZE;
     const groupCap = Math.min(APPEND_GATHER_BYTES, numericConfig(configs, 'segment.bytes'));
     const writer = this.#writer;
     const group = new AppendGroup();
@@ -510,13 +524,18 @@ export class Producer {
     let r = 0;
     let i = 0;
     while (r < runs.length) {
-      const gzip = runs[r]!.gzip;
+      const codec = runs[r]!.codec;
+      // batch.size counts estimated compressed bytes, as in Kafka's producer (compression-ratios.ts).
+      const cap = Math.min(
+        codec === CompressionTypes.None ? this.#batchSize : this.#ratios.recordBytesFor(partition.topic, codec, this.#batchSize),
+        messageCap,
+      );
       // One batch: records while they fit the cap, at least one.
       const startRun = r;
       const startIndex = i;
       let bytes = 0;
       let count = 0;
-      while (r < runs.length && runs[r]!.gzip === gzip) {
+      while (r < runs.length && runs[r]!.codec === codec) {
         const run = runs[r]!;
         const bound = run.bounds[i]!;
         if (count > 0 && bytes + bound > cap) break;
@@ -527,10 +546,13 @@ export class Producer {
           i = 0;
         }
       }
+      if (codec !== CompressionTypes.None && this.#startRegistered(partition, runs, startRun, startIndex, count, bytes, r, i, codec, now, group)) return;
       // The group is written first when this batch would take it past its cap.
       if (!writer.isEmpty && writer.bytes + HEADER_SIZE + bytes > groupCap) this.#write(partition, group, now);
-      if (gzip) this.#addCompressed(runs, startRun, startIndex, count, now, group);
-      else {
+      if (codec !== CompressionTypes.None) {
+        const size = this.#addCompressed(runs, startRun, startIndex, count, codec, now, group);
+        if (size > 0) this.#ratios.update(partition.topic, codec, bytes, size - HEADER_SIZE);
+      } else {
         writer.beginBatch();
         for (let run = startRun, at = startIndex, left = count; left > 0; left--) {
           writer.addRecord(runs[run]!, at);
@@ -546,38 +568,101 @@ export class Producer {
     if (!writer.isEmpty) this.#write(partition, group, now);
   }
 
-  /** A gzip batch of `count` records from record `index` of `runs[first]` on, encoded whole and added to the group. */
-  #addCompressed(runs: readonly RecordRun[], first: number, index: number, count: number, now: number, group: AppendGroup): void {
-    const records: RecordInput[] = [];
-    const members: { run: RecordRun; count: number }[] = [];
-    for (let r = first, at = index, left = count; left > 0; left--) {
-      const run = runs[r]!;
-      const headers = run.headers?.[at] ?? null;
-      records.push({
-        key: run.keyOf(at),
-        value: run.values[at]!,
-        headers: headers === null ? undefined : headersObject(headers.names, headers.values),
-        timestamp: run.timestampOf(at),
-      });
-      if (members.at(-1)?.run === run) members.at(-1)!.count++;
-      else members.push({ run, count: 1 });
-      if (++at === run.count) {
-        r++;
-        at = 0;
-      }
-    }
+  /** A compressed batch of `count` records from record `index` of `runs[first]` on, encoded whole and added to the group; its size, 0 when it failed. */
+  #addCompressed(runs: readonly RecordRun[], first: number, index: number, count: number, codec: number, now: number, group: AppendGroup): number {
+    const { records, members } = batchRecords(runs, first, index, count);
     let bytes: Buffer;
     try {
-      bytes = encodeBatch(records, { compression: 'gzip', now });
+      bytes = encodeBatch(records, { compression: CODEC_NAMES[codec], now });
     } catch (error) {
       for (const m of members) {
         this.#settle(m.run, m.count);
         m.run.send.recordsFailed(error, m.count);
       }
-      return;
+      return 0;
     }
     this.#writer.addEncoded(bytes, count);
     for (const m of members) group.add(m.run, m.count);
+    return bytes.length;
+  }
+
+  /**
+   * When a codec registered in CompressionCodecs replaces the built-in one
+   * for `codec`: writes what the flush gathered so far, puts the records after
+   * this batch (from record `nextIndex` of `runs[nextRun]` on) back in the
+   * queue, starts compressing the batch with the registered codec and returns
+   * true; the partition's queue is flushed again once that batch is written.
+   */
+  #startRegistered(
+    partition: Partition,
+    runs: readonly RecordRun[],
+    first: number,
+    index: number,
+    count: number,
+    recordBytes: number,
+    nextRun: number,
+    nextIndex: number,
+    codec: number,
+    now: number,
+    group: AppendGroup,
+  ): boolean {
+    let registered: CompressionCodec | null;
+    try {
+      registered = registeredCodec(codec);
+    } catch (error) {
+      registered = { compress: () => Promise.reject(error), decompress: () => Promise.reject(error) };
+    }
+    if (registered === null) return false;
+    if (!this.#writer.isEmpty) this.#write(partition, group, now);
+    const rest = runs.slice(nextRun);
+    if (nextIndex > 0) rest[0] = runs[nextRun]!.pick(Array.from({ length: runs[nextRun]!.count - nextIndex }, (_, k) => nextIndex + k));
+    if (rest.length > 0) {
+      this.#queues.set(partition, rest);
+      this.#queuedBytes.set(
+        partition,
+        rest.reduce((sum, run) => sum + run.bytes, 0),
+      );
+    }
+    const { records, members } = batchRecords(runs, first, index, count);
+    this.#compressing.set(partition, this.#compressRegistered(partition, registered, codec, records, members, recordBytes, now));
+    return true;
+  }
+
+  /** Compresses one batch with a registered codec, appends it, then lets the partition's queue flush again. Never rejects. */
+  async #compressRegistered(
+    partition: Partition,
+    registered: CompressionCodec,
+    codec: number,
+    records: RecordInput[],
+    members: { run: RecordRun; count: number }[],
+    recordBytes: number,
+    now: number,
+  ): Promise<void> {
+    try {
+      let bytes: Buffer;
+      try {
+        const plain = encodeBatch(records, { now });
+        const compressed = await compressWith(registered, plain.subarray(HEADER_SIZE), CODEC_NAMES[codec]!);
+        bytes = withCompressedRecords(plain, compressed, codec);
+        this.#ratios.update(partition.topic, codec, recordBytes, compressed.length);
+        // What a registered codec wrote must be what Kafka reads: the built-in codec decodes it, as a broker would.
+        checkBatchContents(bytes);
+      } catch (error) {
+        for (const m of members) {
+          this.#settle(m.run, m.count);
+          m.run.send.recordsFailed(error, m.count);
+        }
+        return;
+      }
+      const group = new AppendGroup();
+      this.#writer.reset();
+      this.#writer.addEncoded(bytes, records.length);
+      for (const m of members) group.add(m.run, m.count);
+      this.#write(partition, group, now);
+    } finally {
+      this.#compressing.delete(partition);
+      if (this.#queues.has(partition)) this.#scheduleFlush(true);
+    }
   }
 
   /** Appends what the writer holds and tells the sends of the group's records. */
@@ -642,4 +727,32 @@ class AppendGroup {
     this.runs.length = 0;
     this.counts.length = 0;
   }
+}
+
+/** The records of a batch: `count` records from record `index` of `runs[first]` on, as encodeBatch takes them, and how many each run gave. */
+function batchRecords(
+  runs: readonly RecordRun[],
+  first: number,
+  index: number,
+  count: number,
+): { records: RecordInput[]; members: { run: RecordRun; count: number }[] } {
+  const records: RecordInput[] = [];
+  const members: { run: RecordRun; count: number }[] = [];
+  for (let r = first, at = index, left = count; left > 0; left--) {
+    const run = runs[r]!;
+    const headers = run.headers?.[at] ?? null;
+    records.push({
+      key: run.keyOf(at),
+      value: run.values[at]!,
+      headers: headers === null ? undefined : headersObject(headers.names, headers.values),
+      timestamp: run.timestampOf(at),
+    });
+    if (members.at(-1)?.run === run) members.at(-1)!.count++;
+    else members.push({ run, count: 1 });
+    if (++at === run.count) {
+      r++;
+      at = 0;
+    }
+  }
+  return { records, members };
 }

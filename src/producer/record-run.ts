@@ -51,7 +51,8 @@ export class RecordRun {
     readonly send: PendingSend,
     /** The time of the send: the timestamp of records without one. */
     readonly timestamp: number,
-    readonly gzip: boolean,
+    /** The codec of the batches the run's records go into (a batch's attribute bits; 0 for none): the send's, or its topic's compression.type. */
+    public codec: number,
     readonly capacity: number,
   ) {
     this.values = new Array<Data>(capacity);
@@ -71,8 +72,8 @@ export class RecordRun {
    * Validates `messages` (of `topic`, for errors) and measures them into a
    * new run; throws InvalidArgumentError at the first bad one.
    */
-  static measure(messages: readonly Message[], topic: string, send: PendingSend, now: number, gzip: boolean): RecordRun {
-    const run = new RecordRun(send, now, gzip, messages.length);
+  static measure(messages: readonly Message[], topic: string, send: PendingSend, now: number, codec: number): RecordRun {
+    const run = new RecordRun(send, now, codec, messages.length);
     for (let i = 0; i < messages.length; i++) run.#add(messages[i]!, topic, i);
     return run;
   }
@@ -134,7 +135,7 @@ export class RecordRun {
 
   /** A run of this run's records at `indexes`, in that order. */
   pick(indexes: readonly number[]): RecordRun {
-    const run = new RecordRun(this.send, this.timestamp, this.gzip, indexes.length);
+    const run = new RecordRun(this.send, this.timestamp, this.codec, indexes.length);
     if (this.keys !== null) run.keys = new Array<Data>(indexes.length);
     if (this.timestamps !== null) run.timestamps = new Array<number>(indexes.length);
     if (this.headers !== null) run.headers = new Array<HeaderFields | null>(indexes.length);

@@ -1,15 +1,16 @@
 // What the log checks in appended RecordBatch v2 bytes before they cross
 // into the store, which checks the rest (framing, CRC, sizes, offsets).
-import { gunzipSync } from 'node:zlib';
 import { InvalidRecordError } from '../errors.js';
 import { native } from '../storage/native.js';
+import { decompressRecords, isKnownCodec } from './codecs.js';
 import { decodeRecord } from './decode.js';
-import { isBuiltGzip } from './encode.js';
+import { isBuiltCompressed } from './encode.js';
 import {
   ATTRIBUTE_CODEC_MASK,
   ATTRIBUTES,
   BASE_TIMESTAMP,
-  CODEC_GZIP,
+  CODEC_NAMES,
+  CODEC_NONE,
   CRC,
   HEADER_SIZE,
   LENGTH,
@@ -26,7 +27,7 @@ import type { Cursor } from './varint.js';
 const SAFE_HIGH_WORD = 0x1fffff;
 
 /**
- * What the store cannot check before an append: that a gzip batch's records
+ * What the store cannot check before an append: that a compressed batch's records
  * decompress and frame exactly (offset deltas 0, 1, 2, ...), and that every
  * batch's timestamps fit a JavaScript number. Without this, a batch with a
  * valid CRC over garbage would be stored and fail every reader.
@@ -34,7 +35,7 @@ const SAFE_HIGH_WORD = 0x1fffff;
  * rejects that one with the precise error.
  */
 export function checkBatchContents(bytes: Uint8Array): void {
-  if (isBuiltGzip(bytes)) return;
+  if (isBuiltCompressed(bytes)) return;
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const cursor: Cursor = { pos: 0 };
   let position = 0;
@@ -53,15 +54,18 @@ export function checkBatchContents(bytes: Uint8Array): void {
         throw invalid(`${field} ${buf.readBigInt64BE(position + at)} is outside the range Fjord reads (±2^53 - 1 ms)`);
       }
     }
-    if ((buf.readInt16BE(position + ATTRIBUTES) & ATTRIBUTE_CODEC_MASK) === CODEC_GZIP) {
+    const codec = buf.readInt16BE(position + ATTRIBUTES) & ATTRIBUTE_CODEC_MASK;
+    // An unknown codec is the store's to refuse.
+    if (codec !== CODEC_NONE && isKnownCodec(codec)) {
       if (native.crc32c(buf.subarray(position + ATTRIBUTES, end)) !== buf.readUInt32BE(position + CRC)) return;
       const count = buf.readInt32BE(position + RECORDS_COUNT);
       if (count <= 0) return;
+      const name = CODEC_NAMES[codec];
       let records: Buffer;
       try {
-        records = gunzipSync(buf.subarray(position + HEADER_SIZE, end));
+        records = decompressRecords(codec, buf.subarray(position + HEADER_SIZE, end));
       } catch (error) {
-        throw invalid(`gzip records do not decompress: ${(error as Error).message}`);
+        throw invalid(`${name} records do not decompress: ${(error as Error).message}`);
       }
       cursor.pos = 0;
       for (let i = 0; i < count; i++) {
@@ -69,11 +73,11 @@ export function checkBatchContents(bytes: Uint8Array): void {
         try {
           offsetDelta = decodeRecord(records, cursor, records.length, 0, 0, -1).offset;
         } catch (error) {
-          throw invalid(`gzip record ${i}: ${(error as Error).message}`);
+          throw invalid(`${name} record ${i}: ${(error as Error).message}`);
         }
-        if (offsetDelta !== i) throw invalid(`gzip record ${i}: offsetDelta is ${offsetDelta}`);
+        if (offsetDelta !== i) throw invalid(`${name} record ${i}: offsetDelta is ${offsetDelta}`);
       }
-      if (cursor.pos !== records.length) throw invalid(`${records.length - cursor.pos} bytes follow the last of ${count} gzip records`);
+      if (cursor.pos !== records.length) throw invalid(`${records.length - cursor.pos} bytes follow the last of ${count} ${name} records`);
     }
     position = end;
   }

@@ -1,10 +1,10 @@
-// Decoding RecordBatch v2 (layout.ts): batch headers, record sections (gzip
-// records decompressed) and records. The consumer's message decoder
+// Decoding RecordBatch v2 (layout.ts): batch headers, record sections
+// (compressed records decompressed, codecs.ts) and records. The consumer's message decoder
 // (consumer/kafka-message.ts) reads records itself, inlined, from the
 // sections this yields.
-import { gunzipSync } from 'node:zlib';
-import { CorruptRecordError, InvalidArgumentError, UnsupportedCompressionError } from '../errors.js';
+import { CorruptRecordError, InvalidArgumentError } from '../errors.js';
 import { native } from '../storage/native.js';
+import { decompressRecords, isKnownCodec } from './codecs.js';
 import { describe } from './describe.js';
 import { readInt64 } from './int64.js';
 import * as layout from './layout.js';
@@ -19,7 +19,6 @@ const {
   ATTRIBUTES,
   BASE_OFFSET,
   BASE_TIMESTAMP,
-  CODEC_GZIP,
   CODEC_NAMES,
   CODEC_NONE,
   CRC,
@@ -75,13 +74,6 @@ export interface BatchInfo {
   position: number;
 }
 
-function unsupportedCompression(codec: number, position: number): UnsupportedCompressionError {
-  return new UnsupportedCompressionError(
-    `record batch at byte ${position} uses ${CODEC_NAMES[codec] ?? 'unknown'} compression (codec ${codec}); Fjord decodes only none and gzip`,
-    { codec },
-  );
-}
-
 function corrupt(message: string, position: number, options?: ErrorOptions): CorruptRecordError {
   const error = new CorruptRecordError(`record batch at byte ${position}: ${message}`, { position });
   if (options?.cause !== undefined) error.cause = options.cause;
@@ -94,13 +86,18 @@ function corrupt(message: string, position: number, options?: ErrorOptions): Cor
  * iteration silently. Control batches (transaction markers) yield nothing.
  * Keys and values of uncompressed batches are views into `bytes`, not copies.
  */
-export function* decodeBatches(bytes: Buffer, options: DecodeOptions = {}): Generator<DecodedRecord> {
+export function decodeBatches(bytes: Buffer, options: DecodeOptions = {}): Generator<DecodedRecord> {
+  return decodeBatchesWith(bytes, options, undefined);
+}
+
+/** decodeBatches, the records of the batches at the positions in `decompressed` read from there (compression-codecs.ts). */
+export function* decodeBatchesWith(bytes: Buffer, options: DecodeOptions, decompressed: ReadonlyMap<number, Buffer> | undefined): Generator<DecodedRecord> {
   const fromOffset = options.fromOffset ?? -Infinity;
   if (typeof fromOffset !== 'number' || Number.isNaN(fromOffset)) {
     throw new InvalidArgumentError(`decodeBatches: options.fromOffset must be a number, got ${describe(fromOffset)}`);
   }
   const cursor: Cursor = { pos: 0 };
-  for (const section of recordSections(bytes, fromOffset, options.verifyCrc === true, options.committed ?? null)) {
+  for (const section of recordSections(bytes, fromOffset, options.verifyCrc === true, decompressed, options.committed ?? null)) {
     const { source, end, baseOffset, baseTimestamp, appendTime, recordCount, position } = section;
     cursor.pos = section.start;
     for (let i = 0; i < recordCount; i++) {
@@ -136,11 +133,18 @@ export interface RecordSection {
  * The record sections of the data batches in `bytes` that hold offsets at or
  * past `fromOffset`, in order; control batches (transaction markers, never
  * handed to a consumer under either isolation level) and empty batches are
- * skipped, gzip records are decompressed. A trailing partial batch ends the
+ * skipped, compressed records are decompressed (or, for a batch whose position
+ * is in `decompressed`, read from there). A trailing partial batch ends the
  * iteration. With `committed` (read_committed), the iteration ends at its last
  * stable offset and batches of aborted transactions are skipped.
  */
-export function* recordSections(bytes: Buffer, fromOffset: number, verifyCrc: boolean, committed: CommittedView | null = null): Generator<RecordSection> {
+export function* recordSections(
+  bytes: Buffer,
+  fromOffset: number,
+  verifyCrc: boolean,
+  decompressed?: ReadonlyMap<number, Buffer>,
+  committed: CommittedView | null = null,
+): Generator<RecordSection> {
   const stableEnd = committed === null ? Infinity : committed.lastStableOffset;
   let position = 0;
   for (;;) {
@@ -163,13 +167,10 @@ export function* recordSections(bytes: Buffer, fromOffset: number, verifyCrc: bo
     let source = bytes;
     let start = info.position + HEADER_SIZE;
     let sourceEnd = end;
-    if (codec === CODEC_GZIP) {
-      source = gunzip(bytes.subarray(start, end), info.position);
+    if (codec !== CODEC_NONE) {
+      source = decompressed?.get(info.position) ?? decompress(codec, bytes.subarray(start, end), info.position);
       start = 0;
       sourceEnd = source.length;
-    } else if (codec !== CODEC_NONE) {
-      if (codec < CODEC_NAMES.length) throw unsupportedCompression(codec, info.position);
-      throw corrupt(`unknown compression codec ${codec}`, info.position);
     }
     yield {
       source,
@@ -317,11 +318,13 @@ function setOwn(headers: DecodedRecord['headers'], name: string, value: Buffer |
   else headers[name] = value;
 }
 
-function gunzip(compressed: Buffer, position: number): Buffer {
+/** A batch's records decompressed; CorruptRecordError when they do not decompress or the codec is not one of Kafka's. */
+export function decompress(codec: number, compressed: Buffer, position: number): Buffer {
+  if (!isKnownCodec(codec)) throw corrupt(`unknown compression codec ${codec}`, position);
   try {
-    return gunzipSync(compressed);
+    return decompressRecords(codec, compressed);
   } catch (error) {
-    throw corrupt(`gzip records do not decompress: ${(error as Error).message}`, position, { cause: error });
+    throw corrupt(`${CODEC_NAMES[codec]} records do not decompress: ${(error as Error).message}`, position, { cause: error });
   }
 }
 

@@ -1,9 +1,9 @@
 // Encoding RecordBatch v2 (layout.ts): encodeBatch, and the pieces the
 // producer's batch writer shares with it (the header, a record's size, a
 // length-prefixed field).
-import { gzipSync } from 'node:zlib';
 import { InvalidArgumentError, RecordTooLargeError } from '../errors.js';
 import { native } from '../storage/native.js';
+import { type CompressionName, codecOfName, compressRecords } from './codecs.js';
 import { describe } from './describe.js';
 import { flattenHeaders, type HeadersObject } from './headers.js';
 import { writeInt64 } from './int64.js';
@@ -20,7 +20,7 @@ const {
   BASE_OFFSET,
   BASE_SEQUENCE,
   BASE_TIMESTAMP,
-  CODEC_GZIP,
+  CODEC_NONE,
   CRC,
   HEADER_SIZE,
   INT32_MAX,
@@ -58,7 +58,8 @@ export interface EncodeOptions {
   producerEpoch?: number;
   baseSequence?: number;
   transactional?: boolean;
-  compression?: 'none' | 'gzip';
+  /** Kafka's codec for the records: none (the default), gzip, snappy, lz4 or zstd, each written as Kafka's Java producer writes it. */
+  compression?: CompressionName;
   /** The clock, in ms: timestamp of records without one, and the LogAppendTime. Defaults to `Date.now()`. */
   now?: number;
 }
@@ -86,14 +87,14 @@ function lengthsWithRoom(lengths: Int32Array, needed: number): Int32Array {
 }
 
 /**
- * Gzip batches encodeBatch built: their records are known to frame, so the append check need not
+ * Compressed batches encodeBatch built: their records are known to frame, so the append check need not
  * decompress them a second time.
  */
-const builtGzip = new WeakSet<Uint8Array>();
+const builtCompressed = new WeakSet<Uint8Array>();
 
-/** Whether `bytes` are gzip batches encodeBatch built (see `builtGzip`). */
-export function isBuiltGzip(bytes: Uint8Array): boolean {
-  return builtGzip.has(bytes);
+/** Whether `bytes` are a compressed batch encodeBatch built (see `builtCompressed`). */
+export function isBuiltCompressed(bytes: Uint8Array): boolean {
+  return builtCompressed.has(bytes);
 }
 
 /** Encodes `records` as one RecordBatch v2, offsets baseOffset, baseOffset + 1, ... */
@@ -201,10 +202,11 @@ function encode(records: readonly RecordInput[], options: EncodeOptions): Buffer
 
   checkBatchSize(recordsSize);
   let batch: Buffer;
-  if ((attributes & ATTRIBUTE_CODEC_MASK) === CODEC_GZIP) {
+  const codec = attributes & ATTRIBUTE_CODEC_MASK;
+  if (codec !== CODEC_NONE) {
     const plain = Buffer.allocUnsafe(recordsSize);
     writeRecords(plain, 0, records, times, baseTimestamp, lengths, headerNames, headerValues);
-    const compressed = gzipSync(plain);
+    const compressed = compressRecords(codec, plain);
     checkBatchSize(compressed.length);
     batch = Buffer.allocUnsafe(HEADER_SIZE + compressed.length);
     batch.set(compressed, HEADER_SIZE);
@@ -215,7 +217,23 @@ function encode(records: readonly RecordInput[], options: EncodeOptions): Buffer
 
   writeBatchHeader(batch, 0, batch.length, baseOffset, leaderEpoch, attributes, count, baseTimestamp, maxTimestamp, producerId, producerEpoch, baseSequence);
   batch.writeUInt32BE(native.crc32c(batch.subarray(ATTRIBUTES)), CRC);
-  if ((attributes & ATTRIBUTE_CODEC_MASK) === CODEC_GZIP) builtGzip.add(batch);
+  if (codec !== CODEC_NONE) builtCompressed.add(batch);
+  return batch;
+}
+
+/**
+ * The uncompressed batch `plain` (encodeBatch's) with its records replaced by
+ * `compressed`, their compression with `codec`: the codec bits, the length and
+ * the CRC set to match.
+ */
+export function withCompressedRecords(plain: Buffer, compressed: Buffer, codec: number): Buffer {
+  checkBatchSize(compressed.length);
+  const batch = Buffer.allocUnsafe(HEADER_SIZE + compressed.length);
+  plain.copy(batch, 0, 0, HEADER_SIZE);
+  batch.set(compressed, HEADER_SIZE);
+  batch.writeInt32BE(batch.length - LOG_OVERHEAD, LENGTH);
+  batch.writeInt16BE((batch.readInt16BE(ATTRIBUTES) & ~ATTRIBUTE_CODEC_MASK) | codec, ATTRIBUTES);
+  batch.writeUInt32BE(native.crc32c(batch.subarray(ATTRIBUTES)), CRC);
   return batch;
 }
 
@@ -339,8 +357,9 @@ function headerValueLength(data: unknown, index: number, name: string): number {
 function encodeAttributes(options: EncodeOptions, producerId: number, producerEpoch: number, baseSequence: number): number {
   let attributes = 0;
   const { compression = 'none', timestampType = 'CreateTime', transactional = false } = options;
-  if (compression === 'gzip') attributes |= CODEC_GZIP;
-  else if (compression !== 'none') throw new InvalidArgumentError(`encodeBatch: compression must be 'none' or 'gzip', got ${describe(compression)}`);
+  const codec = codecOfName(compression);
+  if (codec === -1) throw new InvalidArgumentError(`encodeBatch: compression must be 'none', 'gzip', 'snappy', 'lz4' or 'zstd', got ${describe(compression)}`);
+  attributes |= codec;
   if (timestampType === 'LogAppendTime') attributes |= ATTRIBUTE_LOG_APPEND_TIME;
   else if (timestampType !== 'CreateTime')
     throw new InvalidArgumentError(`encodeBatch: timestampType must be 'CreateTime' or 'LogAppendTime', got ${describe(timestampType)}`);

@@ -57,6 +57,9 @@ export const NO_PRODUCER = -1;
 export const ATTRIBUTE_CODEC_MASK = 0x07;
 export const CODEC_NONE = 0;
 export const CODEC_GZIP = 1;
+export const CODEC_SNAPPY = 2;
+export const CODEC_LZ4 = 3;
+export const CODEC_ZSTD = 4;
 /** Codec names by number, as Kafka's CompressionType. */
 export const CODEC_NAMES: readonly string[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
 /** Bit 3: LogAppendTime; every record's timestamp is MAX_TIMESTAMP. */
@@ -67,7 +70,7 @@ export const ATTRIBUTE_TRANSACTIONAL = 0x10;
 export const ATTRIBUTE_CONTROL = 0x20;
 
 // ---------------------------------------------------------------- records
-// After the header (gzip-compressed together under CODEC_GZIP), each record:
+// After the header (compressed together unless the codec is CODEC_NONE), each record:
 //   length          varint  bytes of the record after this field
 //   attributes      int8    unused, 0
 //   timestampDelta  varlong from BASE_TIMESTAMP

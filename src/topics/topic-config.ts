@@ -59,7 +59,7 @@ const definitions: Record<string, ConfigDef> = {
   'flush.messages': { default: LONG_MAX, check: integer(1, Number.MAX_SAFE_INTEGER, true) },
   'flush.ms': { default: LONG_MAX, check: integer(0, Number.MAX_SAFE_INTEGER, true) },
   // Kafka topic configs Fjord accepts so that existing admin code runs, but does not act on.
-  'compression.type': { default: 'producer', check: oneOf('producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd'), inert: true },
+  'compression.type': { default: 'producer', check: oneOf('producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd') },
   'min.insync.replicas': { default: '1', check: integer(1, INT_MAX), inert: true },
   'unclean.leader.election.enable': { default: 'false', check: oneOf('true', 'false'), inert: true },
   'delete.retention.ms': { default: '86400000', check: integer(0, Number.MAX_SAFE_INTEGER, true), inert: true },
@@ -117,6 +117,17 @@ export function configValue(overrides: TopicConfigs, name: string): string {
 export function numericConfig(overrides: TopicConfigs, name: string): number {
   const value = configValue(overrides, name);
   return value === LONG_MAX ? Infinity : Number(value);
+}
+
+/**
+ * The codec a topic's `compression.type` imposes on what is written to it,
+ * as a CompressionTypes number, or -1 for `producer` (the default): keep the
+ * producer's. As Kafka's broker, which recompresses to the topic's codec.
+ */
+export function topicCompression(overrides: TopicConfigs): number {
+  const value = configValue(overrides, 'compression.type');
+  if (value === 'producer') return -1;
+  return value === 'uncompressed' ? 0 : ['none', 'gzip', 'snappy', 'lz4', 'zstd'].indexOf(value);
 }
 
 /** What the segment store of each partition needs from the topic's configs. */

@@ -5,6 +5,7 @@
 //! (`errors.rs`), which `src/errors.ts` turns into its class.
 
 // Public so the compiler counts the `#[napi]` items (registered at load) as used.
+pub mod codecs;
 pub mod config_limits;
 pub mod directory_lock;
 mod errors;

@@ -246,13 +246,20 @@ fn skip_bytes(rec: &[u8], p: usize, nullable: bool) -> Option<usize> {
     }
 }
 
-/// Timestamps of the records of an uncompressed batch, in order (for
-/// offset-by-timestamp). A LogAppendTime batch's records all carry its max timestamp.
+/// Timestamps of the records of a batch, in order (for offset-by-timestamp);
+/// compressed records are decompressed first, as Kafka's segment search does.
+/// A LogAppendTime batch's records all carry its max timestamp. None when the
+/// records do not decompress or frame.
 pub fn record_timestamps(batch: &[u8], header: &BatchHeader) -> Option<Vec<i64>> {
-    if header.compression() != 0 {
-        return None;
-    }
-    let mut buf = batch.get(HEADER_SIZE..header.size)?;
+    let section = batch.get(HEADER_SIZE..header.size)?;
+    let decompressed;
+    let mut buf = match header.compression() {
+        0 => section,
+        codec => {
+            decompressed = fjord_codecs::decompress(fjord_codecs::Codec::from_id(codec as u32)?, section, i32::MAX as usize).ok()?;
+            &decompressed[..]
+        }
+    };
     // A damaged count must not size the allocation: no record is under 7 bytes.
     let count = usize::try_from(header.records_count).ok().filter(|&c| c <= buf.len() / MIN_RECORD_SIZE)?;
     if header.is_log_append_time() {
@@ -350,14 +357,23 @@ impl RecordBatchBuilder {
     }
 
     pub fn build(&self) -> Vec<u8> {
-        let size = HEADER_SIZE + self.records.len();
+        self.build_records(&self.records, 0)
+    }
+
+    /// The batch with its records compressed with `codec`, as Kafka's producer writes it.
+    pub fn build_compressed(&self, codec: fjord_codecs::Codec) -> std::result::Result<Vec<u8>, fjord_codecs::CodecError> {
+        Ok(self.build_records(&fjord_codecs::compress(codec, &self.records)?, codec as i16))
+    }
+
+    fn build_records(&self, records: &[u8], attributes: i16) -> Vec<u8> {
+        let size = HEADER_SIZE + records.len();
         let mut b = Vec::with_capacity(size);
         b.extend_from_slice(&0i64.to_be_bytes());
         b.extend_from_slice(&((size - LOG_OVERHEAD) as i32).to_be_bytes());
         b.extend_from_slice(&self.partition_leader_epoch.to_be_bytes());
         b.push(MAGIC as u8);
         b.extend_from_slice(&[0; 4]); // crc, stamped below
-        b.extend_from_slice(&0i16.to_be_bytes());
+        b.extend_from_slice(&attributes.to_be_bytes());
         b.extend_from_slice(&(self.count - 1).to_be_bytes());
         b.extend_from_slice(&self.base_timestamp.unwrap_or(-1).to_be_bytes());
         b.extend_from_slice(&self.max_timestamp.to_be_bytes());
@@ -365,7 +381,7 @@ impl RecordBatchBuilder {
         b.extend_from_slice(&(-1i16).to_be_bytes());
         b.extend_from_slice(&(-1i32).to_be_bytes());
         b.extend_from_slice(&self.count.to_be_bytes());
-        b.extend_from_slice(&self.records);
+        b.extend_from_slice(records);
         let crc = compute_crc(&b);
         b[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
         b
@@ -467,5 +483,24 @@ mod tests {
         assert!(h.is_log_append_time());
         assert!(crc_is_valid(&bytes, &h));
         assert_eq!(record_timestamps(&bytes, &h).unwrap(), vec![999, 999, 999]);
+    }
+
+    #[test]
+    fn reads_the_record_timestamps_of_compressed_batches() {
+        let mut b = RecordBatchBuilder::new();
+        for ts in [100, 105, 103] {
+            b.push(&Record { value: Some(b"x"), timestamp: ts, ..Default::default() });
+        }
+        for codec in [fjord_codecs::Codec::Gzip, fjord_codecs::Codec::Snappy, fjord_codecs::Codec::Lz4, fjord_codecs::Codec::Zstd] {
+            let mut bytes = b.build_compressed(codec).unwrap();
+            let h = BatchHeader::parse(&bytes).unwrap();
+            assert_eq!(h.compression(), codec as i16);
+            assert!(crc_is_valid(&bytes, &h));
+            assert_eq!(record_timestamps(&bytes, &h).unwrap(), vec![100, 105, 103], "{codec:?}");
+            // Records that do not decompress give no timestamps (the caller falls back to the batch).
+            let last = bytes.len() - 1;
+            bytes[HEADER_SIZE..last].fill(0xff);
+            assert_eq!(record_timestamps(&bytes, &h), None, "{codec:?}");
+        }
     }
 }
