@@ -29,11 +29,6 @@ pub(crate) fn store_error(env: &Env, e: StoreError) -> Error {
     }
 }
 
-/// A JavaScript error with `code` and no other field, for the binding's own failures.
-pub(crate) fn coded_error(env: &Env, code: &str, message: &str) -> Error {
-    error_object(env, code, message, |_| Ok(())).unwrap_or_else(|_| Error::new(Status::GenericFailure, message.to_string()))
-}
-
 fn error_object(env: &Env, code: &str, message: &str, fields: impl FnOnce(&mut Object) -> Result<()>) -> Result<Error> {
     let mut object = env.create_error(Error::new(Status::GenericFailure, message.to_string()))?;
     object.set_named_property("code", code)?;

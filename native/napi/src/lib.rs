@@ -8,6 +8,7 @@
 pub mod config_limits;
 pub mod directory_lock;
 mod errors;
+mod fetch_buffer;
 pub mod host;
 pub mod log_options;
 pub mod native_log;
@@ -22,8 +23,20 @@ pub fn crc32c(data: &[u8]) -> u32 {
     crc32c::crc32c(data)
 }
 
-/// Read-only segment mappings alive in the process (held by logs or by Buffers).
+/// Shared read-only segment mappings alive in the process (held by logs, or by fetch mappings).
 #[napi]
 pub fn live_read_maps() -> u32 {
     fjord_store::live_read_maps() as u32
+}
+
+/// Private mappings of reads alive in the process (held by Buffers).
+#[napi]
+pub fn live_fetch_maps() -> u32 {
+    fjord_store::live_fetch_maps() as u32
+}
+
+/// Fetch mappings alive past which reads are copied instead (see `fetch_buffer`).
+#[napi]
+pub fn fetch_maps_limit() -> u32 {
+    fetch_buffer::LIVE_MAPS_LIMIT as u32
 }

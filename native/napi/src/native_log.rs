@@ -2,13 +2,14 @@
 //! one call into `fjord_store::Log`; results go back in scratch arrays or
 //! plain objects, failures as the errors of `errors.rs`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use fjord_store::{Log, Pieces, ReadMap};
+use fjord_store::{Log, Pieces};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::errors::{coded_error, OrJsError};
+use crate::errors::OrJsError;
+use crate::fetch_buffer::fetch_buffer;
 use crate::log_options::LogOptions;
 use crate::tasks::{LogOp, LogTask};
 
@@ -34,15 +35,11 @@ pub struct RecoveryReport {
 #[napi]
 pub struct NativeLog {
     log: Arc<Log>,
-    /// The mapping of the last read, for `lastReadBuffer`. Methods take
-    /// `&self` (a `&mut self` method would fail while an async task of this
-    /// object is in flight), hence the lock.
-    last_map: Mutex<Option<Arc<ReadMap>>>,
 }
 
 impl NativeLog {
     pub(crate) fn new(log: Log) -> NativeLog {
-        NativeLog { log: Arc::new(log), last_map: Mutex::new(None) }
+        NativeLog { log: Arc::new(log) }
     }
 }
 
@@ -94,55 +91,16 @@ impl NativeLog {
         Ok(())
     }
 
-    /// Reads whole batches from `offset`. Returns false at the log end;
-    /// otherwise writes [mapId, start, length, nextOffset, generation] into
-    /// `out`, and `lastReadBuffer()` gives the mapping the bytes live in.
+    /// Reads whole batches from `offset`: `null` at the log end, otherwise
+    /// an ArrayBuffer of exactly the bytes read, this read's own (see
+    /// `fetch_buffer`), with the offset the next read starts at in `out[0]`.
     #[napi]
-    pub fn read(&self, env: &Env, offset: f64, max_bytes: f64, mut out: Float64ArraySlice) -> Result<bool> {
+    pub fn read<'env>(&self, env: &'env Env, offset: f64, max_bytes: f64, mut out: Float64ArraySlice) -> Result<Option<ArrayBuffer<'env>>> {
         // SAFETY: as in `append`.
         let out = unsafe { out.as_mut() };
-        let generation = self.log.generation();
-        match self.log.read(offset as i64, max_bytes as usize).or_js_error(env)? {
-            None => {
-                *self.last_map.lock().unwrap() = None;
-                out[4] = generation as f64;
-                Ok(false)
-            }
-            Some(slice) => {
-                out[0] = slice.map.id() as f64;
-                out[1] = slice.start as f64;
-                out[2] = slice.len as f64;
-                out[3] = slice.next_offset as f64;
-                out[4] = generation as f64;
-                *self.last_map.lock().unwrap() = Some(slice.map);
-                Ok(true)
-            }
-        }
-    }
-
-    /// An external ArrayBuffer over the whole mapping of the last read. It
-    /// owns a reference to the mapping: the mapping (and the file's pages)
-    /// live until the buffer is garbage-collected. Call once per mapping id
-    /// and cache the result: V8 must never see two buffers at one address.
-    #[napi]
-    pub fn last_read_buffer<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
-        let map = self.last_map.lock().unwrap().clone().ok_or_else(|| coded_error(env, "ERR_STATE", "no read to map"))?;
-        let ptr = map.as_ptr() as *mut u8;
-        let len = map.len();
-        // SAFETY: the mapping stays valid while `map` (moved into the
-        // finalizer hint) lives; V8 drops it when the buffer is collected.
-        unsafe { ArrayBuffer::from_external(env, ptr, len, map, |_, map| drop(map)) }
-    }
-
-    /// Ids of mappings the log still holds; a cached buffer of any other id is stale.
-    #[napi]
-    pub fn live_map_ids(&self, env: &Env) -> Result<Vec<f64>> {
-        Ok(self.log.live_map_ids().or_js_error(env)?.into_iter().map(|id| id as f64).collect())
-    }
-
-    #[napi(getter)]
-    pub fn generation(&self) -> f64 {
-        self.log.generation() as f64
+        let Some(slice) = self.log.read(offset as i64, max_bytes as usize).or_js_error(env)? else { return Ok(None) };
+        out[0] = slice.next_offset as f64;
+        fetch_buffer(env, &slice).map(Some)
     }
 
     #[napi]
@@ -240,21 +198,18 @@ impl NativeLog {
 
     #[napi]
     pub fn close_sync(&self, env: &Env) -> Result<()> {
-        *self.last_map.lock().unwrap() = None;
         self.log.close().or_js_error(env)
     }
 
     /// Close off the main thread (it flushes and trims files).
     #[napi]
     pub fn close(&self) -> AsyncTask<LogTask> {
-        *self.last_map.lock().unwrap() = None;
         AsyncTask::new(LogTask::new(self.log.clone(), LogOp::Close))
     }
 
     /// Drops the log as a killed process would (no flush, no clean marker). Tests only.
     #[napi]
     pub fn simulate_crash(&self) {
-        *self.last_map.lock().unwrap() = None;
         self.log.simulate_crash();
     }
 }

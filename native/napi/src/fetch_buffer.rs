@@ -1,0 +1,45 @@
+//! The ArrayBuffer a read hands to JavaScript: one per read, holding exactly
+//! the bytes read, so a structured clone of a value taken from it copies at
+//! most that read, and a write into a value changes that buffer alone.
+//!
+//! A read of `MAP_FROM` bytes or more is a private copy-on-write mapping of
+//! them (`FetchMap`, no copy); a smaller one is copied onto the JavaScript
+//! heap, which measured cheaper than a mapping's `mmap`, `munmap` and page
+//! faults up to about that size (docs/store.md#values-are-the-readers-own).
+//! A read is copied too when `LIVE_MAPS_LIMIT` fetch mappings are alive or
+//! `mmap` fails: the mappings of dead buffers are only released when their
+//! finalizers run (after a garbage collection, on a later turn of the event
+//! loop), so a synchronous loop of reads could otherwise use up the
+//! process's mapping count (`vm.max_map_count`, 65530 by default), which V8
+//! itself needs to grow its heap.
+
+use fjord_store::{FetchMap, ReadSlice};
+use napi::bindgen_prelude::*;
+
+/// Reads at least this long are mapped rather than copied.
+const MAP_FROM: usize = 128 << 10;
+/// Fetch mappings alive in the process past which reads are copied.
+pub(crate) const LIVE_MAPS_LIMIT: usize = 4096;
+/// What each fetch mapping is reported to V8 as (external memory), so that
+/// dead ones are collected: a fixed cost, not the mapping's length, as its
+/// pages are the page cache's until written (reporting the length measured
+/// twice the CPU time per 1 MiB read, in garbage collection).
+const REPORTED_BYTES: i64 = 64 << 10;
+
+pub(crate) fn fetch_buffer<'env>(env: &'env Env, slice: &ReadSlice) -> Result<ArrayBuffer<'env>> {
+    if slice.len >= MAP_FROM && fjord_store::live_fetch_maps() < LIVE_MAPS_LIMIT {
+        if let Ok(mut map) = FetchMap::new(slice) {
+            let (ptr, len) = (map.as_mut_ptr(), map.len());
+            env.adjust_external_memory(REPORTED_BYTES)?;
+            // SAFETY: the mapping stays valid while `map` (moved into the
+            // finalizer hint) lives; V8 drops it when the buffer is collected.
+            return unsafe {
+                ArrayBuffer::from_external(env, ptr, len, map, |env, map| {
+                    drop(map);
+                    let _ = env.adjust_external_memory(-REPORTED_BYTES);
+                })
+            };
+        }
+    }
+    ArrayBuffer::copy_from(env, slice.bytes())
+}
