@@ -20,25 +20,32 @@ use napi::bindgen_prelude::*;
 const MAP_FROM: usize = 128 << 10;
 /// Fetch mappings alive in the process past which reads are copied.
 pub(crate) const LIVE_MAPS_LIMIT: usize = 4096;
-/// What each fetch mapping is reported to V8 as (external memory), so that
-/// dead ones are collected: a fixed cost, not the mapping's length, as its
-/// pages are the page cache's until written (reporting the length measured
-/// twice the CPU time per 1 MiB read, in garbage collection).
-const REPORTED_BYTES: i64 = 64 << 10;
+/// What a fetch mapping counts for in V8's external memory, which starts a
+/// full garbage collection past 64 MiB of growth. V8 counts every
+/// ArrayBuffer's length there, but a mapping's pages are the page cache's
+/// until written: at its length, a full collection ran every ~64 reads of
+/// 1 MiB (42 in 3000 reads, against 3 at this fixed cost), and each read cost
+/// 5 times the CPU. At 64 KiB a collection still comes every ~1000 mappings,
+/// so dead ones are unmapped long before `LIVE_MAPS_LIMIT`.
+const COUNTED_BYTES: i64 = 64 << 10;
 
 pub(crate) fn fetch_buffer<'env>(env: &'env Env, slice: &ReadSlice) -> Result<ArrayBuffer<'env>> {
     if slice.len >= MAP_FROM && fjord_store::live_fetch_maps() < LIVE_MAPS_LIMIT {
         if let Ok(mut map) = FetchMap::new(slice) {
             let (ptr, len) = (map.as_mut_ptr(), map.len());
-            env.adjust_external_memory(REPORTED_BYTES)?;
+            // V8 adds `len` for the buffer (and takes it off when it collects it).
+            let adjust = COUNTED_BYTES - len as i64;
             // SAFETY: the mapping stays valid while `map` (moved into the
             // finalizer hint) lives; V8 drops it when the buffer is collected.
-            return unsafe {
-                ArrayBuffer::from_external(env, ptr, len, map, |env, map| {
+            let buffer = unsafe {
+                ArrayBuffer::from_external(env, ptr, len, map, move |env, map| {
                     drop(map);
-                    let _ = env.adjust_external_memory(-REPORTED_BYTES);
+                    let _ = env.adjust_external_memory(-adjust);
                 })
-            };
+            }?;
+            // Fails only while the environment is torn down, when nothing is collected any more.
+            let _ = env.adjust_external_memory(adjust);
+            return Ok(buffer);
         }
     }
     ArrayBuffer::copy_from(env, slice.bytes())
