@@ -1,5 +1,5 @@
 // Finalizer behaviour, in a file of its own so no other test's mappings are
-// being collected while these count them. A read of 128 KiB or more is a
+// being collected while these count them. A read of 64 KiB or more is a
 // private mapping of the file (`liveFetchMaps`), which holds its segment's
 // shared mapping (`liveReadMaps`) and keeps the file from being shortened
 // under it.

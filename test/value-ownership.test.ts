@@ -3,7 +3,7 @@
 // log for anyone else; cloning or posting one to a worker copies at most the
 // fetch it came from, not the segment (1 GiB by default) it was read from.
 // Both kinds of fetch are covered: a small one (copied onto the heap) and one
-// of 128 KiB or more (a private copy-on-write mapping of the file).
+// of 64 KiB or more (a private copy-on-write mapping of the file).
 import { Worker } from 'node:worker_threads';
 
 import { expect, it } from 'vitest';

@@ -44,7 +44,7 @@ export interface GatheredAppendResult extends AppendResult {
 export interface LogSlice {
   /**
    * Whole RecordBatch v2 batches: this read's own memory, exactly the bytes
-   * read (a private copy-on-write mapping of the file from 128 KiB, a copy
+   * read (a private copy-on-write mapping of the file from 64 KiB, a copy
    * below). Writing into it changes nothing any other reader sees.
    */
   bytes: Buffer;
