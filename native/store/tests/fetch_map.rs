@@ -1,7 +1,8 @@
 //! Private mappings of reads (`FetchMap`): what a reader outside the store
 //! holds. Writing into one changes nothing anyone else sees, and no change
 //! the store makes to its files (roll, retention, truncation, close) takes
-//! a byte from under one.
+//! a byte from under one (a failed append's undo included). The file size
+//! limit one test sets is process-wide: the tests take turns.
 
 mod common;
 
@@ -10,7 +11,7 @@ use std::sync::Mutex;
 use common::*;
 use fjord_store::{live_fetch_maps, FetchMap, Log, LogConfig};
 
-/// The tests of this file count live mappings: one at a time.
+/// The tests of this file count live mappings, and one sets the file size limit: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// A value as large as a batch may be (`max.message.bytes` less a header).
@@ -40,7 +41,7 @@ fn log_of_sized_batches(dir: &std::path::Path) -> Log {
 
 #[test]
 fn writes_into_a_fetch_mapping_stay_in_it() {
-    let _one = SERIAL.lock().unwrap();
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let log = log_of_sized_batches(dir.path());
     let slice = log.read(3, 100_000).unwrap().unwrap();
@@ -61,7 +62,7 @@ fn writes_into_a_fetch_mapping_stay_in_it() {
 
 #[test]
 fn a_fetch_mapping_outlives_roll_retention_truncation_and_close() {
-    let _one = SERIAL.lock().unwrap();
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let log = log_of_sized_batches(dir.path());
     let before = live_fetch_maps();
@@ -95,4 +96,42 @@ fn a_fetch_mapping_outlives_roll_retention_truncation_and_close() {
     assert_eq!(live_fetch_maps(), before + 2);
     drop((held, tail_map));
     assert_eq!(live_fetch_maps(), before);
+}
+
+#[test]
+fn a_failed_append_undone_in_the_page_a_fetch_mapping_ends_in_leaves_its_bytes() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig { segment_bytes: 64 * 1024, segment_index_bytes: 4096, index_interval_bytes: 256, ..LogConfig::default() };
+    let log = Log::open_at(dir.path(), config, NOW).unwrap();
+    for i in 0..10 {
+        log.append(&sized_batch(700, i, NOW), NOW).unwrap();
+    }
+    let size = log.size().unwrap();
+    assert_ne!(size % 4096, 0, "the data ends inside a page");
+    let slice = log.read(0, 1 << 20).unwrap().unwrap();
+    let original = slice.bytes().to_vec();
+    let mut held = FetchMap::new(&slice).unwrap();
+    drop(slice);
+    // The file size limit falls inside the next batch: its written part is
+    // punched out again, in the page the mapping ends in.
+    set_soft_file_size_limit(size + 300);
+    let failed = log.append(&sized_batch(700, 0xaa, NOW), NOW);
+    set_soft_file_size_limit(libc::RLIM_INFINITY);
+    assert_eq!(failed.unwrap_err().code(), "ERR_FILE_TOO_LARGE");
+    assert_eq!(bytes_of(&mut held), original);
+    assert_eq!(log.read(0, 1 << 20).unwrap().unwrap().bytes(), original);
+}
+
+/// The process's file size limit (soft only, so it can be lifted again); a
+/// write past it fails with EFBIG instead of raising SIGXFSZ.
+fn set_soft_file_size_limit(bytes: libc::rlim_t) {
+    // SAFETY: plain system calls on this process's own signal disposition and limits.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit), 0);
+        limit.rlim_cur = bytes.min(limit.rlim_max);
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
+    }
 }
