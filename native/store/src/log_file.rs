@@ -54,7 +54,7 @@ impl ReadMap {
         &self.file
     }
 
-    /// A process-unique id, so a binding can cache one external buffer per mapping.
+    /// A process-unique id (`Log::live_map_ids` lists those the log holds).
     pub fn id(&self) -> u64 {
         self.id
     }
