@@ -1,7 +1,7 @@
 // KafkaJS's consumer on the embedded store: subscribe and run with
 // eachMessage / eachBatch inside a consumer group (or assign and poll without
-// one). Keys and values handed to handlers are zero-copy views of the mapped
-// segment files. This facade checks calls and wires the parts: subscription,
+// one). Keys and values handed to handlers view their fetch's own memory
+// (docs/store.md#values-are-the-readers-own). This facade checks calls and wires the parts: subscription,
 // positions, membership, committer, the fetch runner and manual assignment.
 import { describeValue } from '../arguments.js';
 import type { ClientContext } from '../client-context.js';

@@ -1,6 +1,6 @@
 // The message a consumer hands to eachMessage / eachBatch, shaped as KafkaJS's,
 // decoded straight from the RecordBatch v2 bytes of a fetch: one plain object
-// per record, its key and value views of the fetched (mapped) bytes.
+// per record, its key and value views of the fetch's own bytes.
 import { asCorrupt, type CommittedView, checkRecordsEnd, readHeaders, recordSections } from '../record-batch/decode.js';
 import * as layout from '../record-batch/layout.js';
 import { readVarint, readVarlong, type Cursor } from '../record-batch/varint.js';

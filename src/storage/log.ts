@@ -6,6 +6,7 @@ import { basename, resolve } from 'node:path';
 
 import { describeValue } from '../arguments.js';
 import { CorruptRecordError, fromNative, InvalidArgumentError, InvalidConfigError, LogClosedError, OffsetOutOfRangeError } from '../errors.js';
+import { BufferView } from './buffer-view.js';
 import { storeConfigLimit } from './config-limits.js';
 import { native } from './native.js';
 import { checkBatchContents } from '../record-batch/append-checks.js';
@@ -41,7 +42,11 @@ export interface GatheredAppendResult extends AppendResult {
 }
 
 export interface LogSlice {
-  /** Whole RecordBatch v2 batches, a view of the mapped segment file. */
+  /**
+   * Whole RecordBatch v2 batches: this read's own memory, exactly the bytes
+   * read (a private copy-on-write mapping of the file from 64 KiB, a copy
+   * below). Writing into it changes nothing any other reader sees.
+   */
   bytes: Buffer;
   /** One past the last offset in `bytes`: where the next read starts. */
   nextOffset: number;
@@ -125,33 +130,13 @@ function call<T>(fn: () => T): T {
   }
 }
 
-/**
- * One native handle per directory per JavaScript environment: the cache of
- * external ArrayBuffers (one per mapped segment) lives here, so one mapping is
- * never wrapped twice in this environment.
- */
+/** One native handle per directory per JavaScript environment, shared by the `Log`s opened on it. */
 class OpenLog {
   refs = 1;
-  generation = -1;
-  readonly buffers = new Map<number, ArrayBuffer>();
   constructor(
     readonly dir: string,
     readonly handle: NativeLog,
   ) {}
-
-  bufferFor(mapId: number, generation: number): ArrayBuffer {
-    if (generation !== this.generation) {
-      this.generation = generation;
-      const live = new Set(this.handle.liveMapIds());
-      for (const id of this.buffers.keys()) if (!live.has(id)) this.buffers.delete(id);
-    }
-    let buffer = this.buffers.get(mapId);
-    if (buffer === undefined) {
-      buffer = this.handle.lastReadBuffer();
-      this.buffers.set(mapId, buffer);
-    }
-    return buffer;
-  }
 }
 
 const openLogs = new Map<string, OpenLog | Promise<OpenLog>>();
@@ -285,8 +270,8 @@ export class Log {
 
   /**
    * Whole batches from the one holding `offset`, up to `maxBytes` but never
-   * less than one batch, as a Buffer viewing the mapped file (no copy). At the
-   * log end it returns an empty Buffer.
+   * less than one batch, as a Buffer of this read's own (see `LogSlice.bytes`).
+   * At the log end it returns an empty Buffer.
    */
   read(offset: Offset, maxBytes = 1048576): Buffer {
     return this.readSlice(offset, maxBytes)?.bytes ?? EMPTY;
@@ -302,15 +287,14 @@ export class Log {
       throw new OffsetOutOfRangeError(`offset ${at} is out of range: offsets are never negative`);
     }
     const open = this.#state();
-    let found: boolean;
+    let fetched: ArrayBuffer | null;
     try {
-      found = open.handle.read(at, maxBytes, scratch);
+      fetched = open.handle.read(at, maxBytes, scratch);
     } catch (error) {
       throw inPartition(fromNative(error), open.dir);
     }
-    if (!found) return null;
-    const buffer = open.bufferFor(scratch[0]!, scratch[4]!);
-    return { bytes: Buffer.from(buffer, scratch[1]!, scratch[2]!), nextOffset: scratch[3]! };
+    if (fetched === null) return null;
+    return { bytes: new BufferView(fetched, 0, fetched.byteLength), nextOffset: scratch[0]! };
   }
 
   /** The first offset whose record timestamp is >= `timestamp`; `null` if every record is older. */
@@ -423,7 +407,6 @@ export class Log {
     this.#open = null;
     if (--open.refs > 0) return null;
     openLogs.delete(open.dir);
-    open.buffers.clear();
     return open;
   }
 
@@ -433,7 +416,6 @@ export class Log {
     if (open === null) return;
     this.#open = null;
     openLogs.delete(open.dir);
-    open.buffers.clear();
     open.handle.simulateCrash();
   }
 }
@@ -458,7 +440,7 @@ function inPartition(error: Error, dir: string): Error {
   return typed;
 }
 
-/** Read-only segment mappings alive in this process (held by logs or by Buffers). */
+/** Shared read-only segment mappings alive in this process (held by logs, or by reads' private mappings). */
 export function liveReadMaps(): number {
   return native.liveReadMaps();
 }

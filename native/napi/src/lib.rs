@@ -9,6 +9,7 @@ pub mod codecs;
 pub mod config_limits;
 pub mod directory_lock;
 mod errors;
+mod fetch_buffer;
 pub mod host;
 pub mod log_options;
 pub mod native_log;
@@ -27,8 +28,20 @@ pub fn crc32c(env: &Env, data: &[u8]) -> Result<u32> {
     no_panic(env, "crc32c", || Ok(crc32c::crc32c(data)))
 }
 
-/// Read-only segment mappings alive in the process (held by logs or by Buffers).
+/// Shared read-only segment mappings alive in the process (held by logs, or by fetch mappings).
 #[napi]
 pub fn live_read_maps(env: &Env) -> Result<u32> {
     no_panic(env, "live read maps", || Ok(fjord_store::live_read_maps() as u32))
+}
+
+/// Private mappings of reads alive in the process (held by Buffers).
+#[napi]
+pub fn live_fetch_maps() -> u32 {
+    fjord_store::live_fetch_maps() as u32
+}
+
+/// Fetch mappings alive past which reads are copied instead (see `fetch_buffer`).
+#[napi]
+pub fn fetch_maps_limit() -> u32 {
+    fetch_buffer::LIVE_MAPS_LIMIT as u32
 }

@@ -2,13 +2,14 @@
 //! one call into `fjord_store::Log`; results go back in scratch arrays or
 //! plain objects, failures as the errors of `errors.rs`.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use fjord_store::{Log, Pieces, ReadMap};
+use fjord_store::{Log, Pieces};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::errors::{coded_error, store_error, OrJsError};
+use crate::errors::{store_error, OrJsError};
+use crate::fetch_buffer::fetch_buffer;
 use crate::log_options::LogOptions;
 use crate::no_panic::{catch, no_panic};
 use crate::tasks::{LogOp, LogTask};
@@ -35,26 +36,17 @@ pub struct RecoveryReport {
 #[napi]
 pub struct NativeLog {
     log: Arc<Log>,
-    /// The mapping of the last read, for `lastReadBuffer`. Methods take
-    /// `&self` (a `&mut self` method would fail while an async task of this
-    /// object is in flight), hence the lock.
-    last_map: Mutex<Option<Arc<ReadMap>>>,
 }
 
 impl NativeLog {
     pub(crate) fn new(log: Log) -> NativeLog {
-        NativeLog { log: Arc::new(log), last_map: Mutex::new(None) }
+        NativeLog { log: Arc::new(log) }
     }
 
     /// Runs one method: a panic (the store catches its own; this is for the
     /// binding's) takes the log offline and is thrown as its error.
     fn guard<T>(&self, env: &Env, op: &str, body: impl FnOnce() -> Result<T>) -> Result<T> {
         catch(body).unwrap_or_else(|payload| Err(store_error(env, self.log.fail_after_panic(op, &*payload))))
-    }
-
-    /// The last read's mapping; a lock poisoned by a panic still holds a whole `Option`.
-    fn last_map(&self) -> MutexGuard<'_, Option<Arc<ReadMap>>> {
-        self.last_map.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -112,59 +104,18 @@ impl NativeLog {
         })
     }
 
-    /// Reads whole batches from `offset`. Returns false at the log end;
-    /// otherwise writes [mapId, start, length, nextOffset, generation] into
-    /// `out`, and `lastReadBuffer()` gives the mapping the bytes live in.
+    /// Reads whole batches from `offset`: `null` at the log end, otherwise
+    /// an ArrayBuffer of exactly the bytes read, this read's own (see
+    /// `fetch_buffer`), with the offset the next read starts at in `out[0]`.
     #[napi]
-    pub fn read(&self, env: &Env, offset: f64, max_bytes: f64, mut out: Float64ArraySlice) -> Result<bool> {
+    pub fn read<'env>(&self, env: &'env Env, offset: f64, max_bytes: f64, mut out: Float64ArraySlice) -> Result<Option<ArrayBuffer<'env>>> {
         self.guard(env, "read", || {
             // SAFETY: as in `append`.
             let out = unsafe { out.as_mut() };
-            let generation = self.log.generation();
-            match self.log.read(offset as i64, max_bytes as usize).or_js_error(env)? {
-                None => {
-                    *self.last_map() = None;
-                    out[4] = generation as f64;
-                    Ok(false)
-                }
-                Some(slice) => {
-                    out[0] = slice.map.id() as f64;
-                    out[1] = slice.start as f64;
-                    out[2] = slice.len as f64;
-                    out[3] = slice.next_offset as f64;
-                    out[4] = generation as f64;
-                    *self.last_map() = Some(slice.map);
-                    Ok(true)
-                }
-            }
+            let Some(slice) = self.log.read(offset as i64, max_bytes as usize).or_js_error(env)? else { return Ok(None) };
+            out[0] = slice.next_offset as f64;
+            fetch_buffer(env, &slice).map(Some)
         })
-    }
-
-    /// An external ArrayBuffer over the whole mapping of the last read. It
-    /// owns a reference to the mapping: the mapping (and the file's pages)
-    /// live until the buffer is garbage-collected. Call once per mapping id
-    /// and cache the result: V8 must never see two buffers at one address.
-    #[napi]
-    pub fn last_read_buffer<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
-        self.guard(env, "last read buffer", || {
-            let map = self.last_map().clone().ok_or_else(|| coded_error(env, "ERR_STATE", "no read to map"))?;
-            let ptr = map.as_ptr() as *mut u8;
-            let len = map.len();
-            // SAFETY: the mapping stays valid while `map` (moved into the
-            // finalizer hint) lives; V8 drops it when the buffer is collected.
-            unsafe { ArrayBuffer::from_external(env, ptr, len, map, |_, map| drop(map)) }
-        })
-    }
-
-    /// Ids of mappings the log still holds; a cached buffer of any other id is stale.
-    #[napi]
-    pub fn live_map_ids(&self, env: &Env) -> Result<Vec<f64>> {
-        self.guard(env, "live map ids", || Ok(self.log.live_map_ids().or_js_error(env)?.into_iter().map(|id| id as f64).collect()))
-    }
-
-    #[napi(getter)]
-    pub fn generation(&self, env: &Env) -> Result<f64> {
-        self.guard(env, "generation", || Ok(self.log.generation() as f64))
     }
 
     #[napi]
@@ -270,26 +221,19 @@ impl NativeLog {
 
     #[napi]
     pub fn close_sync(&self, env: &Env) -> Result<()> {
-        self.guard(env, "close sync", || {
-            *self.last_map() = None;
-            self.log.close().or_js_error(env)
-        })
+        self.guard(env, "close sync", || self.log.close().or_js_error(env))
     }
 
     /// Close off the main thread (it flushes and trims files).
     #[napi]
     pub fn close(&self, env: &Env) -> Result<AsyncTask<LogTask>> {
-        self.guard(env, "close", || {
-            *self.last_map() = None;
-            Ok(AsyncTask::new(LogTask::new(self.log.clone(), LogOp::Close)))
-        })
+        self.guard(env, "close", || Ok(AsyncTask::new(LogTask::new(self.log.clone(), LogOp::Close))))
     }
 
     /// Drops the log as a killed process would (no flush, no clean marker). Tests only.
     #[napi]
     pub fn simulate_crash(&self, env: &Env) -> Result<()> {
         self.guard(env, "simulate crash", || {
-            *self.last_map() = None;
             self.log.simulate_crash();
             Ok(())
         })

@@ -7,6 +7,7 @@ pub mod batch;
 mod checkpoint;
 mod config;
 pub mod error;
+mod fetch_map;
 mod gather;
 // Public only to the fuzz targets (native/store/fuzz), which probe lookups directly.
 #[cfg(feature = "fuzzing")]
@@ -28,6 +29,7 @@ pub mod verify;
 pub use crate::batch::{BatchHeader, Record, RecordBatchBuilder};
 pub use crate::config::{ConfigLimit, LogConfig, TimestampType, CONFIG_LIMITS};
 pub use crate::error::{OfflineCause, Result, StoreError};
+pub use crate::fetch_map::{live_fetch_maps, FetchMap};
 pub use crate::gather::Pieces;
 pub use crate::loader::RecoveryReport;
 pub use crate::lock::{DirLock, ReadOnlyDirLock};

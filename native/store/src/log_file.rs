@@ -31,21 +31,31 @@ pub fn live_read_maps() -> usize {
 /// A read-only shared mapping of a segment file. Bytes below the segment's
 /// valid size never change while the mapping lives: the store never rewrites
 /// them and never shrinks a file under a mapping without first replacing the
-/// cut pages with anonymous zero pages.
+/// cut pages with anonymous zero pages. It keeps the file open, so a private
+/// mapping of some of its bytes (`FetchMap`) can be made even after the
+/// segment was deleted; a `FetchMap` holds its `ReadMap`. Truncation always
+/// writes the kept prefix to a new file and renames it over, so the inode a
+/// fetch maps is never shortened.
 pub struct ReadMap {
     id: u64,
     map: Mmap,
+    file: Arc<File>,
 }
 
 impl ReadMap {
-    fn new(file: &File, len: usize, path: &Path) -> Result<Arc<ReadMap>> {
+    fn new(file: &Arc<File>, len: usize, path: &Path) -> Result<Arc<ReadMap>> {
         // SAFETY: the file is only ever appended to or replaced; see the type's docs.
-        let map = unsafe { MmapOptions::new().len(len.max(1)).map(file) }.ctx("mmap", path)?;
+        let map = unsafe { MmapOptions::new().len(len.max(1)).map(&**file) }.ctx("mmap", path)?;
         LIVE_MAPS.fetch_add(1, Ordering::SeqCst);
-        Ok(Arc::new(ReadMap { id: NEXT_MAP_ID.fetch_add(1, Ordering::Relaxed), map }))
+        Ok(Arc::new(ReadMap { id: NEXT_MAP_ID.fetch_add(1, Ordering::Relaxed), map, file: file.clone() }))
     }
 
-    /// A process-unique id, so a binding can cache one external buffer per mapping.
+    /// The mapped file (for private mappings of part of it).
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// A process-unique id (`Log::live_map_ids` lists those the log holds).
     pub fn id(&self) -> u64 {
         self.id
     }
