@@ -1,13 +1,7 @@
 // KafkaJS's producer on the embedded store. Records for one partition are
 // gathered (within `lingerMs` / `batchSize`) into RecordBatch v2 batches that
 // cross into Rust as one Buffer each; acks decide when a send resolves.
-import {
-  InvalidArgumentError,
-  NotConnectedError,
-  RecordTooLargeError,
-  UnknownTopicOrPartitionError,
-  UnsupportedFeatureError,
-} from '../errors.js';
+import { InvalidArgumentError, NotConnectedError, RecordTooLargeError, UnknownTopicOrPartitionError, UnsupportedFeatureError } from '../errors.js';
 import { booleanOption, describeValue, integerOption } from '../arguments.js';
 import type { ClientContext } from '../client-context.js';
 import { Instrumentation } from '../instrumentation.js';
