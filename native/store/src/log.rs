@@ -417,7 +417,7 @@ impl Log {
         if seg.log.is_shared() {
             // Someone still reads this file: write the kept prefix to a new
             // file and rename it over, so their mapping keeps the old inode.
-            let swap = dir.join(format!("{}.swap", file_name(base, "log")));
+            let swap = dir.join(file_name(base, crate::loader::TRUNCATE_SWAP_SUFFIX));
             let kept = seg.log.read_map()?;
             std::fs::write(&swap, kept.slice(0, cut)).ctx("write", &swap)?;
             std::fs::File::open(&swap).and_then(|f| f.sync_all()).ctx("fsync", &swap)?;
