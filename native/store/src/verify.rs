@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use memmap2::{Mmap, MmapOptions};
 
 use crate::batch::{self, BatchHeader, MAGIC};
-use crate::checkpoint::{CLEAN_SHUTDOWN, CREATING_MARKER, LOG_START_OFFSET, RECOVERY_POINT};
+use crate::checkpoint::{CLEAN_SHUTDOWN, CREATING_MARKER, DELETING_MARKER, LOG_START_OFFSET, RECOVERY_POINT};
 use crate::error::{IoContext, Result};
 use crate::index::{decode_offset_entry, decode_time_entry, OFFSET_ENTRY_BYTES, TIME_ENTRY_BYTES};
 use crate::loader::TRUNCATE_SWAP_SUFFIX;
@@ -151,15 +151,16 @@ pub fn verify_log_dir(dir: &Path) -> Result<LogCheck> {
 
 /// The files of a partition directory that are not segment files: Fjord's
 /// (the lock, the checkpoints and their temporaries, the clean-shutdown
-/// marker, the marker of a partition being created) and those a Kafka broker
+/// marker, the markers of a partition being created or deleted) and those a Kafka broker
 /// keeps there (checkpoints and metadata).
 fn is_known_file(name: &str) -> bool {
-    const KNOWN: [&str; 9] = [
+    const KNOWN: [&str; 10] = [
         ".lock",
         CLEAN_SHUTDOWN,
         LOG_START_OFFSET,
         RECOVERY_POINT,
         CREATING_MARKER,
+        DELETING_MARKER,
         "leader-epoch-checkpoint",
         "partition.metadata",
         "leader-epoch-checkpoint.tmp",
