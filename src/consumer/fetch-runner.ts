@@ -73,6 +73,9 @@ export class FetchRunner {
         if (!(await membership.startRejoin())) continue;
       }
       const worked = await this.#fetchAndProcess(config, autoCommit);
+      // Timers and I/O get a turn between passes: a batch handed out again and
+      // again (eachBatchAutoResolve false, nothing resolved) would otherwise loop on microtasks alone.
+      if (worked) await new Promise<void>((resolve) => setImmediate(resolve));
       if (!worked && this.#running && !membership.mustRejoin()) {
         // Idle: a batch commit put off during a cooperative rejoin, or an autoCommitInterval commit, still falls due.
         if (autoCommit) await this.committer.idleAutoCommit(config);

@@ -3,7 +3,7 @@
 // reset policy, and poll() pulls records from the same positions run() uses.
 import { InvalidArgumentError } from '../errors.js';
 import type { GroupClient } from '../groups/group-client.js';
-import { decodeBatches } from '../record-batch/decode.js';
+import { decodeMessages } from './kafka-message.js';
 import type { TopicRegistry } from '../topics/topic-registry.js';
 import { type PolledRecord, topicPartitionList } from './consumer-config.js';
 import type { Positions } from './positions.js';
@@ -46,10 +46,10 @@ export class ManualAssignment {
         try {
           const slice = this.positions.slice(owned, this.maxBytesPerPartition);
           if (slice === null) continue;
-          for (const r of decodeBatches(slice.bytes, { fromOffset: owned.position })) {
+          for (const message of decodeMessages(slice.bytes, owned.position)) {
             if (out.length >= maxRecords) break;
-            out.push({ ...r, topic: owned.topic, partition: owned.partition.id });
-            owned.position = r.offset + 1;
+            out.push(Object.assign(message, { topic: owned.topic, partition: owned.partition.id }));
+            owned.position = Number(message.offset) + 1;
             decoded++;
           }
           if (decoded === 0) owned.position = slice.nextOffset;
