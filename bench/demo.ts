@@ -29,7 +29,7 @@ const HEADERS = { source: 'demo' };
 const EVENT_TYPES = ['page_view', 'search', 'add_to_cart', 'checkout', 'login'] as const;
 const USERS = 50_000;
 const GROUP_ID = 'demo-readers';
-/** How often the members commit what they processed (KafkaJS default 5000): lag below reflects commits. */
+/** Members also commit this often within a batch (KafkaJS commits after every batch anyway): lag below reflects commits. */
 const AUTO_COMMIT_INTERVAL_MS = 100;
 /** After the last send, how long the group may take to read the rest. */
 const DRAIN_TIMEOUT_MS = 20_000;
@@ -46,15 +46,30 @@ interface DemoOptions {
   lateJoin: boolean;
 }
 
+const USAGE = 'usage: demo [--records N] [--acks 0|1|all] [--consumers N] [--late-join]';
+
 function parseOptions(): DemoOptions {
-  const { values } = parseArgs({
-    options: {
-      records: { type: 'string', default: '1000000' },
-      acks: { type: 'string', default: '1' },
-      consumers: { type: 'string', default: '3' },
-      'late-join': { type: 'boolean', default: false },
-    },
-  });
+  let parsed: { values: { records: string; acks: string; consumers: string; 'late-join': boolean; help: boolean } };
+  try {
+    parsed = parseArgs({
+      options: {
+        records: { type: 'string', default: '1000000' },
+        acks: { type: 'string', default: '1' },
+        consumers: { type: 'string', default: '3' },
+        'late-join': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    console.error(`demo: ${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  const { values } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    console.log('Produces --records events (default 1,000,000) with acks --acks (default 1) while --consumers members (default 3) read them.');
+    process.exit(0);
+  }
   const records = Number(values.records);
   if (!Number.isSafeInteger(records) || records < 1) {
     console.error(`demo: --records must be a positive integer, got ${JSON.stringify(values.records)}`);

@@ -14,7 +14,7 @@
 //
 //   npm run bench [-- --quick] [--max-message-bytes 16777216] [--stores fjord,lmdb] [--sizes 100,1024]
 import { fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,27 +23,38 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 
 import { encodeBatch } from '../src/index.js';
-import { renderChart } from './sweep/chart.js';
+import { chartAvailable, renderChart } from './sweep/chart.js';
+import { PEER_PACKAGES, storeAvailable } from './sweep/open-store.js';
 import type { CellSpec, ChildMessage, Job, JobResult, LatencyResult, MemoryResult, RejectResult, StoreJob, StoreJobResult } from './sweep/jobs.js';
 import { checkTargets, consumeTable, produceTable, sizeLabel, targetsTable, type SweepResults } from './sweep/report.js';
 import { STORE_KINDS, type Acks, type StoreKind } from './sweep/store.js';
 import { onProjectFilesystem, usageFor } from './support.js';
 
 const usage = usageFor('fjord-bench');
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    'max-message-bytes': { type: 'string' },
-    stores: { type: 'string' },
-    sizes: { type: 'string' },
-    'cell-seconds': { type: 'string' },
-    'memory-gib': { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
-});
+const USAGE =
+  'usage: fjord-bench [--quick] [--max-message-bytes N] [--stores fjord,lmdb,sqlite,floor] [--sizes 100,1024,...] [--cell-seconds S] [--memory-gib G] [--out DIR]';
+const { values: args } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        quick: { type: 'boolean', default: false },
+        'max-message-bytes': { type: 'string' },
+        stores: { type: 'string' },
+        sizes: { type: 'string' },
+        'cell-seconds': { type: 'string' },
+        'memory-gib': { type: 'string' },
+        out: { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+    });
+  } catch (error) {
+    return usage(`${(error as Error).message}\n${USAGE}`);
+  }
+})();
 if (args.help) {
+  console.log(USAGE);
   console.log(
-    'usage: fjord-bench [--quick] [--max-message-bytes N] [--stores fjord,lmdb,sqlite,floor] [--sizes 100,1024,...] [--cell-seconds S] [--memory-gib G]',
+    'The lmdb and sqlite rows run when the lmdb and better-sqlite3 packages can be imported (they are devDependencies of fjord), the chart when vega and vega-lite can; otherwise they are reported as skipped.',
   );
   process.exit(0);
 }
@@ -63,8 +74,24 @@ const maxMessageBytes = positive(args['max-message-bytes'], 'max-message-bytes',
 if (maxMessageBytes < 1024) usage(`--max-message-bytes must be at least 1024, got ${maxMessageBytes}`);
 if (maxMessageBytes > 2 ** 30)
   usage(`--max-message-bytes must be at most ${2 ** 30} (a batch's length is an int32 and a segment holds it), got ${maxMessageBytes}`);
-const stores: StoreKind[] = args.stores === undefined ? [...STORE_KINDS] : args.stores.split(',').map((s) => s.trim() as StoreKind);
-for (const s of stores) if (!STORE_KINDS.includes(s)) usage(`--stores: unknown store ${JSON.stringify(s)}; known: ${STORE_KINDS.join(', ')}`);
+const requestedStores: StoreKind[] = args.stores === undefined ? [...STORE_KINDS] : args.stores.split(',').map((s) => s.trim() as StoreKind);
+for (const s of requestedStores) if (!STORE_KINDS.includes(s)) usage(`--stores: unknown store ${JSON.stringify(s)}; known: ${STORE_KINDS.join(', ')}`);
+/** Peer stores whose package is not installed: skipped by default, an error when named in --stores. */
+const skippedStores: { store: StoreKind; reason: string }[] = [];
+for (const s of requestedStores) {
+  if (await storeAvailable(s)) continue;
+  const reason = `package ${PEER_PACKAGES[s]} is not installed`;
+  if (args.stores !== undefined) usage(`--stores: ${s} cannot run here: ${reason}`);
+  skippedStores.push({ store: s, reason });
+}
+const stores = requestedStores.filter((s) => !skippedStores.some((k) => k.store === s));
+const withChart = await chartAvailable();
+/** Where the results go: the checkout's bench/results when run from one, else ./fjord-bench-results. */
+const resultsDir =
+  args.out ??
+  (existsSync(fileURLToPath(new URL('../../bench/fjord-bench.ts', import.meta.url)))
+    ? fileURLToPath(new URL('../../bench/results/', import.meta.url))
+    : join(process.cwd(), 'fjord-bench-results'));
 const produceSeconds = positive(args['cell-seconds'], 'cell-seconds', quick ? 0.2 : 1, false);
 const memoryBytes = positive(args['memory-gib'], 'memory-gib', quick ? 1 : 10, false) * 1024 ** 3;
 
@@ -162,7 +189,9 @@ async function main(): Promise<void> {
     `fjord-bench (${quick ? 'quick' : 'full'}): node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, data in ${workDir}` +
       `${sameFilesystem ? '' : ` (not the filesystem of ${process.cwd()})`}\n` +
       `max.message.bytes ${maxMessageBytes}: sizes ${sizes.map(sizeLabel).join(', ')}, then ${sizeLabel(largestFit + 1)} (must be rejected); ` +
-      `stores ${stores.join(', ')}; ${totalCells} cells of ${produceSeconds} s`,
+      `stores ${stores.join(', ')}; ${totalCells} cells of ${produceSeconds} s` +
+      skippedStores.map(({ store, reason }) => `\nskipped: ${store} (${reason})`).join('') +
+      (withChart ? '' : '\nskipped: the chart (packages vega and vega-lite are not installed)'),
   );
   const bar = new cliProgress.SingleBar(
     { format: '{bar} {percentage}% | {value}/{total} cells | {eta_formatted} left | {job}', stream: process.stderr, hideCursor: true, etaBuffer: 40 },
@@ -199,7 +228,6 @@ async function main(): Promise<void> {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Linux ${release()}, node ${process.version}`;
   const targets = checkTargets(results, memoryBytes);
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-  const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
   mkdirSync(resultsDir, { recursive: true });
   const jsonPath = join(resultsDir, `${stamp}.json`);
   const svgPath = join(resultsDir, `${stamp}.svg`);
@@ -220,6 +248,7 @@ async function main(): Promise<void> {
       senders: SENDERS,
       partitions: PARTITIONS,
       stores,
+      skippedStores,
       produceSecondsPerCell: produceSeconds,
       warmupSecondsPerCell: Math.max(0.1, produceSeconds / 4),
       memoryBytes,
@@ -234,10 +263,12 @@ async function main(): Promise<void> {
     ...results,
   };
   writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(
-    svgPath,
-    await renderChart(results.produce, results.consume, `${machine}; ${quick ? 'quick' : 'full'} run ${startedAt.toISOString().slice(0, 10)}`),
-  );
+  if (withChart) {
+    writeFileSync(
+      svgPath,
+      await renderChart(results.produce, results.consume, `${machine}; ${quick ? 'quick' : 'full'} run ${startedAt.toISOString().slice(0, 10)}`),
+    );
+  }
 
   console.log(`\n## Produce (${machine})\n`);
   console.log(produceTable(results.produce));
@@ -255,7 +286,10 @@ async function main(): Promise<void> {
   }
   console.log('\n## Targets\n');
   console.log(targetsTable(targets));
-  console.log(`\nresults: ${jsonPath}\nchart: ${svgPath}\n(${elapsedSeconds.toFixed(0)} s)`);
+  for (const { store, reason } of skippedStores) console.log(`skipped: ${store} (${reason})`);
+  console.log(
+    `\nresults: ${jsonPath}\nchart: ${withChart ? svgPath : 'skipped (packages vega and vega-lite are not installed)'}\n(${elapsedSeconds.toFixed(0)} s)`,
+  );
 }
 
 await main();

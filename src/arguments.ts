@@ -26,6 +26,14 @@ export function booleanOption(value: unknown, name: string, fallback: boolean): 
   return value;
 }
 
+/**
+ * A KafkaJS boolean option, read as KafkaJS reads it: by truthiness (`'true'`
+ * and `1` are true, `0`, `''` and `null` false); `fallback` when absent.
+ */
+export function kafkaJsFlag(value: unknown, fallback: boolean): boolean {
+  return value === undefined ? fallback : Boolean(value);
+}
+
 /** An optional function option; `fallback` when absent. */
 export function functionOption<F extends (...args: never[]) => unknown>(value: unknown, name: string, fallback: F): F {
   if (value === undefined) return fallback;

@@ -2,12 +2,36 @@
 // listened to with `client.on(type, listener)`, which returns a remover.
 import { EventEmitter } from 'node:events';
 
+import { InvalidArgumentError } from './errors.js';
+
 export interface InstrumentationEvent<T = unknown> {
   id: number;
   type: string;
   timestamp: number;
   payload: T;
 }
+
+/**
+ * KafkaJS's check of `client.on(name)`: a name that is not one of the
+ * client's events is refused with KafkaJS's message (its
+ * KafkaJSNonRetriableError; Fjord's InvalidArgumentError).
+ */
+export function checkEventName(client: 'consumer' | 'producer' | 'admin', events: Record<string, string>, name: unknown): void {
+  if (typeof name === 'string' && Object.values(events).includes(name)) return;
+  throw new InvalidArgumentError(
+    `Event name should be one of ${Object.keys(events)
+      .map((key) => `${client}.events.${key}`)
+      .join(', ')}`,
+  );
+}
+
+/** KafkaJS's network events: accepted by `on()` as KafkaJS accepts them, never emitted (Fjord has no network). */
+export const networkEvents = <C extends string>(client: C) =>
+  ({
+    REQUEST: `${client}.network.request`,
+    REQUEST_TIMEOUT: `${client}.network.request_timeout`,
+    REQUEST_QUEUE_SIZE: `${client}.network.request_queue_size`,
+  }) as const;
 
 export class Instrumentation {
   readonly #emitter = new EventEmitter();

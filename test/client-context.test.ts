@@ -56,7 +56,7 @@ describe('client context', () => {
     await consumer.commitOffsets([{ topic: 'clocked', partition: 0, offset: '1' }]);
 
     expect((await fjord.topics()).get('clocked').createdAt).toBe(FAKE_NOW);
-    expect(record!.timestamp).toBe(FAKE_NOW);
+    expect(record!.timestamp).toBe(String(FAKE_NOW));
     const committed = await (await fjord.groupClient()).committed('clocked-group', 'clocked', 0);
     expect(committed).toEqual({ offset: 1, metadata: null, commitTimestamp: FAKE_NOW, leaderEpoch: -1 });
   });

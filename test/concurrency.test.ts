@@ -144,7 +144,7 @@ describe('producing, consuming, retention and partition growth at once', () => {
       for (let polls = 1; reading; polls++) {
         if (polls % 5 === 0) await sleep(250);
         try {
-          for (const r of await puller.poll({ maxRecords: 20, timeoutMs: 20 })) pulled.add(r.partition, r.offset, r.value!.toString());
+          for (const r of await puller.poll({ maxRecords: 20, timeoutMs: 20 })) pulled.add(r.partition, Number(r.offset), r.value!.toString());
         } catch (error) {
           errors.push(error);
           return;

@@ -731,7 +731,7 @@ describe('the pull API: assign and poll', () => {
     const events = recordEvents(consumer);
     await consumer.connect();
     consumer.assign([{ topic: 'pull', partitions: [0, 1] }]);
-    const brief = (records: { topic: string; partition: number; offset: number; value: Buffer | null }[]) =>
+    const brief = (records: { topic: string; partition: number; offset: string; value: Buffer | null }[]) =>
       records.map((r) => `${r.topic}/${r.partition}@${r.offset}=${r.value!.toString()}`);
 
     expect(brief(await consumer.poll({ maxRecords: 2, timeoutMs: 0 }))).toEqual(['pull/0@0=a0', 'pull/0@1=a1']);
@@ -801,7 +801,7 @@ describe('bad input', () => {
     await expect(consumer.run({})).rejects.toThrow(InvalidArgumentError);
     await expect(consumer.run()).rejects.toThrow(InvalidArgumentError);
     await consumer.run({ eachMessage: async () => undefined });
-    await expect(consumer.run({ eachMessage: async () => undefined })).rejects.toThrow(InvalidArgumentError); // already running
+    await consumer.run({ eachMessage: async () => undefined }); // already running: as KafkaJS, a warning (test/kafkajs-options.test.ts)
     await expect(consumer.subscribe({ topic: 'input' })).rejects.toThrow(InvalidArgumentError); // subscribe after run
     expect(() => consumer.seek({ topic: 'input', partition: 0, offset: '-5' })).toThrow(OffsetOutOfRangeError);
     expect(() => consumer.seek({ topic: 'input', partition: 0, offset: 'soon' })).toThrow(InvalidArgumentError);

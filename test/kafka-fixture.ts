@@ -110,7 +110,10 @@ export async function pollAll(fjord: Fjord, topics: readonly string[], readUncom
   for (;;) {
     const polled = await consumer.poll({ maxRecords: 10_000, timeoutMs: 0 });
     if (polled.length === 0) break;
-    for (const r of polled) records.push(asManifestRecord(r.topic, r.partition, r));
+    for (const r of polled) {
+      const record = { offset: Number(r.offset), timestamp: Number(r.timestamp), key: r.key, value: r.value, headers: r.headers };
+      records.push(asManifestRecord(r.topic, r.partition, record));
+    }
   }
   await consumer.disconnect();
   return sortRecords(records);

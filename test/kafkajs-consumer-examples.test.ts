@@ -319,7 +319,7 @@ describe('KafkaJS consumer examples (docs/Consuming.md)', () => {
     expect(rest).toEqual(['job-3', 'job-4']);
   });
 
-  it('autoCommitThreshold: the offsets are committed once that many messages were resolved (COMMIT_OFFSETS after every 2nd)', async () => {
+  it('autoCommitThreshold: within a batch the offsets are committed once that many were resolved, and the whole batch once it is processed', async () => {
     const kafka = newKafka();
     await createTopic(kafka, 'threshold');
     const consumer = kafka.consumer({ groupId: 'threshold-group' });
@@ -332,12 +332,47 @@ describe('KafkaJS consumer examples (docs/Consuming.md)', () => {
       autoCommitThreshold: 2,
       eachMessage: async () => void handled++,
     });
-    for (let i = 0; i < 5; i++) {
-      await produce(kafka, 'threshold', [{ value: `m${i}` }]);
-      await until(`message ${i}`, () => handled === i + 1);
-    }
+    // One send, one batch of five: KafkaJS commits after the 2nd and the 4th message, then after the batch.
+    await produce(
+      kafka,
+      'threshold',
+      Array.from({ length: 5 }, (_, i) => ({ value: `m${i}` })),
+    );
+    await until('the commit after the batch', () => ofType(events, consumer.events.COMMIT_OFFSETS).length === 3);
     const commits = ofType(events, consumer.events.COMMIT_OFFSETS).map((e) => e.payload.topics[0].partitions[0].offset);
-    expect(commits).toEqual(['2', '4']);
+    expect(commits).toEqual(['2', '4', '5']);
+    expect(handled).toBe(5);
+  });
+
+  it('the default auto-commit (no autoCommitInterval, no autoCommitThreshold): the offsets of each batch are committed once it is processed', async () => {
+    const kafka = newKafka();
+    await createTopic(kafka, 'default-commit');
+    const consumer = kafka.consumer({ groupId: 'default-commit-group' });
+    const events = recordEvents(consumer);
+    const seen: string[] = [];
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'default-commit', fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ topic, partition, message }) => {
+        seen.push(message.value!.toString());
+      },
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    for (const round of [0, 1]) {
+      await produce(
+        kafka,
+        'default-commit',
+        Array.from({ length: 3 }, (_, i) => ({ value: `r${round}-${i}` })),
+      );
+      await until(`the commit of round ${round}`, () => ofType(events, consumer.events.COMMIT_OFFSETS).length === round + 1);
+      // The batch's last offset + 1, with nothing left to process: lag 0 while the consumer sits idle.
+      expect(await admin.fetchOffsets({ groupId: 'default-commit-group', topics: ['default-commit'] })).toEqual([
+        { topic: 'default-commit', partitions: [{ partition: 0, offset: String(3 * (round + 1)), metadata: null, lag: '0' }] },
+      ]);
+    }
+    expect(seen).toEqual(['r0-0', 'r0-1', 'r0-2', 'r1-0', 'r1-1', 'r1-2']);
+    await admin.disconnect();
   });
 
   it('manual committing: run with autoCommit false, then consumer.commitOffsets stores exactly the given offsets', async () => {

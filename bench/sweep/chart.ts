@@ -1,8 +1,9 @@
 // The sweep's chart: throughput against record size, one line per store, as
 // SVG rendered by Vega-Lite (no browser, no canvas): produce at acks 1 and at
-// acks all with 64 senders, and consume, each on one partition.
-import * as vega from 'vega';
-import * as vegaLite from 'vega-lite';
+// acks all with 64 senders, and consume, each on one partition. Vega and
+// Vega-Lite are devDependencies: imported when a chart is drawn, and an
+// installed fjord-bench without them skips the chart.
+import type * as VegaLite from 'vega-lite';
 
 import type { ConsumeResult, ProduceResult } from './jobs.js';
 
@@ -13,7 +14,18 @@ interface Point {
   mbPerSec: number;
 }
 
+/** Whether vega and vega-lite can be imported here (they are devDependencies). */
+export async function chartAvailable(): Promise<boolean> {
+  try {
+    await Promise.all([import('vega'), import('vega-lite')]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function renderChart(produce: readonly ProduceResult[], consume: readonly ConsumeResult[], subtitle: string): Promise<string> {
+  const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
   const points: Point[] = [];
   const panels = ['produce, acks 1, 64 senders', 'produce, acks all, 64 senders', 'consume (eachBatch / read back)'];
   for (const row of produce) {
@@ -26,7 +38,7 @@ export async function renderChart(produce: readonly ProduceResult[], consume: re
   }
   for (const row of consume) if (row.partitions === 1) points.push({ panel: panels[2]!, store: row.store, valueBytes: row.valueBytes, mbPerSec: row.mbPerSec });
 
-  const spec: vegaLite.TopLevelSpec = {
+  const spec: VegaLite.TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: 'Fjord vs what a Node user would embed: MB/s of record values by record size', subtitle },
     data: { values: points },

@@ -3,7 +3,7 @@
 import { describeValue } from '../arguments.js';
 import { InvalidArgumentError, InvalidPartitionsError, NotConnectedError, OffsetOutOfRangeError } from '../errors.js';
 import type { ClientContext } from '../client-context.js';
-import { Instrumentation } from '../instrumentation.js';
+import { checkEventName, Instrumentation, networkEvents } from '../instrumentation.js';
 import { toOffset } from '../storage/log.js';
 import { configDefault, topicConfigNames, validateTopicConfigs, type TopicConfigs } from '../topics/topic-config.js';
 import type { GroupDescription } from '../groups/group-coordinator.js';
@@ -62,7 +62,7 @@ export interface SeekEntry {
 const NODE_ID = 0;
 
 export class Admin {
-  readonly events = { CONNECT: 'admin.connect', DISCONNECT: 'admin.disconnect' } as const;
+  readonly events = { CONNECT: 'admin.connect', DISCONNECT: 'admin.disconnect', ...networkEvents('admin') } as const;
   readonly #instrumentation = new Instrumentation();
   #connected = false;
 
@@ -86,6 +86,7 @@ export class Admin {
 
   /** KafkaJS instrumentation events; returns a function that removes the listener. */
   on(event: string, listener: (event: unknown) => void): () => void {
+    checkEventName('admin', this.events, event);
     return this.#instrumentation.on(event, listener);
   }
 
@@ -296,7 +297,8 @@ export class Admin {
   }
 
   /**
-   * Committed offsets of a group per partition (`-1`: none), with `lag`: log
+   * Committed offsets of a group per partition (`-1`: none; with `resolveOffsets`,
+   * as KafkaJS, none becomes the log end, committed so), with `lag`: log
    * end offset minus the committed offset (from the log start when none).
    */
   async fetchOffsets(options: {
@@ -309,8 +311,19 @@ export class Admin {
     if (typeof groupId !== 'string' || groupId === '')
       throw new InvalidArgumentError(`fetchOffsets: groupId must be a non-empty string, got ${describeValue(groupId)}`);
     const groups = await this.#context.groupClient();
-    const offsets = await groups.groupOffsets(groupId);
+    let offsets = await groups.groupOffsets(groupId);
     const topics = options.topics ?? [...new Set(offsets.map((o) => o.topic))];
+    if (options.resolveOffsets) {
+      // As KafkaJS: a partition without a committed offset (-1, "latest") is set to the log end, and committed so.
+      for (const name of topics) {
+        const topic = registry.get(name);
+        const partitions = topic.partitions
+          .filter((p) => !offsets.some((o) => o.topic === name && o.partition === p.id))
+          .map((p) => ({ partition: p.id, offset: String(p.log.logEndOffset) }));
+        if (partitions.length > 0) await this.setOffsets({ groupId, topic: name, partitions });
+      }
+      offsets = await groups.groupOffsets(groupId);
+    }
     return topics.map((name) => {
       const topic = registry.get(name);
       return {
@@ -318,10 +331,9 @@ export class Admin {
         partitions: topic.partitions.map((p) => {
           const committed = offsets.find((o) => o.topic === name && o.partition === p.id);
           const end = p.log.logEndOffset;
-          const resolved = committed === undefined && options.resolveOffsets ? p.log.logStartOffset : committed?.offset;
           return {
             partition: p.id,
-            offset: String(resolved ?? -1),
+            offset: String(committed?.offset ?? -1),
             metadata: committed?.metadata ?? null,
             lag: String(Math.max(0, end - Math.max(committed?.offset ?? p.log.logStartOffset, p.log.logStartOffset))),
           };

@@ -1,11 +1,11 @@
 // KafkaJS's consumer shapes (config, run config, payloads, events) and the
 // checks of what a caller passes in.
-import { booleanOption, describeValue, integerOption } from '../arguments.js';
+import { describeValue, integerOption, kafkaJsFlag } from '../arguments.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { PartitionAssigner } from '../groups/assigner-protocol.js';
 import { PartitionAssigners } from '../groups/assigners.js';
-import type { DecodedRecord } from '../record-batch/decode.js';
 import { validateTopicName } from '../topics/topic-name.js';
+import { networkEvents } from '../instrumentation.js';
 import type { KafkaMessage } from './kafka-message.js';
 
 export interface ConsumerConfig {
@@ -81,7 +81,8 @@ export interface ConsumerRunConfig {
   partitionsConsumedConcurrently?: number;
 }
 
-export interface PolledRecord extends DecodedRecord {
+/** A record of `poll()`: the message shape `run()` hands out (offset and timestamp as strings), with its topic and partition. */
+export interface PolledRecord extends KafkaMessage {
   topic: string;
   partition: number;
 }
@@ -92,12 +93,13 @@ export interface TopicOffsets {
   partitions: { partition: number; offset: string }[];
 }
 
+/** KafkaJS's consumer events, in its order (the order `on()`'s error lists them in). */
 export const CONSUMER_EVENTS = {
   HEARTBEAT: 'consumer.heartbeat',
   COMMIT_OFFSETS: 'consumer.commit_offsets',
   GROUP_JOIN: 'consumer.group_join',
-  FETCH_START: 'consumer.fetch_start',
   FETCH: 'consumer.fetch',
+  FETCH_START: 'consumer.fetch_start',
   START_BATCH_PROCESS: 'consumer.start_batch_process',
   END_BATCH_PROCESS: 'consumer.end_batch_process',
   CONNECT: 'consumer.connect',
@@ -106,6 +108,7 @@ export const CONSUMER_EVENTS = {
   CRASH: 'consumer.crash',
   REBALANCING: 'consumer.rebalancing',
   RECEIVED_UNSUBSCRIBED_TOPICS: 'consumer.received_unsubscribed_topics',
+  ...networkEvents('consumer'),
 } as const;
 
 /** Emits a KafkaJS instrumentation event. */
@@ -147,15 +150,16 @@ export function consumerOptions(config: ConsumerConfig, defaults: { allowAutoTop
   if (!Array.isArray(partitionAssigners) || partitionAssigners.length === 0 || partitionAssigners.some((a) => typeof a !== 'function')) {
     throw new InvalidArgumentError('partitionAssigners must be a non-empty array of assigner factories');
   }
-  const allowAutoTopicCreation = booleanOption(config.allowAutoTopicCreation, 'allowAutoTopicCreation', defaults.allowAutoTopicCreation);
+  const allowAutoTopicCreation = kafkaJsFlag(config.allowAutoTopicCreation, defaults.allowAutoTopicCreation);
   if (config.autoOffsetReset !== undefined && !['earliest', 'latest', 'none'].includes(config.autoOffsetReset)) {
     throw new InvalidArgumentError(`autoOffsetReset must be earliest, latest or none, got ${describeValue(config.autoOffsetReset)}`);
   }
-  const readUncommitted = booleanOption(config.readUncommitted, 'readUncommitted', false);
+  const readUncommitted = kafkaJsFlag(config.readUncommitted, false);
   return { ...options, readUncommitted, allowAutoTopicCreation, autoOffsetReset: config.autoOffsetReset, partitionAssigners };
 }
 
-export function checkRunConfig(config: ConsumerRunConfig): void {
+/** Checks a run config; returns it with KafkaJS's flags read as KafkaJS reads them (by truthiness, true when absent). */
+export function checkRunConfig(config: ConsumerRunConfig): ConsumerRunConfig {
   if (config === null || typeof config !== 'object') throw new InvalidArgumentError(`run(config): config must be an object, got ${describeValue(config)}`);
   const { eachMessage, eachBatch } = config;
   if (eachMessage === undefined && eachBatch === undefined) throw new InvalidArgumentError('run needs an eachMessage or an eachBatch handler');
@@ -163,11 +167,10 @@ export function checkRunConfig(config: ConsumerRunConfig): void {
     throw new InvalidArgumentError(`eachMessage must be a function, got ${describeValue(eachMessage)}`);
   if (eachBatch !== undefined && typeof eachBatch !== 'function')
     throw new InvalidArgumentError(`eachBatch must be a function, got ${describeValue(eachBatch)}`);
-  booleanOption(config.autoCommit, 'autoCommit', true);
-  booleanOption(config.eachBatchAutoResolve, 'eachBatchAutoResolve', true);
   if (config.autoCommitInterval !== null) integerOption(config.autoCommitInterval, 'autoCommitInterval', 0, 0);
   if (config.autoCommitThreshold !== null) integerOption(config.autoCommitThreshold, 'autoCommitThreshold', 1, 1);
   integerOption(config.partitionsConsumedConcurrently, 'partitionsConsumedConcurrently', 1, 1);
+  return { ...config, autoCommit: kafkaJsFlag(config.autoCommit, true), eachBatchAutoResolve: kafkaJsFlag(config.eachBatchAutoResolve, true) };
 }
 
 /** Checks a KafkaJS `[{ topic, partitions? }]` list (assign, pause, resume). */

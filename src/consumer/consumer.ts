@@ -3,12 +3,12 @@
 // one). Keys and values handed to handlers view their fetch's own memory
 // (docs/store.md#values-are-the-readers-own). This facade checks calls and wires the parts: subscription,
 // positions, membership, committer, the fetch runner and manual assignment.
-import { describeValue } from '../arguments.js';
+import { describeValue, kafkaJsFlag } from '../arguments.js';
 import type { ClientContext } from '../client-context.js';
 import { InvalidArgumentError, NotConnectedError } from '../errors.js';
 import type { PartitionAssigner } from '../groups/assigner-protocol.js';
 import type { GroupClient } from '../groups/group-client.js';
-import { Instrumentation } from '../instrumentation.js';
+import { checkEventName, Instrumentation } from '../instrumentation.js';
 import { toOffset } from '../storage/log.js';
 import type { TopicRegistry } from '../topics/topic-registry.js';
 import { Committer } from './committer.js';
@@ -65,6 +65,7 @@ export class Consumer {
   }
 
   on(event: string, listener: (event: unknown) => void): () => void {
+    checkEventName('consumer', this.events, event);
     return this.#instrumentation.on(event, listener);
   }
 
@@ -124,7 +125,8 @@ export class Consumer {
     if (this.#manual !== null) throw new InvalidArgumentError('this consumer uses assign(); subscribe and assign do not mix');
     const topics = subscription?.topics ?? (subscription?.topic !== undefined ? [subscription.topic] : undefined);
     if (!Array.isArray(topics) || topics.length === 0) throw new InvalidArgumentError('subscribe needs topic or topics (strings or RegExps)');
-    const fromBeginning = subscription.fromBeginning === true;
+    // As KafkaJS: by truthiness ('true' and 1 start from the beginning).
+    const fromBeginning = kafkaJsFlag(subscription.fromBeginning, false);
     for (const topic of topics) {
       if (typeof topic === 'string') {
         if (!registry.has(topic)) {
@@ -153,10 +155,14 @@ export class Consumer {
   async run(config: ConsumerRunConfig = {}): Promise<void> {
     if (config === null || typeof config !== 'object') throw new InvalidArgumentError(`run(config): config must be an object, got ${describeValue(config)}`);
     const { runner, membership } = this.#connected();
-    if (runner.running) throw new InvalidArgumentError('the consumer is already running');
-    checkRunConfig(config);
+    if (runner.running) {
+      // As KafkaJS: a second run() is a warning, not an error.
+      this.#context.logger().namespace('Consumer').warn('consumer#run was called, but the consumer is already running', { groupId: this.#options.groupId });
+      return;
+    }
+    const checked = checkRunConfig(config);
     if (this.#subscription.isEmpty) throw new InvalidArgumentError('subscribe to a topic before run()');
-    await runner.start(config, (error) => {
+    await runner.start(checked, (error) => {
       // As KafkaJS: a consumer that cannot go on leaves its group (the others take its partitions), then reports the crash.
       void membership.leave();
       this.#emit(CONSUMER_EVENTS.CRASH, { error, groupId: this.#options.groupId, restart: false });

@@ -5,7 +5,7 @@
 // nothing to read.
 import { decompressRegistered, hasRegisteredCodecs } from '../record-batch/compression-codecs.js';
 import { type LogSlice, toOffset } from '../storage/log.js';
-import { type Batch, CONSUMER_EVENTS, type ConsumerOptions, type ConsumerRunConfig, type EmitEvent } from './consumer-config.js';
+import { type Batch, CONSUMER_EVENTS, type ConsumerOptions, type ConsumerRunConfig, type EmitEvent, type TopicOffsets } from './consumer-config.js';
 import type { Committer } from './committer.js';
 import { decodeMessages, type KafkaMessage } from './kafka-message.js';
 import type { Membership } from './membership.js';
@@ -74,8 +74,13 @@ export class FetchRunner {
         if (!(await membership.startRejoin())) continue;
       }
       const worked = await this.#fetchAndProcess(config, autoCommit);
+      // Timers and I/O get a turn between passes: a batch handed out again and
+      // again (eachBatchAutoResolve false, nothing resolved) would otherwise loop on microtasks alone.
+      if (worked) await new Promise<void>((resolve) => setImmediate(resolve));
       if (!worked && this.#running && !membership.mustRejoin()) {
-        await this.positions.waitForAppend(this.options.maxWaitTimeInMs, (wake) => {
+        // Idle: a batch commit put off during a cooperative rejoin, or an autoCommitInterval commit, still falls due.
+        if (autoCommit) await this.committer.idleAutoCommit(config);
+        await this.positions.waitForAppend(Math.min(this.options.maxWaitTimeInMs, this.committer.untilIntervalCommit(config)), (wake) => {
           this.#wake = wake;
         });
         this.#wake = null;
@@ -89,6 +94,7 @@ export class FetchRunner {
   /** One pass over the owned partitions; true if any records were handed out. */
   async #fetchAndProcess(config: ConsumerRunConfig, autoCommit: boolean): Promise<boolean> {
     await this.positions.resolve((topic, partition) => this.membership.committedOffset(topic, partition));
+    this.committer.noteAssignment();
     this.emit(CONSUMER_EVENTS.FETCH_START, {});
     const started = performance.now();
     const owned = this.positions.owned();
@@ -103,7 +109,8 @@ export class FetchRunner {
         const o = owned[next++]!;
         if (!this.#running || this.membership.mustRejoin() || budget <= 0) return;
         if (this.positions.isPaused(o)) continue;
-        this.positions.applySeek(o);
+        // As KafkaJS: under autoCommit a seek is committed when it is applied.
+        if (this.positions.applySeek(o) && autoCommit) await this.committer.autoCommit(config);
         const slice = this.positions.slice(o, Math.min(this.options.maxBytesPerPartition, budget));
         if (slice === null) continue;
         // Batches of a codec registered in CompressionCodecs are decompressed by it, awaited, first.
@@ -114,7 +121,8 @@ export class FetchRunner {
         if (records.messages.length === 0) continue;
         worked = true;
         await this.#process(o, records.messages, records.highWatermark, config);
-        if (autoCommit) await this.committer.maybeAutoCommit(config);
+        // As KafkaJS: every batch's resolved offsets are committed once it is processed.
+        if (autoCommit) await this.committer.autoCommit(config);
       }
     };
     const concurrency = Math.max(1, Math.min(owned.length, config.partitionsConsumedConcurrently ?? 1));
@@ -185,7 +193,7 @@ export class FetchRunner {
           resolveOffset,
           heartbeat,
           pause,
-          commitOffsetsIfNecessary: async () => this.committer.maybeAutoCommit(config),
+          commitOffsetsIfNecessary: async (offsets?: unknown) => this.committer.commitIfNecessary(config, offsets as { topics?: TopicOffsets[] } | undefined),
           uncommittedOffsets: () => this.committer.uncommittedOffsets(),
           isRunning: () => this.#running,
           isStale: stale,
@@ -196,9 +204,12 @@ export class FetchRunner {
           if (stale() || pausedHere) break;
           await config.eachMessage!({ topic, partition: partitionId, message, heartbeat, pause });
           resolveOffset(message.offset);
+          await this.committer.maybeAutoCommit(config);
         }
       }
     } catch (error) {
+      // As KafkaJS: what the handler resolved before it failed is committed (autoCommit).
+      await this.committer.autoCommit(config);
       this.emit(CONSUMER_EVENTS.CRASH, { error, groupId: this.options.groupId, restart: true });
       await new Promise((r) => setTimeout(r, 100));
     } finally {

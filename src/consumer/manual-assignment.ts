@@ -4,7 +4,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { GroupClient } from '../groups/group-client.js';
 import { decompressRegistered, hasRegisteredCodecs } from '../record-batch/compression-codecs.js';
-import { decodeBatchesWith } from '../record-batch/decode.js';
+import { decodeMessages } from './kafka-message.js';
 import type { TopicRegistry } from '../topics/topic-registry.js';
 import { type PolledRecord, topicPartitionList } from './consumer-config.js';
 import type { Positions } from './positions.js';
@@ -53,10 +53,10 @@ export class ManualAssignment {
           const committed = this.readUncommitted ? null : (owned.partition.transactions?.view(slice.nextOffset) ?? null);
           if (committed !== null && owned.position >= committed.lastStableOffset) continue;
           const decompressed = hasRegisteredCodecs() ? await decompressRegistered(slice.bytes, owned.position) : undefined;
-          for (const r of decodeBatchesWith(slice.bytes, { fromOffset: owned.position, committed }, decompressed)) {
+          for (const message of decodeMessages(slice.bytes, owned.position, decompressed, committed)) {
             if (out.length >= maxRecords) break;
-            out.push({ ...r, topic: owned.topic, partition: owned.partition.id });
-            owned.position = r.offset + 1;
+            out.push(Object.assign(message, { topic: owned.topic, partition: owned.partition.id }));
+            owned.position = Number(message.offset) + 1;
             decoded++;
           }
           if (decoded === 0) owned.position = Math.min(slice.nextOffset, committed?.lastStableOffset ?? Infinity);

@@ -154,16 +154,17 @@ export class Positions {
     this.#seeks.clear();
   }
 
-  /** Applies a seek waiting for this partition, if any. */
-  applySeek(owned: Owned): void {
+  /** Applies a seek waiting for this partition, if any; true if there was one. */
+  applySeek(owned: Owned): boolean {
     const k = partitionKey(owned.topic, owned.partition.id);
     const at = this.#seeks.get(k);
-    if (at === undefined) return;
+    if (at === undefined) return false;
     this.#seeks.delete(k);
     const log = owned.partition.log;
     const position = at === EARLIEST ? log.logStartOffset : at === LATEST ? log.logEndOffset : at;
     owned.position = position;
     owned.resolved = position;
+    return true;
   }
 
   isPaused(owned: Owned): boolean {

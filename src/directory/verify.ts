@@ -5,19 +5,22 @@
 // duration, so it fails (LogDirectoryLockedError) while a Fjord has the
 // directory open and no Fjord can open it meanwhile: files being appended to
 // would show torn tails that are only appends in flight.
+import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 import { describeValue } from '../arguments.js';
 import { fromNative, InvalidArgumentError } from '../errors.js';
 import { native } from '../storage/native.js';
-import { listedTopics, TOPICS_METADATA_FILE } from '../topics/topic-registry.js';
+import { CREATING_MARKER, listedTopics, TOPICS_METADATA_FILE } from '../topics/topic-registry.js';
 
 export interface VerifyProblem {
   /**
    * `torn-batch`, `zero-tail`, `corrupt-batch`, `offset-mismatch`,
-   * `missing-index`, `short-index`, `bad-index-entry`, `orphan-index`; at the
-   * directory level `missing-partition` and `bad-metadata`.
+   * `missing-index`, `short-index`, `bad-index-entry`, `orphan-index`,
+   * `unknown-file`; at the directory level `missing-partition`,
+   * `bad-metadata`, `unowned-partition` (a partition directory no topic of
+   * the metadata owns: not checked, never removed) and `unknown-file`.
    */
   kind: string;
   /** File name inside the partition directory (or the data directory). */
@@ -54,6 +57,25 @@ export interface DataDirVerification {
 }
 
 const PARTITION_DIR = /^(.+)-(\d+)$/;
+/** Fjord's internal topics: their partition directories are not in the topic metadata. */
+const INTERNAL_TOPICS = new Set(['__consumer_offsets']);
+/**
+ * Files of a data directory besides the partition directories: Fjord's (the
+ * lock, the topic metadata and its temporary) and a Kafka broker's (its
+ * checkpoints and properties).
+ */
+const KNOWN_ROOT_FILES = new Set([
+  '.lock',
+  TOPICS_METADATA_FILE,
+  `${TOPICS_METADATA_FILE}.tmp`,
+  'meta.properties',
+  'bootstrap.checkpoint',
+  '.kafka_cleanshutdown',
+  'recovery-point-offset-checkpoint',
+  'log-start-offset-checkpoint',
+  'replication-offset-checkpoint',
+  'cleaner-offset-checkpoint',
+]);
 
 /** Checks every partition of a Fjord data directory; changes nothing. */
 export async function verifyDataDir(dir: string): Promise<DataDirVerification> {
@@ -78,10 +100,25 @@ export async function verifyDataDir(dir: string): Promise<DataDirVerification> {
   }
   try {
     const problems: VerifyProblem[] = [];
+    for (const entry of entries) {
+      const partitionDir = entry.isDirectory() && PARTITION_DIR.test(entry.name);
+      if (partitionDir || KNOWN_ROOT_FILES.has(entry.name) || entry.name.endsWith('.tmp')) continue;
+      const what = entry.isDirectory() ? 'directory' : 'file';
+      problems.push({
+        kind: 'unknown-file',
+        file: entry.name,
+        position: 0,
+        offset: null,
+        message: `a ${what} that is neither a partition directory nor a file Fjord or Kafka keeps in a data directory: left as it is`,
+      });
+    }
+    /** Partition directories the metadata accounts for; null when it cannot be read. */
+    let owned: Set<string> | null = new Set();
     if (hasMetadata) {
       try {
         for (const { name, partitions } of await listedTopics(root)) {
           for (let p = 0; p < partitions; p++) {
+            owned.add(`${name}-${p}`);
             if (!partitionDirs.includes(`${name}-${p}`)) {
               problems.push({
                 kind: 'missing-partition',
@@ -94,6 +131,7 @@ export async function verifyDataDir(dir: string): Promise<DataDirVerification> {
           }
         }
       } catch (error) {
+        owned = null;
         problems.push({
           kind: 'bad-metadata',
           file: TOPICS_METADATA_FILE,
@@ -106,6 +144,20 @@ export async function verifyDataDir(dir: string): Promise<DataDirVerification> {
     const partitions: PartitionVerification[] = [];
     for (const name of partitionDirs) {
       const [, topic, partition] = PARTITION_DIR.exec(name) as unknown as [string, string, string];
+      if (owned !== null && !owned.has(name) && !INTERNAL_TOPICS.has(topic)) {
+        // Not Fjord's to read as a log it owns, nor to remove: reported.
+        const marked = existsSync(join(root, name, CREATING_MARKER));
+        problems.push({
+          kind: 'unowned-partition',
+          file: name,
+          position: 0,
+          offset: null,
+          message: marked
+            ? `no topic owns this partition directory: a createTopics of ${topic} was interrupted (it holds ${CREATING_MARKER}); the next createTopics of ${topic} removes it`
+            : `no topic of ${TOPICS_METADATA_FILE} owns this partition directory, and Fjord did not make it: left as it is`,
+        });
+        continue;
+      }
       const check = await native.verifyLog(join(root, name)).catch((error: unknown) => {
         throw fromNative(error);
       });

@@ -2,9 +2,9 @@
 // gathered (within `lingerMs` / `batchSize`) into RecordBatch v2 batches that
 // cross into Rust as one Buffer each; acks decide when a send resolves.
 import { InvalidArgumentError, NotConnectedError, RecordTooLargeError, UnknownTopicOrPartitionError, UnsupportedFeatureError } from '../errors.js';
-import { booleanOption, describeValue, integerOption } from '../arguments.js';
+import { booleanOption, describeValue, integerOption, kafkaJsFlag } from '../arguments.js';
 import type { ClientContext } from '../client-context.js';
-import { Instrumentation } from '../instrumentation.js';
+import { checkEventName, Instrumentation, networkEvents } from '../instrumentation.js';
 import { checkBatchContents } from '../record-batch/append-checks.js';
 import type { CompressionName } from '../record-batch/codecs.js';
 import { type CompressionCodec, compressWith, registeredCodec } from '../record-batch/compression-codecs.js';
@@ -102,7 +102,7 @@ function checkCompression(compression: unknown): number {
 const CODEC_NAMES: readonly CompressionName[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
 
 export class Producer {
-  readonly events = { CONNECT: 'producer.connect', DISCONNECT: 'producer.disconnect' } as const;
+  readonly events = { CONNECT: 'producer.connect', DISCONNECT: 'producer.disconnect', ...networkEvents('producer') } as const;
   readonly #instrumentation = new Instrumentation();
   readonly #partitioner: Partitioner;
   readonly #allowAutoTopicCreation: boolean;
@@ -136,7 +136,7 @@ export class Producer {
     const factory = config.createPartitioner ?? Partitioners.DefaultPartitioner;
     if (typeof factory !== 'function') throw new InvalidArgumentError('createPartitioner must be a function returning a partitioner');
     this.#partitioner = factory();
-    this.#allowAutoTopicCreation = booleanOption(config.allowAutoTopicCreation, 'allowAutoTopicCreation', context.allowAutoTopicCreation);
+    this.#allowAutoTopicCreation = kafkaJsFlag(config.allowAutoTopicCreation, context.allowAutoTopicCreation);
     this.#lingerMs = integerOption(config.lingerMs, 'lingerMs', 0, 0);
     this.#batchSize = integerOption(config.batchSize, 'batchSize', 16384, 1);
     this.#maxRequestSize = integerOption(config.maxRequestSize, 'maxRequestSize', 1048576, 1);
@@ -186,6 +186,7 @@ export class Producer {
 
   /** KafkaJS instrumentation events; returns a function that removes the listener. */
   on(event: string, listener: (event: unknown) => void): () => void {
+    checkEventName('producer', this.events, event);
     return this.#instrumentation.on(event, listener);
   }
 

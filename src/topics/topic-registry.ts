@@ -3,13 +3,14 @@
 // Kafka broker's log directory.
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 
 import { Packr } from 'msgpackr';
 
 import { describeValue } from '../arguments.js';
-import { InvalidPartitionsError, InvalidTopicError, UnknownTopicOrPartitionError } from '../errors.js';
+import { InvalidPartitionsError, InvalidTopicError, KafkaStorageError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Log } from '../storage/log.js';
 import { logRecovery } from '../storage/recovery-log.js';
@@ -34,6 +35,15 @@ const ADOPTED_TOPIC_CONFIGS: TopicConfigs = { 'retention.ms': '-1' };
 /** Kafka's KRaft metadata log: a broker's Metadata response never names it. */
 const NEVER_LISTED = new Set(['__cluster_metadata']);
 const MAX_PARTITIONS = 100_000;
+/**
+ * Written first in a partition directory Fjord creates, removed once the
+ * topic is in the metadata: a directory holding it and no topic of the
+ * metadata is what a crash mid-create left, Fjord's to remove. (The store's
+ * verify knows the name: native/store/src/checkpoint.rs.)
+ */
+export const CREATING_MARKER = '.fjord-creating';
+/** Written in a partition directory before a topic deletion renames it to `*-delete`: such a directory is Fjord's to remove. */
+export const DELETING_MARKER = '.fjord-deleting';
 
 interface TopicRecord {
   name: string;
@@ -72,6 +82,16 @@ export async function listedTopics(dir: string): Promise<{ name: string; partiti
 
 /** The metadata file of a data directory (Fjord's own; Kafka keeps topics in ZooKeeper or KRaft). */
 export const TOPICS_METADATA_FILE = METADATA_FILE;
+
+/** A file system error of the registry's own (a directory or marker it makes) as the store reports its own: KafkaStorageError. */
+function storageError(error: unknown, doing: string, path: string): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  const errno = code === undefined ? undefined : osConstants.errno[code as keyof typeof osConstants.errno];
+  if (errno === undefined) return error;
+  const what = (error as Error).message.replace(/^\w+: /, '').replace(/, \w+ '.*'$/, '');
+  const kind = code === 'ENOSPC' ? 'ERR_DISK_FULL' : code === 'EFBIG' ? 'ERR_FILE_TOO_LARGE' : 'ERR_STORAGE';
+  return new KafkaStorageError(`${what} (${code}) ${doing} ${path}`, kind, { errno, errnoName: code, op: doing, path });
+}
 
 export class Topic {
   constructor(
@@ -133,6 +153,8 @@ export class TopicRegistry {
   readonly #onAppend: TopicRegistryOptions['onAppend'];
   readonly #logger: Logger | null;
   readonly #adoptionLogger: Logger | null;
+  /** Where directories Fjord cannot account for are reported. */
+  readonly #topicsLogger: Logger | null;
   readonly #clock: () => number;
   #kafkaInternal: string[] = [];
   /** Told when a topic gains partitions (here or, after a reload, in another thread). */
@@ -147,6 +169,7 @@ export class TopicRegistry {
     this.#onAppend = options.onAppend ?? null;
     this.#logger = options.logger?.namespace('Recovery') ?? null;
     this.#adoptionLogger = options.logger?.namespace('KafkaAdoption') ?? null;
+    this.#topicsLogger = options.logger?.namespace('Topics') ?? null;
     this.#clock = options.clock ?? Date.now;
   }
 
@@ -256,20 +279,17 @@ export class TopicRegistry {
     if (this.#remote) return this.#viaHost('create', [name, partitions, configs]) as Promise<boolean>;
     return this.#change(async () => {
       if (this.#topics.has(name)) return false;
-      const opened: Partition[] = [];
+      const created = await this.#createPartitions(name, 0, partitions, configs);
+      const topic = new Topic(name, randomUUID(), configs, created.partitions, this.#clock());
+      this.#topics.set(name, topic);
       try {
-        for (let p = 0; p < partitions; p++) {
-          // A directory of that name not in the metadata is a leftover of a crash mid-create.
-          await rm(this.#partitionDir(name, p), { recursive: true, force: true });
-          opened.push(await this.#openPartition(name, p, configs));
-        }
+        await this.#writeMetadata();
       } catch (error) {
-        await Promise.allSettled(opened.map((partition) => partition.close()));
+        this.#topics.delete(name);
+        await created.undo();
         throw error;
       }
-      const topic = new Topic(name, randomUUID(), configs, opened, this.#clock());
-      this.#topics.set(name, topic);
-      await this.#writeMetadata();
+      await created.commit();
       return true;
     });
   }
@@ -278,6 +298,9 @@ export class TopicRegistry {
     if (this.#remote) return this.#viaHost('delete', [name]) as Promise<void>;
     return this.#change(async () => {
       const topic = this.get(name);
+      // Marked before the topic leaves the metadata: a directory a crash leaves
+      // behind from here on (renamed or not) is provably Fjord's to remove.
+      for (const partition of topic.partitions) await writeFile(join(this.#partitionDir(name, partition.id), DELETING_MARKER), '');
       this.#topics.delete(name);
       await this.#writeMetadata();
       await Promise.all(topic.partitions.map((partition) => partition.close()));
@@ -302,11 +325,17 @@ export class TopicRegistry {
       if (count <= topic.numPartitions) {
         throw new InvalidPartitionsError(`topic ${name} has ${topic.numPartitions} partitions; it can only grow, and ${count} is not more`);
       }
-      for (let p = topic.numPartitions; p < count; p++) {
-        await rm(this.#partitionDir(name, p), { recursive: true, force: true });
-        topic.partitions.push(await this.#openPartition(name, p, topic.configs, topic.origin));
+      const created = await this.#createPartitions(name, topic.numPartitions, count, topic.configs);
+      const before = topic.numPartitions;
+      topic.partitions.push(...created.partitions);
+      try {
+        await this.#writeMetadata();
+      } catch (error) {
+        topic.partitions.length = before;
+        await created.undo();
+        throw error;
       }
-      await this.#writeMetadata();
+      await created.commit();
       this.#partitionsAdded();
     });
   }
@@ -382,6 +411,84 @@ export class TopicRegistry {
     return next;
   }
 
+  /**
+   * Makes and opens partitions [from, to) of a topic, all or nothing: each
+   * directory is checked first (one that holds files Fjord did not write is
+   * never touched: TopicAlreadyExistsError names it), then made with the
+   * creating marker written first. On a failure (a full disk, too many open
+   * files) the partitions opened are closed and exactly the directories and
+   * files this call made are removed. `commit` (once the metadata lists them)
+   * removes the markers; `undo` removes what was made.
+   */
+  async #createPartitions(
+    name: string,
+    from: number,
+    to: number,
+    configs: TopicConfigs,
+  ): Promise<{ partitions: Partition[]; commit: () => Promise<void>; undo: () => Promise<void> }> {
+    const dirs = Array.from({ length: to - from }, (_, i) => this.#partitionDir(name, from + i));
+    // Whether each directory was there (empty) before this call: then only what is inside it was made here.
+    const existed: boolean[] = [];
+    for (const dir of dirs) existed.push(await this.#claimDirectory(name, dir));
+    const made: string[] = [];
+    const partitions: Partition[] = [];
+    const undo = async () => {
+      await Promise.allSettled(partitions.map((partition) => partition.close()));
+      for (const [i, dir] of made.entries()) {
+        if (!existed[i]) await rm(dir, { recursive: true, force: true });
+        else for (const entry of await readdir(dir)) await rm(join(dir, entry), { recursive: true, force: true });
+      }
+    };
+    try {
+      for (const [i, dir] of dirs.entries()) {
+        if (!existed[i]) await mkdir(dir).catch((error: unknown) => Promise.reject(storageError(error, 'creating directory', dir)));
+        made.push(dir);
+        const marker = join(dir, CREATING_MARKER);
+        await writeFile(marker, '', { flag: 'wx' }).catch((error: unknown) => Promise.reject(storageError(error, 'creating', marker)));
+        partitions.push(await this.#openPartition(name, from + i, configs));
+      }
+    } catch (error) {
+      await undo();
+      throw error;
+    }
+    const commit = async () => {
+      for (const dir of made) {
+        await unlink(join(dir, CREATING_MARKER)).catch((error: unknown) => {
+          // Harmless where the metadata lists the partition; the next create of a deleted topic's name checks again.
+          this.#topicsLogger?.warn(`could not remove ${join(dir, CREATING_MARKER)}`, { error: (error as Error).message });
+        });
+      }
+    };
+    return { partitions, commit, undo };
+  }
+
+  /**
+   * Makes `dir` ready to become a new partition's directory; true if it is
+   * there already, empty. A directory a crash left mid-create or mid-delete
+   * (it holds Fjord's creating or deleting marker) is removed; one holding anything else is not
+   * Fjord's to touch: TopicAlreadyExistsError naming it.
+   */
+  async #claimDirectory(topic: string, dir: string): Promise<boolean> {
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+    if (entries.length === 0) return true;
+    if (entries.includes(CREATING_MARKER) || entries.includes(DELETING_MARKER)) {
+      const when = entries.includes(CREATING_MARKER) ? 'created' : 'deleted';
+      this.#topicsLogger?.info(`removing ${dir}: a partition directory a crash left while topic ${topic} was being ${when}`);
+      await rm(dir, { recursive: true, force: true });
+      return false;
+    }
+    const shown = entries.sort().slice(0, 5).join(', ') + (entries.length > 5 ? `, … (${entries.length} entries)` : '');
+    const message = `cannot create topic ${topic}: its partition directory ${dir} exists and holds files Fjord did not write (${shown}); Fjord leaves it as it is`;
+    this.#topicsLogger?.error(message);
+    throw new TopicAlreadyExistsError(message);
+  }
+
   #partitionDir(topic: string, partition: number): string {
     return join(this.dir, `${topic}-${partition}`);
   }
@@ -421,11 +528,19 @@ export class TopicRegistry {
     this.#onChanged?.();
   }
 
-  /** Directories of deleted topics that a crash left behind. */
+  /**
+   * Directories of deleted topics that a crash left behind: those Fjord
+   * renamed (they hold its deleting marker) are removed; a Kafka broker's
+   * `*-delete` directories are its own and stay.
+   */
   async #removeLeftovers(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
+    if (this.#remote !== null) return; // the host's to do
     for (const entry of await readdir(this.dir)) {
-      if (entry.endsWith('-delete')) await rm(join(this.dir, entry), { recursive: true, force: true });
+      if (!entry.endsWith('-delete')) continue;
+      const dir = join(this.dir, entry);
+      if (existsSync(join(dir, DELETING_MARKER))) await rm(dir, { recursive: true, force: true });
+      else this.#topicsLogger?.info(`leaving ${dir} as it is: a deleted partition directory Fjord did not delete`);
     }
   }
 }

@@ -14,7 +14,7 @@ use crate::tasks::Computed;
 #[napi(object)]
 pub struct VerifyProblem {
     /// torn-batch, zero-tail, corrupt-batch, offset-mismatch, missing-index,
-    /// short-index, bad-index-entry or orphan-index.
+    /// short-index, bad-index-entry, orphan-index or unknown-file.
     pub kind: String,
     pub file: String,
     pub position: f64,

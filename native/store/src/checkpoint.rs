@@ -10,6 +10,13 @@ use crate::error::{IoContext, Result};
 pub(crate) const LOG_START_OFFSET: &str = "log-start-offset";
 pub(crate) const RECOVERY_POINT: &str = "recovery-point-offset";
 pub(crate) const CLEAN_SHUTDOWN: &str = ".clean-shutdown";
+/// Written first by Fjord (its TypeScript topic registry) in a partition
+/// directory it creates, removed once the topic is in the metadata: what
+/// proves a directory a crash left mid-create is Fjord's to remove.
+pub(crate) const CREATING_MARKER: &str = ".fjord-creating";
+/// Written by the topic registry in each partition directory of a topic
+/// before its deletion (a rename to `*-delete`, then removal).
+pub(crate) const DELETING_MARKER: &str = ".fjord-deleting";
 
 /// Reads a checkpoint: a version line `0` then the offset. A missing or
 /// unreadable file is `None` (the caller falls back to a safe default).

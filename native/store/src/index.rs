@@ -1,6 +1,13 @@
 //! Sparse `.index` (offset → position) and `.timeindex` (timestamp → offset)
 //! files: memory-mapped, preallocated while their segment is active, trimmed
 //! to their entries when it rolls or the log closes.
+//!
+//! Preallocation is Kafka's: the file's length is set, no block is reserved
+//! (a sparse file), so an idle partition costs no index blocks. Blocks are
+//! reserved a page at a time ahead of the entries written through the
+//! mapping, because a store into a hole the file system cannot fill (a full
+//! disk) is a SIGBUS, not an error: an entry whose page cannot be reserved is
+//! left out (the index is sparse, a lookup scans a little further).
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -17,7 +24,12 @@ struct IndexFile<const ENTRY: usize> {
     map: Option<MmapRaw>,
     entries: usize,
     max_entries: usize,
+    /// Bytes from the start of the file known to have blocks behind them.
+    reserved: usize,
 }
+
+/// Blocks are reserved this many bytes at a time ahead of the entries.
+const RESERVE_CHUNK: usize = 4096;
 
 impl<const ENTRY: usize> IndexFile<ENTRY> {
     /// Opens for appending: existing entries are those the file length holds
@@ -33,7 +45,8 @@ impl<const ENTRY: usize> IndexFile<ENTRY> {
         }
         let entries = if reset { 0 } else { len / ENTRY };
         let max_entries = if writable { (capacity_bytes / ENTRY).max(entries) } else { entries };
-        let mut index = IndexFile { path: path.to_path_buf(), file: Arc::new(file), map: None, entries, max_entries };
+        let mut index =
+            IndexFile { path: path.to_path_buf(), file: Arc::new(file), map: None, entries, max_entries, reserved: entries * ENTRY };
         let want = max_entries * ENTRY;
         if want != len {
             index.resize(want)?;
@@ -42,16 +55,35 @@ impl<const ENTRY: usize> IndexFile<ENTRY> {
         Ok(index)
     }
 
+    /// Sets the file's length: growing leaves a hole (no blocks), shrinking trims.
     fn resize(&mut self, len: usize) -> Result<()> {
         self.map = None;
-        if len > self.file.metadata().ctx("stat", &self.path)?.len() as usize {
-            match rustix::fs::fallocate(&*self.file, rustix::fs::FallocateFlags::empty(), 0, len as u64) {
-                Ok(()) => return Ok(()),
-                Err(e) if e == rustix::io::Errno::OPNOTSUPP => {}
-                Err(e) => return Err(crate::error::StoreError::io("fallocate", &self.path, e.into())),
-            }
+        self.reserved = self.reserved.min(len);
+        let growing = len as u64 > self.file.metadata().ctx("stat", &self.path)?.len();
+        self.file.set_len(len as u64).ctx(if growing { "extend" } else { "truncate" }, &self.path)
+    }
+
+    /// Reserves blocks up to at least `end` (a page at a time, within the
+    /// file); false when the file system cannot (a full disk).
+    fn reserve(&mut self, end: usize) -> bool {
+        if end <= self.reserved {
+            return true;
         }
-        self.file.set_len(len as u64).ctx("truncate", &self.path)
+        let to = end.div_ceil(RESERVE_CHUNK).saturating_mul(RESERVE_CHUNK).min(self.max_entries * ENTRY).max(end);
+        let (from, len) = (self.reserved, to - self.reserved);
+        let reserved = match rustix::fs::fallocate(&*self.file, rustix::fs::FallocateFlags::KEEP_SIZE, from as u64, len as u64) {
+            Ok(()) => true,
+            // No fallocate here: zeros written through the file take the blocks.
+            Err(rustix::io::Errno::OPNOTSUPP) => {
+                use std::os::unix::fs::FileExt;
+                self.file.write_all_at(&vec![0u8; len], from as u64).is_ok()
+            }
+            Err(_) => false,
+        };
+        if reserved {
+            self.reserved = to;
+        }
+        reserved
     }
 
     fn remap(&mut self) -> Result<()> {
@@ -67,12 +99,17 @@ impl<const ENTRY: usize> IndexFile<ENTRY> {
         unsafe { &*(map.as_ptr().add(i * ENTRY) as *const [u8; ENTRY]) }
     }
 
-    fn push(&mut self, bytes: [u8; ENTRY]) {
+    /// Writes the next entry; false when its page could not be reserved (it is left out).
+    fn push(&mut self, bytes: [u8; ENTRY]) -> bool {
         assert!(self.entries < self.max_entries, "index {} is full", self.path.display());
+        if !self.reserve((self.entries + 1) * ENTRY) {
+            return false;
+        }
         let map = self.map.as_ref().expect("writable index is mapped");
-        // SAFETY: the slot is inside the mapping and the file is preallocated to it.
+        // SAFETY: the slot is inside the mapping, and blocks are reserved behind it.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), map.as_mut_ptr().add(self.entries * ENTRY), ENTRY) };
         self.entries += 1;
+        true
     }
 
     /// Index of the last entry whose key is <= `target`, by binary search.
@@ -159,6 +196,7 @@ impl OffsetIndex {
         self.len().checked_sub(1).map(|i| self.entry(i))
     }
 
+    /// Appends an entry; one whose page the disk cannot hold is left out (see the module doc).
     pub fn push(&mut self, relative_offset: i32, position: u32) {
         self.0.push(encode_offset_entry(relative_offset, position as i32));
     }
@@ -226,6 +264,7 @@ impl TimeIndex {
         if self.0.entries >= self.0.max_entries || (!final_entry && self.is_full()) {
             return;
         }
+        // Left out when the disk cannot hold its page (see the module doc).
         self.0.push(encode_time_entry(timestamp, relative_offset));
     }
 

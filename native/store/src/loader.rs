@@ -1,5 +1,5 @@
 //! Recovery at open, as Kafka's `LogLoader`: reads a partition directory,
-//! drops temporaries and orphan indexes, reads the clean-shutdown marker and
+//! drops Fjord's own temporaries and orphan indexes, reads the clean-shutdown marker and
 //! the checkpoints, recovers the segments written after the recovery point
 //! (cutting a torn tail, rebuilding indexes), drops segments that come after
 //! a cut or below the log start offset, and reports what it had to do.
@@ -12,6 +12,12 @@ use crate::config::LogConfig;
 use crate::error::{IoContext, Result};
 use crate::kafka_log_dir;
 use crate::segment::{self, file_name, parse_file_name, Segment};
+
+/// Suffix (after the base offset) of the file a truncation writes the kept
+/// prefix of a segment to before renaming it over the `.log`. Fjord's own
+/// name: Kafka's `.swap`, `.cleaned` and `.deleted` files are Kafka's (its
+/// cleaner and its deletions), and Fjord never removes a file it did not write.
+pub(crate) const TRUNCATE_SWAP_SUFFIX: &str = "log.fjord-swap";
 
 /// What opening the log had to do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,10 +65,13 @@ pub(crate) fn load(dir: &Path, config: LogConfig, now: i64) -> Result<LoadedLog>
         match parse_file_name(&name) {
             Some((b, "log")) => bases.push(b),
             Some((b, "index" | "timeindex")) => index_files.push((b, path)),
-            Some((_, s)) if s.ends_with(".swap") || s.ends_with(".cleaned") || s.ends_with(".deleted") => {
+            Some((_, TRUNCATE_SWAP_SUFFIX)) => {
                 std::fs::remove_file(&path).ctx("remove", &path)?;
                 report.notes.push(format!("removed leftover temporary file {name}"));
             }
+            // Kafka's temporaries (a cleaning, a deletion, a swap Kafka did not
+            // finish), its snapshots, transaction indexes, checkpoints and
+            // metadata: not Fjord's, left as they are.
             _ => {}
         }
     }

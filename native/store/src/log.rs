@@ -559,7 +559,7 @@ impl Log {
         let map = floor.read_map()?;
         let cut = floor.find_position(&map, offset);
         let log_path = dir.join(file_name(base, "log"));
-        let swap = dir.join(format!("{}.swap", file_name(base, "log")));
+        let swap = dir.join(file_name(base, crate::loader::TRUNCATE_SWAP_SUFFIX));
         if let Err(e) = write_synced(&swap, map.slice(0, cut)) {
             // The copy is not part of the log: remove it, the log is unchanged.
             let _ = std::fs::remove_file(&swap);

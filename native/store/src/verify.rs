@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 use memmap2::{Mmap, MmapOptions};
 
 use crate::batch::{self, BatchHeader, MAGIC};
-use crate::checkpoint::CLEAN_SHUTDOWN;
+use crate::checkpoint::{CLEAN_SHUTDOWN, CREATING_MARKER, DELETING_MARKER, LOG_START_OFFSET, RECOVERY_POINT};
 use crate::error::{IoContext, Result};
 use crate::index::{decode_offset_entry, decode_time_entry, OFFSET_ENTRY_BYTES, TIME_ENTRY_BYTES};
 use crate::kafka_log_dir;
+use crate::loader::TRUNCATE_SWAP_SUFFIX;
 use crate::lock::ReadOnlyDirLock;
 use crate::segment::{file_name, parse_file_name};
 
@@ -41,6 +42,10 @@ pub enum ProblemKind {
     BadIndexEntry,
     /// An index file without its `.log`.
     OrphanIndex,
+    /// A file or directory that is neither Fjord's nor one Kafka keeps in a
+    /// partition directory (a segment file with a signed or short name, a
+    /// stray file): never read, never removed, so reported.
+    UnknownFile,
 }
 
 impl ProblemKind {
@@ -54,6 +59,7 @@ impl ProblemKind {
             ProblemKind::ShortIndex => "short-index",
             ProblemKind::BadIndexEntry => "bad-index-entry",
             ProblemKind::OrphanIndex => "orphan-index",
+            ProblemKind::UnknownFile => "unknown-file",
         }
     }
 }
@@ -88,15 +94,20 @@ pub fn verify_log_dir(dir: &Path) -> Result<LogCheck> {
     let _lock = ReadOnlyDirLock::acquire(dir)?;
     let mut bases = Vec::new();
     let mut index_bases = Vec::new();
+    let mut unknown = Vec::new();
     for entry in std::fs::read_dir(dir).ctx("list", dir)? {
-        let name = entry.ctx("list", dir)?.file_name().to_string_lossy().into_owned();
-        let Some((base, suffix)) = parse_file_name(&name) else { continue };
-        match suffix {
-            "log" => bases.push(base),
-            "index" | "timeindex" => index_bases.push((base, name)),
-            _ => {}
+        let entry = entry.ctx("list", dir)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_file = entry.file_type().ctx("stat", &entry.path())?.is_file();
+        match parse_file_name(&name) {
+            Some((base, "log")) if is_file => bases.push(base),
+            Some((base, "index" | "timeindex")) if is_file => index_bases.push((base, name)),
+            Some((_, suffix)) if is_file && is_kafka_segment_file(suffix) => {}
+            None if is_file && is_known_file(&name) => {}
+            _ => unknown.push((name, is_file)),
         }
     }
+    unknown.sort();
     bases.sort_unstable();
     index_bases.sort();
     let mut check = LogCheck {
@@ -109,6 +120,16 @@ pub fn verify_log_dir(dir: &Path) -> Result<LogCheck> {
         end_offset: bases.first().copied().unwrap_or(0),
         problems: Vec::new(),
     };
+    for (name, is_file) in unknown {
+        let what = if is_file { "file" } else { "directory" };
+        check.problems.push(Problem {
+            kind: ProblemKind::UnknownFile,
+            message: format!("a {what} that is not part of a Fjord or Kafka partition log: not read, left as it is"),
+            file: name,
+            position: 0,
+            offset: None,
+        });
+    }
     for (base, name) in index_bases {
         if bases.binary_search(&base).is_err() {
             check.problems.push(Problem {
@@ -128,6 +149,39 @@ pub fn verify_log_dir(dir: &Path) -> Result<LogCheck> {
         previous_end = Some(segment.end_offset);
     }
     Ok(check)
+}
+
+/// The files of a partition directory that are not segment files: Fjord's
+/// (the lock, the checkpoints and their temporaries, the clean-shutdown
+/// marker, the markers of a partition being created or deleted) and those a Kafka broker
+/// keeps there (checkpoints and metadata).
+fn is_known_file(name: &str) -> bool {
+    const KNOWN: [&str; 10] = [
+        ".lock",
+        CLEAN_SHUTDOWN,
+        LOG_START_OFFSET,
+        RECOVERY_POINT,
+        CREATING_MARKER,
+        DELETING_MARKER,
+        "leader-epoch-checkpoint",
+        "partition.metadata",
+        "leader-epoch-checkpoint.tmp",
+        "partition.metadata.tmp",
+    ];
+    KNOWN.contains(&name)
+        || name.strip_suffix(".tmp").is_some_and(|checkpoint| checkpoint == LOG_START_OFFSET || checkpoint == RECOVERY_POINT)
+}
+
+/// Suffixes (after a segment's base offset) of the other files a Kafka
+/// broker keeps beside its segments: producer snapshots, transaction
+/// indexes, and its temporaries (a cleaning, a deletion, a swap); and
+/// Fjord's own truncation temporary, which the next open removes.
+fn is_kafka_segment_file(suffix: &str) -> bool {
+    let temporary = ["deleted", "cleaned", "swap"].iter().find_map(|t| suffix.strip_suffix(*t).and_then(|stem| stem.strip_suffix('.')));
+    match temporary {
+        Some(stem) => matches!(stem, "log" | "index" | "timeindex" | "snapshot" | "txnindex"),
+        None => matches!(suffix, "snapshot" | "txnindex") || suffix == TRUNCATE_SWAP_SUFFIX,
+    }
 }
 
 struct SegmentCheck {

@@ -288,7 +288,7 @@ fn a_truncation_that_cannot_write_its_copy_leaves_the_log_unchanged_and_online()
         let log = three_segments(&dir);
         let before = read_from_start(&log);
         let files = files_of(&dir);
-        let swap = dir.join("00000000000000000005.log.swap");
+        let swap = dir.join("00000000000000000005.log.fjord-swap");
         for (rule, error) in [
             (format!("write {} ENOSPC 0 0", swap.display()), format!("no space left on device (ENOSPC) writing {}", swap.display())),
             (format!("fsync {} EIO 0 0", swap.display()), format!("input/output error (EIO) syncing {}", swap.display())),

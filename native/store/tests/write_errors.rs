@@ -182,7 +182,7 @@ fn a_roll_that_cannot_preallocate_an_index_leaves_the_active_segment_in_use() {
     let _turn = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let dir = &dir.path().canonicalize().unwrap();
-    // Index files are preallocated to 8192 bytes, the log file to 4096.
+    // Index files are preallocated (their length set, sparse) to 8192 bytes, the log file to 4096.
     let config = LogConfig { segment_bytes: 4096, segment_index_bytes: 8192, index_interval_bytes: 256, ..LogConfig::default() };
     let log = Log::open_at(dir, config, NOW).unwrap();
     for i in 0..5 {
@@ -192,7 +192,7 @@ fn a_roll_that_cannot_preallocate_an_index_leaves_the_active_segment_in_use() {
     let before_files = files(dir);
     {
         let _limit = FileSizeLimit::set(6000);
-        expect_file_too_large(log.append(&sized_batch(700, 0xaa, NOW), NOW), "preallocating", &dir.join("00000000000000000005.index"));
+        expect_file_too_large(log.append(&sized_batch(700, 0xaa, NOW), NOW), "extending", &dir.join("00000000000000000005.index"));
         assert_eq!(files(dir), before_files, "no half-made segment is left behind");
         assert_eq!(read_all(&log), before);
         assert_eq!(log.log_end_offset().unwrap(), 5);
