@@ -1,6 +1,5 @@
 // The snappy, lz4 and zstd topics of the Kafka 4.4 fixture read back as Kafka's
-// consumer read them. Pending until Fjord decodes those codecs (issue 11 #5, the
-// codecs work): rename to kafka-adoption-codecs.test.ts when it is merged.
+// consumer read them, under both isolation levels.
 import { describe, expect, it } from 'vitest';
 
 import { Fjord } from '../src/index.js';

@@ -2,7 +2,7 @@
 // written by a real broker): its topics are adopted, their records read back
 // exactly as Kafka's own consumer read them under read_committed and
 // read_uncommitted, and Kafka's files stay byte for byte as they were.
-// The snappy, lz4 and zstd topics are checked in kafka-adoption-codecs.pending.ts.
+// The snappy, lz4 and zstd topics are checked in kafka-adoption-codecs.test.ts.
 import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -177,5 +177,51 @@ describe('a Kafka broker log directory opened by Fjord', () => {
     expect(changedKafkaFiles(dir)).toEqual([]);
     // Kafka's root checkpoints and clean-shutdown marker are read, never written.
     expect(readFileSync(join(dir, '.kafka_cleanshutdown'), 'utf8')).toMatch(/^\{"version":0,"brokerEpoch":\d+\}$/);
+  });
+});
+
+describe("a Kafka broker's consumer group, adopted", () => {
+  const { groupId, committed } = manifest.group;
+
+  it("fetchOffsets returns the offsets and metadata Kafka's admin read for the group", async () => {
+    const dir = copyOfKafkaLogDir();
+    const fjord = track(await Fjord.open({ dir }));
+    const admin = fjord.admin();
+    await admin.connect();
+    const topics = [...new Set(committed.map((c) => c.topic))].sort();
+    const fetched = await admin.fetchOffsets({ groupId, topics });
+    const seen = fetched
+      .flatMap(({ topic, partitions }) => partitions.map((p) => ({ topic, partition: p.partition, offset: p.offset, metadata: p.metadata })))
+      .filter((p) => p.offset !== '-1')
+      .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
+    // Kafka stores no metadata as "", which KafkaJS reports as null.
+    expect(seen).toEqual(committed.map((c) => ({ topic: c.topic, partition: c.partition, offset: String(c.offset), metadata: c.metadata === '' ? null : c.metadata })));
+    await admin.disconnect();
+    await fjord.close();
+    expect(changedKafkaFiles(dir)).toEqual([]);
+  });
+
+  it("a member of the group resumes at Kafka's committed offsets", async () => {
+    const dir = copyOfKafkaLogDir();
+    const fjord = track(await Fjord.open({ dir }));
+    const consumer = fjord.consumer({ groupId });
+    await consumer.connect();
+    await consumer.subscribe({ topics: ['k-none'] });
+    const expected = committed.filter((c) => c.topic === 'k-none');
+    const first = new Map<number, string>();
+    let done!: () => void;
+    const all = new Promise<void>((resolve) => (done = resolve));
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        if (!first.has(partition)) first.set(partition, message.offset);
+        if (first.size === expected.length) done();
+      },
+    });
+    await all;
+    await consumer.disconnect();
+    expect([...first.entries()].sort((a, b) => a[0] - b[0])).toEqual(expected.map((c) => [c.partition, String(c.offset)]));
+    await fjord.close();
+    expect(changedKafkaFiles(dir)).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@
 // gathered (within `lingerMs` / `batchSize`) into RecordBatch v2 batches that
 // cross into Rust as one Buffer each; acks decide when a send resolves.
 import { InvalidArgumentError, NotConnectedError, RecordTooLargeError, UnknownTopicOrPartitionError, UnsupportedFeatureError } from '../errors.js';
-import { booleanOption, describeValue, integerOption, kafkaJsFlag } from '../arguments.js';
+import { describeValue, integerOption, kafkaJsFlag } from '../arguments.js';
 import type { ClientContext } from '../client-context.js';
 import { checkEventName, Instrumentation, networkEvents } from '../instrumentation.js';
 import { checkBatchContents } from '../record-batch/append-checks.js';

@@ -6,8 +6,9 @@
 //! (a sparse file), so an idle partition costs no index blocks. Blocks are
 //! reserved a page at a time ahead of the entries written through the
 //! mapping, because a store into a hole the file system cannot fill (a full
-//! disk) is a SIGBUS, not an error: an entry whose page cannot be reserved is
-//! left out (the index is sparse, a lookup scans a little further).
+//! disk) is a SIGBUS, not an error: an entry whose page the disk has no room
+//! for is left out (the index is sparse, a lookup scans a little further);
+//! any other failure to reserve it is an I/O error and takes the log offline.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use memmap2::{MmapOptions, MmapRaw};
 
-use crate::error::{IoContext, Result};
+use crate::error::{IoContext, Result, StoreError};
 
 /// The fixed-size-entry file both indexes are built on.
 struct IndexFile<const ENTRY: usize> {
@@ -64,26 +65,38 @@ impl<const ENTRY: usize> IndexFile<ENTRY> {
     }
 
     /// Reserves blocks up to at least `end` (a page at a time, within the
-    /// file); false when the file system cannot (a full disk).
-    fn reserve(&mut self, end: usize) -> bool {
+    /// file); false when the file system has no room for them (a full disk,
+    /// a quota). Any other failure is an I/O error: the log goes offline.
+    fn reserve(&mut self, end: usize) -> Result<bool> {
         if end <= self.reserved {
-            return true;
+            return Ok(true);
         }
         let to = end.div_ceil(RESERVE_CHUNK).saturating_mul(RESERVE_CHUNK).min(self.max_entries * ENTRY).max(end);
         let (from, len) = (self.reserved, to - self.reserved);
-        let reserved = match rustix::fs::fallocate(&*self.file, rustix::fs::FallocateFlags::KEEP_SIZE, from as u64, len as u64) {
-            Ok(()) => true,
-            // No fallocate here: zeros written through the file take the blocks.
-            Err(rustix::io::Errno::OPNOTSUPP) => {
-                use std::os::unix::fs::FileExt;
-                self.file.write_all_at(&vec![0u8; len], from as u64).is_ok()
+        let outcome: std::io::Result<()> =
+            match rustix::fs::fallocate(&*self.file, rustix::fs::FallocateFlags::KEEP_SIZE, from as u64, len as u64) {
+                Ok(()) => Ok(()),
+                // No fallocate here: zeros written through the file take the blocks.
+                Err(rustix::io::Errno::OPNOTSUPP) => {
+                    use std::os::unix::fs::FileExt;
+                    self.file.write_all_at(&vec![0u8; len], from as u64)
+                }
+                Err(e) => Err(e.into()),
+            };
+        match outcome {
+            Ok(()) => {
+                self.reserved = to;
+                Ok(true)
             }
-            Err(_) => false,
-        };
-        if reserved {
-            self.reserved = to;
+            Err(e) => {
+                let error = StoreError::io("fallocate", &self.path, e);
+                if error.is_lack_of_room() {
+                    Ok(false)
+                } else {
+                    Err(error)
+                }
+            }
         }
-        reserved
     }
 
     fn remap(&mut self) -> Result<()> {
@@ -100,16 +113,16 @@ impl<const ENTRY: usize> IndexFile<ENTRY> {
     }
 
     /// Writes the next entry; false when its page could not be reserved (it is left out).
-    fn push(&mut self, bytes: [u8; ENTRY]) -> bool {
+    fn push(&mut self, bytes: [u8; ENTRY]) -> Result<bool> {
         assert!(self.entries < self.max_entries, "index {} is full", self.path.display());
-        if !self.reserve((self.entries + 1) * ENTRY) {
-            return false;
+        if !self.reserve((self.entries + 1) * ENTRY)? {
+            return Ok(false);
         }
         let map = self.map.as_ref().expect("writable index is mapped");
         // SAFETY: the slot is inside the mapping, and blocks are reserved behind it.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), map.as_mut_ptr().add(self.entries * ENTRY), ENTRY) };
         self.entries += 1;
-        true
+        Ok(true)
     }
 
     /// Index of the last entry whose key is <= `target`, by binary search.
@@ -197,8 +210,8 @@ impl OffsetIndex {
     }
 
     /// Appends an entry; one whose page the disk cannot hold is left out (see the module doc).
-    pub fn push(&mut self, relative_offset: i32, position: u32) {
-        self.0.push(encode_offset_entry(relative_offset, position as i32));
+    pub fn push(&mut self, relative_offset: i32, position: u32) -> Result<()> {
+        self.0.push(encode_offset_entry(relative_offset, position as i32)).map(drop)
     }
 
     /// Position to start scanning for `relative_offset`: the largest entry at
@@ -257,15 +270,15 @@ impl TimeIndex {
 
     /// Appends when `timestamp` is newer than the last entry (timestamps in the
     /// index never decrease). `final_entry` may use the reserved last slot.
-    pub fn maybe_push(&mut self, timestamp: i64, relative_offset: i32, final_entry: bool) {
+    pub fn maybe_push(&mut self, timestamp: i64, relative_offset: i32, final_entry: bool) -> Result<()> {
         if self.last().is_some_and(|(ts, _)| ts >= timestamp) {
-            return;
+            return Ok(());
         }
         if self.0.entries >= self.0.max_entries || (!final_entry && self.is_full()) {
-            return;
+            return Ok(());
         }
         // Left out when the disk cannot hold its page (see the module doc).
-        self.0.push(encode_time_entry(timestamp, relative_offset));
+        self.0.push(encode_time_entry(timestamp, relative_offset)).map(drop)
     }
 
     /// Relative offset of the largest entry whose timestamp is <= `timestamp`.

@@ -248,7 +248,7 @@ impl Segment {
                 if !ok {
                     break;
                 }
-                self.index_batch(&h, valid);
+                self.index_batch(&h, valid)?;
                 expect = h.next_offset();
                 valid += h.size;
                 batches += 1;
@@ -268,7 +268,7 @@ impl Segment {
     }
 
     /// Records a batch that now sits at `position` in the index state.
-    fn index_batch(&mut self, h: &BatchHeader, position: usize) {
+    fn index_batch(&mut self, h: &BatchHeader, position: usize) -> Result<()> {
         if self.rolling_timestamp.is_none() {
             self.rolling_timestamp = Some(h.max_timestamp);
         }
@@ -280,12 +280,13 @@ impl Segment {
         // scan a little further): one append of many batches, or a segment
         // recovered under a smaller segment.index.bytes, can fill it mid-append.
         if self.bytes_since_last_index > self.index_interval && !self.offset_index.is_full() {
-            self.offset_index.push((h.last_offset() - self.base) as i32, position as u32);
-            self.time_index.maybe_push(self.max_timestamp, (self.offset_of_max_timestamp - self.base) as i32, false);
+            self.offset_index.push((h.last_offset() - self.base) as i32, position as u32)?;
+            self.time_index.maybe_push(self.max_timestamp, (self.offset_of_max_timestamp - self.base) as i32, false)?;
             self.bytes_since_last_index = 0;
         }
         self.bytes_since_last_index += h.size;
         self.next_offset = h.next_offset();
+        Ok(())
     }
 
     /// Appends already-validated batches, assigning offsets from `next_offset`:
@@ -313,7 +314,7 @@ impl Segment {
         self.log.write_at(position, &mut slices)?;
         for (b, header) in batches.iter().zip(&headers) {
             let h = BatchHeader::parse(header).expect("validated");
-            self.index_batch(&h, position + b.position);
+            self.index_batch(&h, position + b.position)?;
         }
         self.size += input.len();
         self.dirty.store(true, Ordering::Release);
@@ -339,7 +340,7 @@ impl Segment {
         }
         self.log.write_at(position, &mut slices)?;
         for b in &gathered.batches {
-            self.index_batch(&b.parsed, position + b.position);
+            self.index_batch(&b.parsed, position + b.position)?;
         }
         self.size += gathered.len;
         self.dirty.store(true, Ordering::Release);
@@ -354,7 +355,7 @@ impl Segment {
     /// entry, indexes and log trimmed to their contents.
     pub fn seal(&mut self) -> Result<()> {
         if self.max_timestamp >= 0 {
-            self.time_index.maybe_push(self.max_timestamp, (self.offset_of_max_timestamp - self.base) as i32, true);
+            self.time_index.maybe_push(self.max_timestamp, (self.offset_of_max_timestamp - self.base) as i32, true)?;
         }
         self.offset_index.trim()?;
         self.time_index.trim()?;
