@@ -195,7 +195,9 @@ describe("a Kafka broker's consumer group, adopted", () => {
       .filter((p) => p.offset !== '-1')
       .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
     // Kafka stores no metadata as "", which KafkaJS reports as null.
-    expect(seen).toEqual(committed.map((c) => ({ topic: c.topic, partition: c.partition, offset: String(c.offset), metadata: c.metadata === '' ? null : c.metadata })));
+    expect(seen).toEqual(
+      committed.map((c) => ({ topic: c.topic, partition: c.partition, offset: String(c.offset), metadata: c.metadata === '' ? null : c.metadata })),
+    );
     await admin.disconnect();
     await fjord.close();
     expect(changedKafkaFiles(dir)).toEqual([]);
