@@ -48,10 +48,12 @@ export class SharedDirectory {
     }
     this.#hostToken = native.claimHost(dir);
     this.#host = this.#hostToken > 0;
+    const logger = options.logger.namespace('Directory');
     this.#service = new DirectoryService(
       dir,
       (event) => this.#onEvent(event),
       () => this.#takeOver(),
+      (error, context) => logger.error(`Caught error when ${context}: ${error instanceof Error ? error.message : String(error)}`, { error }),
     );
     this.#remote = new RemoteGroupClient(this.#service);
     if (this.#host) this.#service.serve((method, args) => this.#serve(method, args));
@@ -79,7 +81,11 @@ export class SharedDirectory {
     }
     this.#coordinator ??= OffsetStore.open(this.dir).then((offsets) => {
       logRecovery(this.options.logger.namespace('Recovery'), OFFSETS_LOG_NAME, offsets.log);
-      const coordinator = new GroupCoordinator(offsets, { clock: this.options.clock, initialRebalanceDelayMs: this.options.initialRebalanceDelayMs });
+      const coordinator = new GroupCoordinator(offsets, {
+        clock: this.options.clock,
+        initialRebalanceDelayMs: this.options.initialRebalanceDelayMs,
+        logger: this.options.logger.namespace('GroupCoordinator'),
+      });
       coordinator.listeners.add((groupId) => this.#service.emit({ type: 'group', groupId, state: coordinator.describeGroup(groupId).state }));
       this.#local = new LocalGroupClient(coordinator);
       return coordinator;
@@ -106,9 +112,13 @@ export class SharedDirectory {
       let removeLocal: (() => void) | null = null;
       let removed = false;
       if (this.#host) {
-        void local().then((l) => {
-          if (!removed) removeLocal = l.onChange(listener);
-        });
+        // A coordinator that cannot open fails the group calls that need it; here there is nothing to listen to.
+        local().then(
+          (l) => {
+            if (!removed) removeLocal = l.onChange(listener);
+          },
+          () => undefined,
+        );
       }
       return () => {
         removed = true;
@@ -142,9 +152,13 @@ export class SharedDirectory {
         this.#remote.groupChanged(event.groupId, event.state);
         return;
       case 'append':
-        void this.registry.then((r) => {
-          if (r.has(event.topic)) r.get(event.topic).partitions[event.partition]?.notifyAppend();
-        });
+        // A registry that failed to open was reported to the Fjord that opened it.
+        this.registry.then(
+          (r) => {
+            if (r.has(event.topic)) r.get(event.topic).partitions[event.partition]?.notifyAppend();
+          },
+          () => undefined,
+        );
         return;
       case 'host-closed':
         this.#takeOver();
@@ -159,10 +173,16 @@ export class SharedDirectory {
     if (this.#hostToken === 0) return;
     this.#host = true;
     this.#service.serve((method, args) => this.#serve(method, args));
-    void this.registry.then((r) => {
-      r.takeOver();
-      return r.reload();
-    });
+    this.registry
+      .then((r) => {
+        r.takeOver();
+        return r.reload();
+      })
+      .catch((error: unknown) =>
+        this.options.logger
+          .namespace('Directory')
+          .error(`Caught error when taking over the topics of ${this.dir}: ${error instanceof Error ? error.message : String(error)}`, { error }),
+      );
     // Members of the old coordinator are unknown to the new one: they join again.
     this.#service.failPending(new UnknownMemberIdError('the group coordinator moved to another thread: join again'));
   }

@@ -5,6 +5,7 @@ import { InvalidArgumentError, NotConnectedError, RecordTooLargeError, UnknownTo
 import { booleanOption, describeValue, integerOption } from '../arguments.js';
 import type { ClientContext } from '../client-context.js';
 import { Instrumentation } from '../instrumentation.js';
+import type { Logger } from '../logger.js';
 import { encodeBatch, type RecordInput } from '../record-batch/encode.js';
 import { headersObject } from '../record-batch/headers.js';
 import * as layout from '../record-batch/layout.js';
@@ -89,7 +90,8 @@ function checkCompression(compression: unknown): boolean {
 
 export class Producer {
   readonly events = { CONNECT: 'producer.connect', DISCONNECT: 'producer.disconnect' } as const;
-  readonly #instrumentation = new Instrumentation();
+  readonly #instrumentation: Instrumentation;
+  readonly #logger: Logger;
   readonly #partitioner: Partitioner;
   readonly #allowAutoTopicCreation: boolean;
   readonly #lingerMs: number;
@@ -109,6 +111,8 @@ export class Producer {
 
   constructor(context: ClientContext, config: ProducerConfig = {}) {
     this.#context = context;
+    this.#logger = context.logger().namespace('Producer');
+    this.#instrumentation = new Instrumentation(this.#logger);
     if (config === null || typeof config !== 'object') throw new InvalidArgumentError('producer config must be an object');
     const factory = config.createPartitioner ?? Partitioners.DefaultPartitioner;
     if (typeof factory !== 'function') throw new InvalidArgumentError('createPartitioner must be a function returning a partitioner');
@@ -144,8 +148,13 @@ export class Producer {
   }
 
   /** KafkaJS instrumentation events; returns a function that removes the listener. */
-  on(event: string, listener: (event: unknown) => void): () => void {
+  on(event: string, listener: (event: unknown) => unknown): () => void {
     return this.#instrumentation.on(event, listener);
+  }
+
+  /** This client's logger (KafkaJS's `producer.logger()`). */
+  logger(): Logger {
+    return this.#logger;
   }
 
   isIdempotent(): boolean {

@@ -1,0 +1,206 @@
+// Every public call of Fjord's clients, started concurrently with close() or
+// the clients' disconnects, over many interleavings (close after 0, 1, ... N
+// event-loop turns; the order of the calls shuffled by a seed). Run in a
+// child process under `--unhandled-rejections=strict` with an
+// `uncaughtException` trap: nothing of Fjord's may throw from a timer, an
+// immediate, a listener or an unawaited promise; every call settles, and
+// every failure a caller sees is a typed FjordError.
+import { describe, expect, it } from 'vitest';
+
+import { FJORD, runScript } from './child-process.js';
+import { tempDir } from './helpers.js';
+
+const CHILD = `
+import { join } from 'node:path';
+import { Fjord, FjordError, PartitionAssigners } from '${FJORD}';
+
+const [root, seedArg, scenariosArg, listenersArg] = process.argv.slice(2);
+const crashes = [];
+const untyped = [];
+const hung = [];
+let current = 'setup';
+process.on('uncaughtException', (error) => {
+  crashes.push({ scenario: current, error: String(error?.stack ?? error).split('\\n').slice(0, 6).join('\\n') });
+});
+
+// mulberry32: a small seeded generator, so that a failing interleaving can be run again.
+function generator(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+const quiet = () => () => undefined;
+const FAST = { heartbeatInterval: 2, sessionTimeout: 200, rebalanceTimeout: 400, maxWaitTimeInMs: 20 };
+
+/** Listeners on every event: one that rejects and one that throws, as a user's listener may. */
+function hostileListeners(client) {
+  Object.values(client.events).forEach((type, i) => {
+    client.on(type, i % 2 === 0 ? async () => { throw new Error('async listener failed on ' + type); } : () => { throw new Error('listener failed on ' + type); });
+  });
+}
+
+async function scenario(index, turns, mode, random) {
+  const fjord = new Fjord({ dir: join(root, 's' + index), retentionCheckIntervalMs: 1, logCreator: quiet, onBackgroundError: () => undefined });
+  const setup = fjord.admin();
+  await setup.connect();
+  await setup.createTopics({
+    topics: [
+      { topic: 'a', numPartitions: 3, configEntries: [{ name: 'flush.ms', value: '1' }, { name: 'segment.bytes', value: '1024' }, { name: 'retention.ms', value: '1' }] },
+      { topic: 'b', numPartitions: 2 },
+    ],
+  });
+  const seedProducer = fjord.producer();
+  await seedProducer.connect();
+  for (const topic of ['a', 'b']) await seedProducer.send({ topic, messages: Array.from({ length: 30 }, (_, i) => ({ value: 'v' + i })) });
+
+  const producer = fjord.producer({ lingerMs: 1 });
+  const cooperative = [PartitionAssigners.cooperativeSticky];
+  const eachMessageConsumer = fjord.consumer({ groupId: 'g', partitionAssigners: cooperative, maxPollInterval: 15, ...FAST });
+  const eachBatchConsumer = fjord.consumer({ groupId: 'g', partitionAssigners: cooperative, ...FAST });
+  const pullConsumer = fjord.consumer({ groupId: 'pull', ...FAST });
+  const latecomer = fjord.consumer({ groupId: 'g', partitionAssigners: cooperative, ...FAST });
+  const admin = fjord.admin();
+  if (listenersArg === 'hostile') for (const client of [producer, eachMessageConsumer, eachBatchConsumer, pullConsumer, latecomer, admin]) hostileListeners(client);
+  await Promise.all([producer.connect(), eachMessageConsumer.connect(), eachBatchConsumer.connect(), pullConsumer.connect(), admin.connect()]);
+  await eachMessageConsumer.subscribe({ topics: ['a', 'b'], fromBeginning: true });
+  await eachBatchConsumer.subscribe({ topics: ['a', 'b'], fromBeginning: true });
+  const slow = () => new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 20)));
+  const eachMessage = async ({ heartbeat, pause, message }) => {
+    await slow();
+    await heartbeat();
+    if (message.offset === '7') pause()();
+    if (message.offset === '13') throw new Error('poison ' + message.offset);
+  };
+  const eachBatch = async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }) => {
+    for (const message of batch.messages) {
+      await slow();
+      resolveOffset(message.offset);
+      await heartbeat();
+      await commitOffsetsIfNecessary();
+    }
+  };
+  await eachMessageConsumer.run({ eachMessage, autoCommitThreshold: 2 });
+  await eachBatchConsumer.run({ eachBatch, eachBatchAutoResolve: false });
+  pullConsumer.assign([{ topic: 'a', partitions: [0, 1] }]);
+
+  const calls = {
+    'producer.send': () => producer.send({ topic: 'a', messages: [{ key: 'k', value: 'x' }] }),
+    'producer.send acks 0': () => producer.send({ topic: 'a', acks: 0, messages: [{ value: 'y' }] }),
+    'producer.send acks 1': () => producer.send({ topic: 'b', acks: 1, messages: [{ value: 'z' }] }),
+    'producer.send new topic': () => producer.send({ topic: 'created-' + index, messages: [{ value: 'n' }] }),
+    'producer.sendBatch': () => producer.sendBatch({ topicMessages: [{ topic: 'a', messages: [{ value: 'p' }] }, { topic: 'b', messages: [{ value: 'q' }] }] }),
+    'producer.disconnect': () => producer.disconnect(),
+    'producer.connect': () => producer.connect(),
+    'consumer.subscribe': () => eachMessageConsumer.subscribe({ topic: 'b' }),
+    'consumer.run': () => eachMessageConsumer.run({ eachMessage }),
+    'consumer.stop': () => eachBatchConsumer.stop(),
+    'consumer.commitOffsets': () => eachMessageConsumer.commitOffsets([{ topic: 'a', partition: 0, offset: '1' }]),
+    'consumer.seek': () => eachMessageConsumer.seek({ topic: 'a', partition: 1, offset: '0' }),
+    'consumer.pause': () => eachMessageConsumer.pause([{ topic: 'a', partitions: [2] }]),
+    'consumer.resume': () => eachMessageConsumer.resume([{ topic: 'a' }]),
+    'consumer.paused': () => eachMessageConsumer.paused(),
+    'consumer.describeGroup': () => eachBatchConsumer.describeGroup(),
+    'consumer.disconnect': () => eachBatchConsumer.disconnect(),
+    'consumer.connect, subscribe, run': async () => {
+      await latecomer.connect();
+      await latecomer.subscribe({ topic: 'a', fromBeginning: true });
+      await latecomer.run({ eachMessage });
+    },
+    'consumer.assign': () => pullConsumer.assign([{ topic: 'a', partitions: [0, 1, 2] }]),
+    'consumer.poll': () => pullConsumer.poll({ maxRecords: 5, timeoutMs: 30 }),
+    'consumer.poll waiting': () => pullConsumer.poll({ maxRecords: 500, timeoutMs: 100 }),
+    'consumer.commitOffsets assigned': () => pullConsumer.commitOffsets([{ topic: 'a', partition: 0, offset: '2' }]),
+    'admin.listTopics': () => admin.listTopics(),
+    'admin.createTopics': () => admin.createTopics({ topics: [{ topic: 'made-' + index, numPartitions: 2 }] }),
+    'admin.deleteTopics': () => admin.deleteTopics({ topics: ['b'] }),
+    'admin.createPartitions': () => admin.createPartitions({ topicPartitions: [{ topic: 'a', count: 4 }] }),
+    'admin.fetchTopicMetadata': () => admin.fetchTopicMetadata({ topics: ['a'] }),
+    'admin.fetchTopicOffsets': () => admin.fetchTopicOffsets('a'),
+    'admin.fetchTopicOffsetsByTimestamp': () => admin.fetchTopicOffsetsByTimestamp('a', 0),
+    'admin.describeCluster': () => admin.describeCluster(),
+    'admin.describeConfigs': () => admin.describeConfigs({ resources: [{ type: 2, name: 'a' }] }),
+    'admin.alterConfigs': () => admin.alterConfigs({ resources: [{ type: 2, name: 'a', configEntries: [{ name: 'flush.ms', value: '2' }] }] }),
+    'admin.deleteTopicRecords': () => admin.deleteTopicRecords({ topic: 'a', partitions: [{ partition: 0, offset: '3' }] }),
+    'admin.listGroups': () => admin.listGroups(),
+    'admin.describeGroups': () => admin.describeGroups(['g', 'pull']),
+    'admin.deleteGroups': () => admin.deleteGroups(['pull']),
+    'admin.fetchOffsets': () => admin.fetchOffsets({ groupId: 'g', topics: ['a'] }),
+    'admin.resetOffsets': () => admin.resetOffsets({ groupId: 'pull', topic: 'a', earliest: true }),
+    'admin.setOffsets': () => admin.setOffsets({ groupId: 'idle', topic: 'a', partitions: [{ partition: 0, offset: '1' }] }),
+    'admin.disconnect': () => admin.disconnect(),
+    'fjord.topics': () => fjord.topics(),
+    'fjord.runRetention': () => fjord.runRetention(),
+    'fjord.groups joinGroup': async () => (await fjord.groups()).joinGroup({ groupId: 'raw', memberId: '', sessionTimeoutMs: 50, rebalanceTimeoutMs: 50, protocols: [{ name: 'x', metadata: Buffer.alloc(0) }] }),
+    'fjord.groupClient heartbeat': async () => (await fjord.groupClient()).heartbeat({ groupId: 'g', generationId: 1, memberId: 'nobody' }),
+    'fjord.close (a second one)': () => fjord.close(),
+  };
+  const pending = new Map();
+  const attempt = (wave, name) => {
+    const label = wave + ' ' + name;
+    let promise;
+    try {
+      promise = Promise.resolve(calls[name]());
+    } catch (error) {
+      promise = Promise.reject(error);
+    }
+    pending.set(label, promise);
+    return promise.then(
+      () => pending.delete(label),
+      (error) => {
+        pending.delete(label);
+        if (!(error instanceof FjordError)) untyped.push({ scenario: current, call: label, error: String(error?.stack ?? error).split('\\n').slice(0, 4).join('\\n') });
+      },
+    );
+  };
+  const shuffled = () => Object.keys(calls).sort(() => random() - 0.5);
+  const settled = [];
+  for (const name of shuffled()) settled.push(attempt('before', name));
+  for (let i = 0; i < turns; i++) await turn();
+  const closing = (async () => {
+    if (mode === 'disconnect') {
+      await Promise.allSettled([producer, eachMessageConsumer, eachBatchConsumer, pullConsumer, latecomer, admin].map((c) => c.disconnect()));
+    }
+    await fjord.close();
+  })();
+  for (const name of shuffled()) settled.push(attempt('during', name));
+  settled.push(closing.then(() => Promise.all(shuffled().map((name) => attempt('after', name)))));
+  let timer;
+  const deadline = new Promise((resolve) => (timer = setTimeout(resolve, 10_000)));
+  await Promise.race([Promise.all(settled), deadline]);
+  clearTimeout(timer);
+  for (const label of pending.keys()) hung.push({ scenario: current, call: label });
+}
+
+const seed = Number(seedArg);
+const random = generator(seed);
+const scenarios = Number(scenariosArg);
+const TURNS = [0, 1, 2, 3, 5, 8, 13, 40, 100];
+for (let i = 0; i < scenarios; i++) {
+  const turns = i < TURNS.length * 2 ? TURNS[i >> 1] : Math.floor(random() * 200);
+  const mode = i % 2 === 0 ? 'close' : 'disconnect';
+  current = 'seed ' + seed + ', scenario ' + i + ': ' + mode + ' after ' + turns + ' turns';
+  await scenario(i, turns, mode, random).catch((error) => untyped.push({ scenario: current, call: 'setup', error: String(error?.stack ?? error).split('\\n').slice(0, 4).join('\\n') }));
+}
+current = 'after every scenario';
+await new Promise((resolve) => setTimeout(resolve, 50));
+const leftover = process.getActiveResourcesInfo().filter((r) => !['PipeWrap', 'TTYWrap', 'FSReqCallback'].includes(r));
+console.log(JSON.stringify({ crashes, untyped, hung, leftover }));
+process.exit(0);
+`;
+
+describe('close and disconnect while every public call is in flight', () => {
+  for (const seed of [1, 2, 3]) {
+    it(`seed ${seed}: nothing crashes the process, every call settles, every error is typed`, { timeout: 120_000 }, async () => {
+      const dir = tempDir();
+      const { code, stdout, stderr } = await runScript(dir, CHILD, [dir, String(seed), '22', 'hostile'], { nodeArgs: ['--unhandled-rejections=strict'] });
+      expect(code, stderr).toBe(0);
+      expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual({ crashes: [], untyped: [], hung: [], leftover: [] });
+    });
+  }
+});
