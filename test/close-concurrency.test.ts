@@ -5,6 +5,9 @@
 // `uncaughtException` trap: nothing of Fjord's may throw from a timer, an
 // immediate, a listener or an unawaited promise; every call settles, and
 // every failure a caller sees is a typed FjordError.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 import { FJORD, runScript } from './child-process.js';
@@ -194,9 +197,163 @@ console.log(JSON.stringify({ crashes, untyped, hung, leftover }));
 process.exit(0);
 `;
 
+// Threads on one directory: the host thread's Fjord and a worker's (a guest
+// reaching the coordinator over the BroadcastChannel) each run a consumer of
+// one group, a producer and admin calls; one of them closes while calls are in
+// flight (the other takes over as host when the host leaves), then the other.
+const THREAD = `
+import { parentPort, workerData, isMainThread } from 'node:worker_threads';
+if (!isMainThread) await import(workerData.register);
+const { Fjord, FjordError } = await import(isMainThread ? ${JSON.stringify(FJORD)} : workerData.fjord);
+
+/** One side: its clients, calls kept going until close, and what failed. */
+export async function side(dir, name) {
+  const report = { untyped: [], hung: [] };
+  const fjord = new Fjord({ dir, logCreator: () => () => undefined });
+  const fast = { heartbeatInterval: 5, sessionTimeout: 300, rebalanceTimeout: 600, maxWaitTimeInMs: 20 };
+  const consumer = fjord.consumer({ groupId: 'threads', ...fast });
+  const producer = fjord.producer();
+  const admin = fjord.admin();
+  await Promise.all([consumer.connect(), producer.connect(), admin.connect()]);
+  await consumer.subscribe({ topic: 'shared', fromBeginning: true });
+  await consumer.run({ eachMessage: async ({ heartbeat }) => heartbeat() });
+  const calls = [
+    () => producer.send({ topic: 'shared', messages: [{ value: name }] }),
+    () => admin.listGroups(),
+    () => admin.describeGroups(['threads']),
+    () => admin.fetchOffsets({ groupId: 'threads', topics: ['shared'] }),
+    // Topic changes from both threads, so that one is in flight when its host closes.
+    ...Array.from({ length: 6 }, () => () => admin.createTopics({ topics: [{ topic: name + '-' + Math.floor(Math.random() * 1e9) }] })),
+    () => admin.setOffsets({ groupId: 'idle-' + name, topic: 'shared', partitions: [{ partition: 0, offset: '0' }] }),
+    () => consumer.describeGroup(),
+    () => consumer.commitOffsets([{ topic: 'shared', partition: 1, offset: '1' }]),
+  ];
+  const pending = new Set();
+  let closing = false;
+  // Rounds of every call at once, each round once the one before settled.
+  const loop = async () => {
+    while (!closing) {
+      const round = calls.map((call) => {
+        let promise;
+        try { promise = Promise.resolve(call()); } catch (error) { promise = Promise.reject(error); }
+        const entry = promise.then(() => undefined, (error) => {
+          if (!(error instanceof FjordError)) report.untyped.push(name + ': ' + String(error?.stack ?? error).split('\\n').slice(0, 3).join(' | '));
+        });
+        pending.add(entry);
+        return entry.then(() => pending.delete(entry));
+      });
+      await Promise.all(round);
+    }
+  };
+  const looping = loop();
+  return {
+    report,
+    async close() {
+      const closed = fjord.close();
+      closing = true;
+      await looping;
+      let timer;
+      await Promise.race([Promise.all([closed, ...pending]), new Promise((resolve) => (timer = setTimeout(resolve, 10_000)))]);
+      clearTimeout(timer);
+      if (pending.size > 0) report.hung.push(name + ': ' + pending.size + ' calls');
+      return report;
+    },
+  };
+}
+
+if (!isMainThread) {
+  const crashes = [];
+  process.on('uncaughtException', (error) => crashes.push('worker: ' + String(error?.stack ?? error).split('\\n').slice(0, 5).join(' | ')));
+  const guest = await side(workerData.dir, 'worker');
+  parentPort.postMessage({ type: 'ready' });
+  parentPort.on('message', async () => {
+    const report = await guest.close();
+    parentPort.postMessage({ type: 'closed', report, crashes });
+  });
+}
+`;
+
+const THREADS_MAIN = `
+import { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
+import { Fjord } from ${JSON.stringify(FJORD)};
+
+const [root, threadFile, register] = process.argv.slice(2);
+const { side } = await import(threadFile);
+const crashes = [];
+const untyped = [];
+const hung = [];
+process.on('uncaughtException', (error) => crashes.push('main: ' + String(error?.stack ?? error).split('\\n').slice(0, 5).join(' | ')));
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+let stage = 'start';
+setTimeout(() => {
+  console.log(JSON.stringify({ crashes, untyped, hung: [...hung, 'timed out: ' + stage] }));
+  process.exit(0);
+}, 150_000).unref();
+let index = 0;
+for (const first of ['host', 'guest']) {
+  for (const turns of [0, 3, 30]) {
+    const dir = join(root, 'd' + index++);
+    const at = (what) => (stage = first + ' first, ' + turns + ' turns: ' + what);
+    at('setup');
+    const setup = new Fjord({ dir, logCreator: () => () => undefined });
+    const admin = setup.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'shared', numPartitions: 4 }] });
+    const host = await side(dir, 'host');
+    const worker = new Worker(new URL(threadFile), { workerData: { dir, register, fjord: ${JSON.stringify(FJORD)} } });
+    const messages = [];
+    worker.on('message', (m) => messages.push(m));
+    worker.on('error', (error) => crashes.push('worker died: ' + String(error?.stack ?? error).split('\\n').slice(0, 5).join(' | ')));
+    const until = async (type) => {
+      for (let t = 0; t < 15_000 && !messages.some((m) => m.type === type) && !crashes.length; t += 5) await new Promise((r) => setTimeout(r, 5));
+      return messages.find((m) => m.type === type);
+    };
+    at('waiting for the worker');
+    await until('ready');
+    for (let i = 0; i < turns; i++) await turn();
+    at('closing');
+    const reports = [];
+    if (first === 'host') {
+      reports.push(await host.close());
+      at('host closed');
+      await setup.close();
+      at('setup closed');
+      worker.postMessage('close');
+      const closed = await until('closed');
+      if (closed) { reports.push(closed.report); crashes.push(...closed.crashes); } else hung.push(first + ' ' + turns + ': worker never closed');
+    } else {
+      worker.postMessage('close');
+      const closed = await until('closed');
+      if (closed) { reports.push(closed.report); crashes.push(...closed.crashes); } else hung.push(first + ' ' + turns + ': worker never closed');
+      reports.push(await host.close());
+      await setup.close();
+    }
+    for (const r of reports) { untyped.push(...r.untyped); hung.push(...r.hung); }
+    await worker.terminate();
+  }
+}
+console.log(JSON.stringify({ crashes, untyped, hung }));
+process.exit(0);
+`;
+
 describe('close and disconnect while every public call is in flight', () => {
+  it('threads on one directory: the host closes while a guest thread calls (and the other way round): no crash in either thread, every call settles, every error is typed', {
+    timeout: 180_000,
+  }, async () => {
+    const dir = tempDir();
+    const threadFile = join(dir, 'thread.mjs');
+    writeFileSync(threadFile, THREAD);
+    const register = pathToFileURL(join(dir, 'ts-register.mjs')).href;
+    const { code, stdout, stderr } = await runScript(dir, THREADS_MAIN, [dir, pathToFileURL(threadFile).href, register], {
+      nodeArgs: ['--unhandled-rejections=strict'],
+    });
+    expect(code, stderr).toBe(0);
+    expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual({ crashes: [], untyped: [], hung: [] });
+  });
+
   for (const seed of [1, 2, 3]) {
-    it(`seed ${seed}: nothing crashes the process, every call settles, every error is typed`, { timeout: 120_000 }, async () => {
+    it(`seed ${seed}: nothing crashes the process, every call settles, every error is typed`, { timeout: 180_000 }, async () => {
       const dir = tempDir();
       const { code, stdout, stderr } = await runScript(dir, CHILD, [dir, String(seed), '22', 'hostile'], { nodeArgs: ['--unhandled-rejections=strict'] });
       expect(code, stderr).toBe(0);

@@ -36,6 +36,8 @@ export class SharedDirectory {
   readonly #remote: RemoteGroupClient;
   /** Routes group calls to this thread's coordinator or the host's. */
   readonly groups: GroupClient;
+  /** close() began: requests from other threads are refused until one of them takes over. */
+  #closing = false;
 
   constructor(
     readonly dir: string,
@@ -132,6 +134,11 @@ export class SharedDirectory {
   /** A request from a guest thread. */
   async #serve(method: string, args: unknown[]): Promise<unknown> {
     const [scope, name] = method.split('.') as [string, string];
+    if (this.#closing) {
+      // Group members join again: the thread that takes over when this one is done hosts the new coordinator.
+      if (scope === 'groups') throw new UnknownMemberIdError(`the group coordinator of ${this.dir} is closing in its thread: join again`);
+      throw new NotConnectedError(`the thread hosting ${this.dir} is closing`);
+    }
     if (scope === 'topics' && TOPIC_METHODS.has(name)) {
       const registry = (await this.registry) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
       return registry[name]!(...args);
@@ -188,7 +195,12 @@ export class SharedDirectory {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     try {
+      // Topic changes in flight (this thread's or a guest's) finish and write
+      // the metadata before another thread may take over as host and write it.
+      const registry = await this.registry.catch(() => null);
+      await registry?.close();
       const coordinator = await this.#coordinator?.catch(() => null);
       if (coordinator) {
         coordinator.close();
@@ -196,7 +208,6 @@ export class SharedDirectory {
       }
       if (this.#host) native.releaseHost(this.dir, this.#hostToken);
       this.#service.close();
-      await (await this.registry).close();
     } finally {
       this.#lock.release();
     }
