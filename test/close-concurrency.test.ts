@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
+import { NotConnectedError } from '../src/index.js';
 import { FJORD, runScript } from './child-process.js';
+import { fjordFor } from './fjord-kit.js';
 import { tempDir } from './helpers.js';
 
 const CHILD = `
@@ -360,4 +362,90 @@ describe('close and disconnect while every public call is in flight', () => {
       expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual({ crashes: [], untyped: [], hung: [], leftover: [] });
     });
   }
+});
+
+describe('what disconnect and close wait for, and what they refuse meanwhile', () => {
+  const FAST = { heartbeatInterval: 20, sessionTimeout: 500, rebalanceTimeout: 1_000 };
+
+  async function until(what: string, condition: () => boolean): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  it('consumer.disconnect() waits for the eachMessage in flight and commits it; calls made meanwhile are NotConnectedError; a second disconnect shares it', async () => {
+    const fjord = fjordFor();
+    const producer = fjord.producer();
+    await producer.connect();
+    await producer.send({ topic: 'jobs', messages: [{ value: 'a' }, { value: 'b' }] });
+    const consumer = fjord.consumer({ groupId: 'workers', ...FAST });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'jobs', fromBeginning: true });
+    let release!: () => void;
+    const inFlight = new Promise<void>((resolve) => (release = resolve));
+    const handled: string[] = [];
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        if (message.offset === '1') await inFlight;
+        handled.push(message.offset);
+      },
+    });
+    await until('the second message in flight', () => handled.length === 1);
+    const first = consumer.disconnect();
+    const second = consumer.disconnect();
+    const refused = await Promise.allSettled([
+      consumer.subscribe({ topic: 'jobs' }),
+      consumer.run({ eachMessage: async () => undefined }),
+      consumer.commitOffsets([{ topic: 'jobs', partition: 0, offset: '0' }]),
+      consumer.describeGroup(),
+      (async () => consumer.seek({ topic: 'jobs', partition: 0, offset: '0' }))(),
+    ]);
+    expect(refused.map((r) => (r.status === 'rejected' ? (r.reason as Error).constructor : r.status))).toEqual(Array(5).fill(NotConnectedError));
+    let disconnected = false;
+    void first.then(() => (disconnected = true));
+    await consumer.describeGroup().catch(() => undefined);
+    // The handler is still held: the disconnect has not resolved.
+    expect(disconnected).toBe(false);
+    release();
+    await Promise.all([first, second]);
+    expect(handled).toEqual(['0', '1']);
+    const admin = fjord.admin();
+    await admin.connect();
+    expect(await admin.fetchOffsets({ groupId: 'workers', topics: ['jobs'] })).toEqual([
+      { topic: 'jobs', partitions: [{ partition: 0, offset: '2', metadata: null, lag: '0' }] },
+    ]);
+    await producer.disconnect();
+  });
+
+  it('a poll() waiting for records returns what it has when its consumer disconnects', async () => {
+    const fjord = fjordFor();
+    const admin = fjord.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'quiet' }] });
+    const consumer = fjord.consumer({ groupId: 'pull' });
+    await consumer.connect();
+    consumer.assign([{ topic: 'quiet', partitions: [0] }]);
+    // A minute: only the disconnect can end it within the test's timeout.
+    const polled = consumer.poll({ timeoutMs: 60_000 });
+    // Turns enough for the poll to resolve its position and start waiting.
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    await consumer.disconnect();
+    expect(await polled).toEqual([]);
+  });
+
+  it('fjord.close(): concurrent closes share one; connects, group and retention calls from its start are NotConnectedError', async () => {
+    const fjord = fjordFor();
+    const admin = fjord.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 't' }] });
+    const consumer = fjord.consumer({ groupId: 'late' });
+    const closing = fjord.close();
+    expect(fjord.close()).toBe(closing);
+    const refused = await Promise.allSettled([consumer.connect(), fjord.producer().connect(), admin.listGroups(), fjord.runRetention(), fjord.groups()]);
+    expect(refused.map((r) => (r.status === 'rejected' ? (r.reason as Error).constructor : r.status))).toEqual(Array(5).fill(NotConnectedError));
+    await closing;
+    await expect(admin.listTopics()).rejects.toThrow(NotConnectedError);
+  });
 });
