@@ -166,7 +166,7 @@ async function scenario(index, turns, mode, random) {
   const shuffled = () => Object.keys(calls).sort(() => random() - 0.5);
   const settled = [];
   // Closing Fjord itself: the clients' own stops and disconnects wait for the later waves, so that close() meets running consumers and handlers in flight.
-  const early = (name) => mode === 'disconnect' || !/disconnect|\.stop/.test(name);
+  const early = (name) => mode === 'disconnect' || !/disconnect|\\.stop/.test(name);
   for (const name of shuffled().filter(early)) settled.push(attempt('before', name));
   for (let i = 0; i < turns; i++) await turn();
   const closing = (async () => {
