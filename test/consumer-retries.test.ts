@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { type Consumer, type EachMessagePayload, type Fjord, type LogEntry, logLevel, NumberOfRetriesExceededError } from '../src/index.js';
 import { backoffOptions, Retrier, RETRY_DEFAULTS, randomized } from '../src/consumer/retry.js';
-import { InvalidArgumentError } from '../src/errors.js';
+import { InvalidArgumentError, NotConnectedError } from '../src/errors.js';
 import { fjordFor } from './fjord-kit.js';
 
 const FAST = { heartbeatInterval: 50, sessionTimeout: 500, rebalanceTimeout: 2_000 };
@@ -323,6 +323,33 @@ describe('group life at INFO', () => {
       ['INFO', 'Consumer', 'Stopped', 'team', undefined],
     ]);
     await second.disconnect();
+  });
+});
+
+describe('background failures', () => {
+  it('a heartbeat of the timer that fails with a non-rejoin error is logged at WARN, not thrown into the event loop', async () => {
+    const { fjord, entries } = recorded();
+    await topicWith(fjord, 'orders', ['a']);
+    const consumer = fjord.consumer({ groupId: 'beating', heartbeatInterval: 5, sessionTimeout: 500, rebalanceTimeout: 1_000 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'orders' });
+    await consumer.run({ eachMessage: async () => undefined });
+    const coordinator = await fjord.groups();
+    vi.spyOn(coordinator, 'heartbeat').mockImplementation(() => {
+      throw new NotConnectedError('coordinator unreachable');
+    });
+    await until('a failed heartbeat logged', () => entries.some((e) => e.log.message.startsWith('Heartbeat failed')));
+    const failed = entries.find((e) => e.log.message.startsWith('Heartbeat failed'))!;
+    expect(failed).toMatchObject({ label: 'WARN', namespace: 'ConsumerGroup' });
+    expect(failed.log).toEqual({
+      message: 'Heartbeat failed: coordinator unreachable',
+      groupId: 'beating',
+      memberId: expect.stringMatching(/^fjord-/),
+      error: expect.any(NotConnectedError),
+      timestamp: expect.any(String),
+    });
+    vi.restoreAllMocks();
+    await consumer.disconnect();
   });
 });
 
