@@ -14,13 +14,13 @@ export class FjordError extends Error {
   readonly kafkaErrorCode: number | undefined;
   readonly retriable: boolean;
 
-  constructor(message: string, code: string, kafka?: { type: string; code: number; retriable?: boolean }) {
+  constructor(message: string, code: string, kafka?: { type: string; code: number; retriable?: boolean }, retriable?: boolean) {
     super(message);
     this.name = new.target.name;
     this.code = code;
     this.type = kafka?.type;
     this.kafkaErrorCode = kafka?.code;
-    this.retriable = kafka?.retriable ?? false;
+    this.retriable = kafka?.retriable ?? retriable ?? false;
   }
 }
 
@@ -227,6 +227,24 @@ export class NotConnectedError extends FjordError {
   }
 }
 
+/**
+ * A consumer's eachMessage / eachBatch kept failing through every retry of
+ * its `retry` options (KafkaJS's KafkaJSNumberOfRetriesExceeded): the
+ * consumer crashes with it, and restarts unless `restartOnFailure` says no.
+ */
+export class NumberOfRetriesExceededError extends FjordError {
+  /** Retries made before giving up. */
+  readonly retryCount: number;
+  /** The wait the next retry would have had (KafkaJS restarts the consumer after it). */
+  readonly retryTime: number;
+  constructor(message: string, details: { retryCount?: number; retryTime?: number; cause?: unknown } = {}) {
+    super(message, 'ERR_NUMBER_OF_RETRIES_EXCEEDED', undefined, true);
+    this.retryCount = details.retryCount ?? 0;
+    this.retryTime = details.retryTime ?? 0;
+    if (details.cause !== undefined) this.cause = details.cause;
+  }
+}
+
 export class UnsupportedCompressionError extends FjordError {
   /** The codec number from the batch attributes (2 snappy, 3 lz4, 4 zstd). */
   readonly codec: number | undefined;
@@ -382,6 +400,7 @@ const CLASS_BY_CODE: Record<string, (message: string, fields: ErrorFields) => Fj
   ERR_TOPIC_ALREADY_EXISTS: (m) => new TopicAlreadyExistsError(m),
   ERR_INVALID_PARTITIONS: (m) => new InvalidPartitionsError(m),
   ERR_NOT_CONNECTED: (m) => new NotConnectedError(m),
+  ERR_NUMBER_OF_RETRIES_EXCEEDED: (m) => new NumberOfRetriesExceededError(m),
   ERR_UNSUPPORTED_COMPRESSION: (m, f) => new UnsupportedCompressionError(m, f),
   ERR_TIMEOUT: (m) => new TimeoutError(m),
   ERR_UNSUPPORTED_FEATURE: (m, f) => new UnsupportedFeatureError(m, f),

@@ -61,6 +61,8 @@ export class Fjord implements ClientContext {
   #retention: RetentionCleaner | null = null;
   /** Connected clients, by kind: close() disconnects consumers, then producers. */
   readonly #clients = new Map<ConnectedClient, ClientKind>();
+  /** close() began: no new connection, group or retention call. */
+  #closing: Promise<void> | null = null;
   #closed = false;
 
   constructor(config: FjordConfig) {
@@ -108,7 +110,7 @@ export class Fjord implements ClientContext {
 
   /** The opened topic registry; opens the data directory on first use. */
   topics(): Promise<TopicRegistry> {
-    if (this.#closed) return Promise.reject(new NotConnectedError(`Fjord on ${this.dir} is closed`));
+    if (this.#closing !== null) return Promise.reject(new NotConnectedError(`Fjord on ${this.dir} is ${this.#closed ? 'closed' : 'closing'}`));
     if (this.#registry !== null) return Promise.resolve(this.#registry);
     this.#opening ??= this.#open();
     return this.#opening;
@@ -141,13 +143,24 @@ export class Fjord implements ClientContext {
     try {
       const registry = await shared.registry;
       this.#registry = registry;
-      this.#retention = new RetentionCleaner(registry, this.clock, (error, context) => this.#onBackgroundError(error, context));
+      // Closed while the directory opened: close() releases it; nothing more to start.
+      if (this.#closing !== null) return registry;
+      this.#retention = new RetentionCleaner(registry, this.clock, (error, context) => this.#backgroundError(error, context));
       this.#retention.start(this.retentionCheckIntervalMs);
       return registry;
     } catch (error) {
       shared.refs--;
       this.#opening = null;
       throw error;
+    }
+  }
+
+  /** A failure of a timer's work (retention): to `onBackgroundError`, which must not throw into the timer either. */
+  #backgroundError(error: Error, context: string): void {
+    try {
+      this.#onBackgroundError(error, context);
+    } catch (failure) {
+      this.#logger.error(`Caught error when calling onBackgroundError for ${context}: ${String(failure)}`, { error, failure });
     }
   }
 
@@ -192,14 +205,32 @@ export class Fjord implements ClientContext {
     return this.#retention!.runOnce();
   }
 
-  /** Disconnects producers (writing what they queued), closes every log, releases the data directory. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Disconnects consumers (each waits for its handler in flight and commits
+   * what it processed), then producers (each writes what it queued and waits
+   * for its sends in flight), closes every log, releases the data directory.
+   * Calls that need the directory fail with NotConnectedError from the start
+   * of close on; concurrent closes share the one.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     for (const kind of ['consumer', 'producer'] as const) {
-      const clients = [...this.#clients].filter(([, k]) => k === kind).map(([client]) => client);
-      await Promise.allSettled(clients.map((client) => client.disconnect()));
+      // A client that connected while others disconnected is disconnected too.
+      for (;;) {
+        const clients = [...this.#clients].filter(([, k]) => k === kind).map(([client]) => client);
+        if (clients.length === 0) break;
+        const results = await Promise.allSettled(clients.map((client) => client.disconnect()));
+        results.forEach((result, i) => {
+          if (result.status === 'rejected')
+            this.#logger.error(`Caught error when disconnecting a ${kind} on close: ${String(result.reason)}`, { error: result.reason });
+          this.#clients.delete(clients[i]!);
+        });
+      }
     }
-    this.#clients.clear();
     this.#closed = true;
     this.#retention?.stop();
     const opened =

@@ -40,7 +40,11 @@ export function createLogger(level: LogLevel, creator: LogCreator, namespace = '
     (label: LogEntry['label'], entryLevel: LogLevel) =>
     (message: string, extra: Record<string, unknown> = {}) => {
       if (entryLevel > level) return;
-      write({ namespace, level: entryLevel, label, log: { ...extra, message, timestamp: new Date().toISOString() } });
+      try {
+        write({ namespace, level: entryLevel, label, log: { ...extra, message, timestamp: new Date().toISOString() } });
+      } catch {
+        // A log creator that throws has nowhere to report to; logging never fails the code that logs.
+      }
     };
   const [error, warn, info, debug] = LABELS.map(([label, l]) => at(label, l)) as [Logger['error'], Logger['warn'], Logger['info'], Logger['debug']];
   return { error, warn, info, debug, namespace: (child) => createLogger(level, creator, child) };

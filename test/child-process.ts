@@ -57,6 +57,8 @@ export interface SpawnOptions {
   prefix?: string[];
   /** Give the child a stdin pipe (default: none). */
   stdin?: boolean;
+  /** Node options before the script, e.g. `--unhandled-rejections=strict`. */
+  nodeArgs?: string[];
 }
 
 /**
@@ -70,7 +72,7 @@ export function spawnScript(dir: string, script: string, args: string[] = [], op
   writeFileSync(registerFile, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooksFile).href)});\n`);
   const scriptFile = join(dir, `child-${process.hrtime.bigint()}.mjs`);
   writeFileSync(scriptFile, script);
-  const command = [...(options.prefix ?? []), process.execPath, '--import', pathToFileURL(registerFile).href, scriptFile, ...args];
+  const command = [...(options.prefix ?? []), process.execPath, ...(options.nodeArgs ?? []), '--import', pathToFileURL(registerFile).href, scriptFile, ...args];
   return spawn(command[0]!, command.slice(1), {
     cwd: resolve('.'),
     stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
@@ -78,8 +80,13 @@ export function spawnScript(dir: string, script: string, args: string[] = [], op
 }
 
 /** Runs a script to its end; resolves with its exit code and output. */
-export function runScript(dir: string, script: string, args: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawnScript(dir, script, args);
+export function runScript(
+  dir: string,
+  script: string,
+  args: string[] = [],
+  options: SpawnOptions = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawnScript(dir, script, args, options);
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

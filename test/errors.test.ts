@@ -35,6 +35,7 @@ const CLASSES: [string, string, string | undefined, number | undefined, boolean]
   ['LogDirectoryLockedError', 'ERR_LOG_DIR_LOCKED', undefined, undefined, false],
   ['NonEmptyGroupError', 'ERR_NON_EMPTY_GROUP', 'NON_EMPTY_GROUP', 68, false],
   ['NotConnectedError', 'ERR_NOT_CONNECTED', undefined, undefined, false],
+  ['NumberOfRetriesExceededError', 'ERR_NUMBER_OF_RETRIES_EXCEEDED', undefined, undefined, true],
   ['OffsetMetadataTooLargeError', 'ERR_OFFSET_METADATA_TOO_LARGE', 'OFFSET_METADATA_TOO_LARGE', 12, false],
   ['OffsetOutOfRangeError', 'ERR_OFFSET_OUT_OF_RANGE', 'OFFSET_OUT_OF_RANGE', 1, false],
   ['ProtocolDecodeError', 'ERR_PROTOCOL_DECODE', undefined, undefined, false],

@@ -318,8 +318,8 @@ describe('KafkaJS producer examples', () => {
       consumer.assign([{ topic: 'topic-name', partitions: [0] }]);
       consumer.seek({ topic: 'topic-name', partition: 0, offset: '0' });
       expect((await consumer.poll()).map((r) => [r.offset, r.key!.toString(), r.value!.toString()])).toEqual([
-        [0, 'key1', 'hello world'],
-        [1, 'key2', 'hey hey!'],
+        ['0', 'key1', 'hello world'],
+        ['1', 'key2', 'hey hey!'],
       ]);
       await consumer.disconnect();
       expect(calls).toEqual(['compress', 'decompress']);

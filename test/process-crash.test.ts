@@ -33,10 +33,11 @@ const ROUNDS = 50;
 // stdout is a pipe, which Node writes synchronously on Linux: a line written
 // is in the pipe before the next statement runs, so a kill cannot lose it.
 const CHILD = `
-import { Fjord } from ${JSON.stringify(FJORD)};
+import { Fjord, logLevel } from ${JSON.stringify(FJORD)};
 const [dir, acksArg, round] = process.argv.slice(2);
 const acks = Number(acksArg);
-const fjord = await Fjord.open({ dir });
+// WARN: stderr stays empty unless something went wrong (a consumer's joins are logged at INFO).
+const fjord = await Fjord.open({ dir, logLevel: logLevel.WARN });
 const admin = fjord.admin();
 await admin.connect();
 await admin.createTopics({ topics: [{ topic: ${JSON.stringify(TOPIC)}, numPartitions: ${PARTITIONS}, configEntries: [

@@ -4,6 +4,7 @@ import { describeValue } from '../arguments.js';
 import { InvalidArgumentError, InvalidPartitionsError, NotConnectedError, OffsetOutOfRangeError } from '../errors.js';
 import type { ClientContext } from '../client-context.js';
 import { checkEventName, Instrumentation, networkEvents } from '../instrumentation.js';
+import type { Logger } from '../logger.js';
 import { toOffset } from '../storage/log.js';
 import { configDefault, topicConfigNames, validateTopicConfigs, type TopicConfigs } from '../topics/topic-config.js';
 import type { GroupDescription } from '../groups/group-coordinator.js';
@@ -63,13 +64,21 @@ const NODE_ID = 0;
 
 export class Admin {
   readonly events = { CONNECT: 'admin.connect', DISCONNECT: 'admin.disconnect', ...networkEvents('admin') } as const;
-  readonly #instrumentation = new Instrumentation();
+  readonly #instrumentation: Instrumentation;
+  readonly #logger: Logger;
   #connected = false;
 
   readonly #context: ClientContext;
 
   constructor(context: ClientContext, _config?: AdminConfig) {
     this.#context = context;
+    this.#logger = context.logger().namespace('Admin');
+    this.#instrumentation = new Instrumentation(this.#logger);
+  }
+
+  /** This client's logger (KafkaJS's `admin.logger()`). */
+  logger(): Logger {
+    return this.#logger;
   }
 
   async connect(): Promise<void> {
@@ -85,7 +94,7 @@ export class Admin {
   }
 
   /** KafkaJS instrumentation events; returns a function that removes the listener. */
-  on(event: string, listener: (event: unknown) => void): () => void {
+  on(event: string, listener: (event: unknown) => unknown): () => void {
     checkEventName('admin', this.events, event);
     return this.#instrumentation.on(event, listener);
   }

@@ -5,10 +5,11 @@
 // positions, membership, committer, the fetch runner and manual assignment.
 import { describeValue, kafkaJsFlag } from '../arguments.js';
 import type { ClientContext } from '../client-context.js';
-import { InvalidArgumentError, NotConnectedError } from '../errors.js';
+import { InvalidArgumentError, NotConnectedError, NumberOfRetriesExceededError } from '../errors.js';
 import type { PartitionAssigner } from '../groups/assigner-protocol.js';
 import type { GroupClient } from '../groups/group-client.js';
 import { checkEventName, Instrumentation } from '../instrumentation.js';
+import type { Logger } from '../logger.js';
 import { toOffset } from '../storage/log.js';
 import type { TopicRegistry } from '../topics/topic-registry.js';
 import { Committer } from './committer.js';
@@ -25,6 +26,7 @@ import { FetchRunner } from './fetch-runner.js';
 import { ManualAssignment } from './manual-assignment.js';
 import { Membership } from './membership.js';
 import { checkSeekOffset, Positions } from './positions.js';
+import { type Backoff, backoffOptions } from './retry.js';
 import { Subscription } from './subscription.js';
 
 export type { KafkaMessage } from './kafka-message.js';
@@ -38,13 +40,24 @@ interface Connection {
   committer: Committer;
   runner: FetchRunner;
   stopWatchingPartitions: () => void;
+  /** disconnect() began: calls from now on are NotConnectedError. */
+  closing: boolean;
 }
 
 export class Consumer {
   readonly events = CONSUMER_EVENTS;
-  readonly #instrumentation = new Instrumentation();
+  readonly #instrumentation: Instrumentation;
+  readonly #logger: Logger;
   readonly #context: ClientContext;
   readonly #options: ConsumerOptions;
+  readonly #retry: Backoff;
+  #connecting: Promise<void> | null = null;
+  #disconnecting: Promise<void> | null = null;
+  #stopping: Promise<void> | null = null;
+  /** A restart after a crash, waiting its time (KafkaJS's restartTimeout). */
+  #restartTimer: NodeJS.Timeout | null = null;
+  /** Counts stops: a crash reported after a stop does not restart the consumer. */
+  #stops = 0;
   readonly #assigners: ReturnType<PartitionAssigner>[];
   readonly #subscription = new Subscription();
   readonly #positions: Positions;
@@ -56,6 +69,9 @@ export class Consumer {
   constructor(context: ClientContext, config: ConsumerConfig) {
     this.#context = context;
     this.#options = consumerOptions(config, context);
+    this.#retry = backoffOptions(config.retry);
+    this.#logger = context.logger().namespace('Consumer');
+    this.#instrumentation = new Instrumentation(this.#logger);
     const { groupId, autoOffsetReset } = this.#options;
     // As KafkaJS: assigners get the cluster's metadata, the group id and a logger (cooperative-sticky warns through it).
     const logger = context.logger().namespace('Assigner');
@@ -64,16 +80,30 @@ export class Consumer {
     this.#positions = new Positions(groupId, (topic) => autoOffsetReset ?? (this.#subscription.fromBeginning(topic) ? 'earliest' : 'latest'));
   }
 
-  on(event: string, listener: (event: unknown) => void): () => void {
+  on(event: string, listener: (event: unknown) => unknown): () => void {
     checkEventName('consumer', this.events, event);
     return this.#instrumentation.on(event, listener);
   }
 
+  /** This client's logger (KafkaJS's `consumer.logger()`). */
+  logger(): Logger {
+    return this.#logger;
+  }
+
   async connect(): Promise<void> {
+    // Connecting while a disconnect runs: connect again once it is done.
+    if (this.#disconnecting !== null) await this.#disconnecting;
     if (this.#connection !== null) {
       this.#emit(CONSUMER_EVENTS.CONNECT, null);
       return;
     }
+    this.#connecting ??= this.#connect().finally(() => {
+      this.#connecting = null;
+    });
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<void> {
     const registry = await this.#context.topics();
     const coordinator = await this.#context.groupClient();
     const wakeUp = () => this.#connection?.runner.wakeUp();
@@ -87,35 +117,64 @@ export class Consumer {
       positions: this.#positions,
       emit: this.#emit,
       wakeUp,
+      logger: this.#context.logger().namespace('ConsumerGroup'),
     });
     const committer = new Committer(this.#options.groupId, coordinator, membership, this.#positions, this.#emit);
-    const runner = new FetchRunner(this.#options, this.#positions, membership, committer, this.#emit, (topic, partition) =>
-      this.resume([{ topic, partitions: [partition] }]),
+    const runner = new FetchRunner(
+      this.#options,
+      this.#positions,
+      membership,
+      committer,
+      this.#emit,
+      (topic, partition) => this.resume([{ topic, partitions: [partition] }]),
+      this.#retry,
+      this.#context.logger().namespace('Runner'),
     );
     // As a Kafka consumer does on a metadata refresh: a subscribed topic that gained partitions is rebalanced.
     const stopWatchingPartitions = registry.onPartitionsAdded(wakeUp);
-    this.#connection = { registry, coordinator, membership, committer, runner, stopWatchingPartitions };
+    this.#connection = { registry, coordinator, membership, committer, runner, stopWatchingPartitions, closing: false };
     this.#context.attach(this, 'consumer');
     this.#emit(CONSUMER_EVENTS.CONNECT, null);
   }
 
+  /**
+   * Stops (waiting for the handler in flight and committing what it
+   * processed), leaves the group, and ends polls in progress. Calls made
+   * meanwhile are NotConnectedError; concurrent disconnects share the one.
+   */
   async disconnect(): Promise<void> {
+    if (this.#connecting !== null) await this.#connecting.catch(() => undefined);
     const connection = this.#connection;
     // As KafkaJS: disconnecting a disconnected consumer resolves and reports the event again.
     if (connection === null) {
       this.#emit(CONSUMER_EVENTS.DISCONNECT, null);
       return;
     }
-    await this.stop();
-    connection.membership.close();
-    connection.stopWatchingPartitions();
-    this.#connection = null;
-    this.#context.detach(this);
+    this.#disconnecting ??= this.#disconnect(connection).finally(() => {
+      this.#disconnecting = null;
+    });
+    return this.#disconnecting;
+  }
+
+  async #disconnect(connection: Connection): Promise<void> {
+    connection.closing = true;
+    this.#manual?.stop();
+    try {
+      await this.stop();
+    } finally {
+      connection.membership.stopHeartbeats();
+      connection.membership.close();
+      connection.stopWatchingPartitions();
+      this.#connection = null;
+      this.#manual = null;
+      this.#context.detach(this);
+    }
     this.#emit(CONSUMER_EVENTS.DISCONNECT, null);
   }
 
   #connected(): Connection {
     if (this.#connection === null) throw new NotConnectedError('consumer is not connected: call consumer.connect() first');
+    if (this.#connection.closing) throw new NotConnectedError('consumer is disconnecting');
     return this.#connection;
   }
 
@@ -147,9 +206,10 @@ export class Consumer {
   }
 
   #partitionMetadata(topic: string): { partitionId: number; leader: number }[] {
-    return this.#connected()
-      .registry.get(topic)
-      .partitions.map((p) => ({ partitionId: p.id, leader: 0 }));
+    // Asked during a join, which may run while the consumer disconnects.
+    const connection = this.#connection;
+    if (connection === null) throw new NotConnectedError('consumer is not connected: call consumer.connect() first');
+    return connection.registry.get(topic).partitions.map((p) => ({ partitionId: p.id, leader: 0 }));
   }
 
   async run(config: ConsumerRunConfig = {}): Promise<void> {
@@ -162,20 +222,81 @@ export class Consumer {
     }
     const checked = checkRunConfig(config);
     if (this.#subscription.isEmpty) throw new InvalidArgumentError('subscribe to a topic before run()');
+    this.#clearRestart();
+    this.#logger.info('Starting', { groupId: this.#options.groupId });
+    const stops = this.#stops;
     await runner.start(checked, (error) => {
-      // As KafkaJS: a consumer that cannot go on leaves its group (the others take its partitions), then reports the crash.
-      void membership.leave();
-      this.#emit(CONSUMER_EVENTS.CRASH, { error, groupId: this.#options.groupId, restart: false });
+      this.#crashed(error, membership, checked, stops).catch((failure: unknown) =>
+        this.#logger.error(`Caught error when handling a crash: ${String(failure)}`, { groupId: this.#options.groupId }),
+      );
     });
   }
 
-  /** Stops consuming: commits what was processed (autoCommit), leaves the group. */
+  /**
+   * As KafkaJS's onCrash: logs the crash, leaves the group (the others take
+   * the partitions), reports CRASH, and restarts after the last retry's wait
+   * when the handler ran out of retries and `retry.restartOnFailure` (if
+   * given) agrees. Fjord's own errors (a damaged batch, a reset policy of
+   * none, a closed directory) are final: no restart.
+   */
+  async #crashed(error: unknown, membership: Membership, config: ConsumerRunConfig, stops: number): Promise<void> {
+    const groupId = this.#options.groupId;
+    const e = error instanceof Error ? error : new Error(String(error));
+    const exhausted = error instanceof NumberOfRetriesExceededError ? error : null;
+    this.#logger.error(`Crash: ${e.name}: ${e.message}`, { groupId, retryCount: exhausted?.retryCount, stack: e.stack });
+    await membership.leave();
+    let restart = exhausted !== null;
+    if (restart && this.#retry.restartOnFailure !== null) {
+      try {
+        restart = (await this.#retry.restartOnFailure(e)) === true;
+      } catch (failure) {
+        this.#logger.error('Caught error when invoking user-provided "restartOnFailure" callback. Defaulting to restarting.', {
+          error: failure instanceof Error ? failure.message : String(failure),
+          cause: e.message,
+          groupId,
+        });
+        restart = true;
+      }
+    }
+    this.#emit(CONSUMER_EVENTS.CRASH, { error, groupId, restart });
+    // Stopped or disconnected meanwhile: nothing to restart.
+    if (!restart || stops !== this.#stops || this.#connection === null || this.#connection.closing) return;
+    const retryTime = exhausted?.retryTime || this.#retry.initialRetryTime;
+    this.#logger.error(`Restarting the consumer in ${retryTime}ms`, { retryCount: exhausted?.retryCount, retryTime, groupId });
+    this.#clearRestart();
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = null;
+      this.run(config).catch((failure: unknown) =>
+        this.#logger.error(`Caught error when restarting the consumer: ${failure instanceof Error ? failure.message : String(failure)}`, {
+          groupId,
+          stack: failure instanceof Error ? failure.stack : undefined,
+        }),
+      );
+    }, retryTime);
+  }
+
+  #clearRestart(): void {
+    if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
+    this.#restartTimer = null;
+  }
+
+  /** Stops consuming: commits what was processed (autoCommit), leaves the group. Concurrent stops share the one. */
   async stop(): Promise<void> {
+    this.#stops++;
+    this.#clearRestart();
+    this.#stopping ??= this.#stop().finally(() => {
+      this.#stopping = null;
+    });
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
     const connection = this.#connection;
     if (connection === null || !connection.runner.running) return;
     await connection.runner.stop();
     await connection.membership.leave();
     this.#emit(CONSUMER_EVENTS.STOP, null);
+    this.#logger.info('Stopped', { groupId: this.#options.groupId });
   }
 
   /** Commits offsets (the next offset to read, as in Kafka) for this member's generation. */

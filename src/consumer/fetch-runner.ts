@@ -2,7 +2,11 @@
 // the owned partitions (up to partitionsConsumedConcurrently at once, each in
 // order), hand batches to eachBatch / eachMessage under the max.poll.interval
 // watchdog, commit as configured, and wait for an append when there is
-// nothing to read.
+// nothing to read. A handler that throws is logged and retried with the
+// `retry` options' backoff (as KafkaJS's runner does); once no retry is left
+// the loop ends with NumberOfRetriesExceededError.
+import { NumberOfRetriesExceededError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { decompressRegistered, hasRegisteredCodecs } from '../record-batch/compression-codecs.js';
 import { type LogSlice, toOffset } from '../storage/log.js';
 import { type Batch, CONSUMER_EVENTS, type ConsumerOptions, type ConsumerRunConfig, type EmitEvent, type TopicOffsets } from './consumer-config.js';
@@ -10,11 +14,31 @@ import type { Committer } from './committer.js';
 import { decodeMessages, type KafkaMessage } from './kafka-message.js';
 import type { Membership } from './membership.js';
 import type { Owned, Positions } from './positions.js';
+import { type Backoff, Retrier } from './retry.js';
+
+/** eachMessage / eachBatch threw: what threw, and where. */
+class HandlerFailure {
+  constructor(
+    readonly error: unknown,
+    readonly handler: 'eachMessage' | 'eachBatch',
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: string | null,
+  ) {}
+}
+
+/** KafkaJS's rule: a handler's error is retried unless it says `retriable: false` or is a programming error. */
+function isRetriable(error: unknown): boolean {
+  if (error === null || typeof error !== 'object') return true;
+  const { retriable, name } = error as { retriable?: unknown; name?: unknown };
+  return retriable !== false && !['RangeError', 'ReferenceError', 'SyntaxError', 'TypeError'].includes(name as string);
+}
 
 export class FetchRunner {
   #running = false;
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
+  #retrier: Retrier;
 
   constructor(
     private readonly options: ConsumerOptions,
@@ -24,7 +48,12 @@ export class FetchRunner {
     private readonly emit: EmitEvent,
     /** Resumes a partition a handler paused (consumer.resume). */
     private readonly resume: (topic: string, partition: number) => void,
-  ) {}
+    private readonly retry: Backoff,
+    /** The consumer's `Runner` logger. */
+    private readonly logger: Logger,
+  ) {
+    this.#retrier = new Retrier(retry);
+  }
 
   get running(): boolean {
     return this.#running;
@@ -33,6 +62,7 @@ export class FetchRunner {
   /** Starts the loop; resolves once the member first joined its group, or the loop ended. `onCrash` gets what ended it. */
   async start(config: ConsumerRunConfig, onCrash: (error: unknown) => void): Promise<void> {
     this.#running = true;
+    this.#retrier = new Retrier(this.retry);
     this.membership.rejoin = true;
     this.membership.startHeartbeats();
     const joined = new Promise<void>((resolve) => {
@@ -40,7 +70,12 @@ export class FetchRunner {
     });
     this.#loop = this.#run(config).catch((error: unknown) => {
       this.#running = false;
-      onCrash(error);
+      this.membership.stopHeartbeats();
+      try {
+        onCrash(error);
+      } catch (failure) {
+        this.logger.error(`Caught error when reporting a crash: ${String(failure)}`, { groupId: this.options.groupId, stack: (failure as Error)?.stack });
+      }
     });
     await Promise.race([joined, this.#loop]);
   }
@@ -70,10 +105,27 @@ export class FetchRunner {
         // before the rejoin that lets another member take them.
         await this.committer.commitRevoked();
         if (autoCommit) await this.committer.commitResolved().catch(() => undefined);
+        if (membership.memberId !== '') {
+          this.logger.info('The group is rebalancing, re-joining', { groupId: this.options.groupId, memberId: membership.memberId });
+        }
         this.emit(CONSUMER_EVENTS.REBALANCING, { groupId: this.options.groupId, memberId: membership.memberId });
         if (!(await membership.startRejoin())) continue;
+        // As KafkaJS: a rejoin starts a fresh run of retries.
+        this.#retrier = new Retrier(this.retry);
       }
-      const worked = await this.#fetchAndProcess(config, autoCommit);
+      if (membership.backgroundError !== null) {
+        const error = membership.backgroundError;
+        membership.backgroundError = null;
+        throw error;
+      }
+      let worked: boolean;
+      try {
+        worked = await this.#fetchAndProcess(config, autoCommit);
+      } catch (error) {
+        if (!(error instanceof HandlerFailure)) throw error;
+        await this.#retryAfter(error, autoCommit);
+        continue;
+      }
       // Timers and I/O get a turn between passes: a batch handed out again and
       // again (eachBatchAutoResolve false, nothing resolved) would otherwise loop on microtasks alone.
       if (worked) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -86,9 +138,56 @@ export class FetchRunner {
         this.#wake = null;
       }
     }
-    await membership.backgroundJoin?.catch(() => undefined);
+    await membership.backgroundJoin;
+    membership.backgroundError = null;
     await this.committer.commitRevoked();
     if (autoCommit) await this.committer.commitResolved().catch(() => undefined);
+  }
+
+  /**
+   * A handler failed (already logged): commits what was processed before it,
+   * then waits the backoff's next wait before the loop fetches the failed
+   * records again; throws once no retry is left, or for an error that is not
+   * worth retrying (KafkaJS's rule).
+   */
+  async #retryAfter(failure: HandlerFailure, autoCommit: boolean): Promise<void> {
+    if (autoCommit) await this.committer.commitResolved().catch(() => undefined);
+    const error = failure.error;
+    if (!isRetriable(error)) throw error;
+    const retryCount = this.#retrier.retryCount;
+    const wait = this.#retrier.failed();
+    if (wait === null) {
+      const { retryCount: count, retryTime } = this.#retrier;
+      throw new NumberOfRetriesExceededError(`${failure.handler} failed ${count + 1} times: ${error instanceof Error ? error.message : String(error)}`, {
+        retryCount: count,
+        retryTime,
+        cause: error,
+      });
+    }
+    this.logger.debug('Error while consuming, trying again...', {
+      groupId: this.options.groupId,
+      memberId: this.membership.memberId,
+      error: error instanceof Error ? error.message : String(error),
+      stack: error instanceof Error ? error.stack : undefined,
+      retryCount,
+      retryTime: wait,
+    });
+    await this.#sleep(wait);
+  }
+
+  /** Waits `ms`, or less when the consumer stops or its group rebalances (a seek or a resume does not cut the wait short). */
+  async #sleep(ms: number): Promise<void> {
+    // A duration: on the monotonic clock.
+    const deadline = performance.now() + ms;
+    for (let left = ms; left > 0 && this.#running && !this.membership.mustRejoin(); left = deadline - performance.now()) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+      this.#wake = null;
+    }
   }
 
   /** One pass over the owned partitions; true if any records were handed out. */
@@ -102,12 +201,13 @@ export class FetchRunner {
     let worked = false;
     let fetched = 0;
     let next = 0;
+    let failure: HandlerFailure | null = null;
     // Up to partitionsConsumedConcurrently partitions are handled at once; each
     // partition's batches stay in order (one worker holds a partition at a time).
     const worker = async () => {
       while (next < owned.length) {
         const o = owned[next++]!;
-        if (!this.#running || this.membership.mustRejoin() || budget <= 0) return;
+        if (!this.#running || this.membership.mustRejoin() || budget <= 0 || failure !== null) return;
         if (this.positions.isPaused(o)) continue;
         // As KafkaJS: under autoCommit a seek is committed when it is applied.
         if (this.positions.applySeek(o) && autoCommit) await this.committer.autoCommit(config);
@@ -120,7 +220,11 @@ export class FetchRunner {
         fetched++;
         if (records.messages.length === 0) continue;
         worked = true;
-        await this.#process(o, records.messages, records.highWatermark, config);
+        const failed = await this.#process(o, records.messages, records.highWatermark, config);
+        if (failed !== null) {
+          failure ??= failed;
+          return;
+        }
         // As KafkaJS: every batch's resolved offsets are committed once it is processed.
         if (autoCommit) await this.committer.autoCommit(config);
       }
@@ -128,6 +232,7 @@ export class FetchRunner {
     const concurrency = Math.max(1, Math.min(owned.length, config.partitionsConsumedConcurrently ?? 1));
     await Promise.all(Array.from({ length: concurrency }, worker));
     this.emit(CONSUMER_EVENTS.FETCH, { numberOfBatches: fetched, duration: Math.round(performance.now() - started) });
+    if (failure !== null) throw failure;
     return worked;
   }
 
@@ -144,7 +249,8 @@ export class FetchRunner {
     return { messages, bytes: slice.bytes.length, highWatermark: owned.partition.log.logEndOffset };
   }
 
-  async #process(owned: Owned, messages: KafkaMessage[], highWatermark: number, config: ConsumerRunConfig): Promise<void> {
+  /** Hands a batch to the handler; what it threw, or null. */
+  async #process(owned: Owned, messages: KafkaMessage[], highWatermark: number, config: ConsumerRunConfig): Promise<HandlerFailure | null> {
     const topic = owned.topic;
     const partitionId = owned.partition.id;
     const resolveOffset = (offset: string) => this.committer.resolveOffset(owned, toOffset(offset));
@@ -175,6 +281,8 @@ export class FetchRunner {
     // A handler past max.poll.interval.ms: leave the group so the others take the partitions.
     const watchdog = setTimeout(() => this.membership.abandon(), this.options.maxPollInterval);
     watchdog.unref();
+    let failure: HandlerFailure | null = null;
+    let current: string | null = null;
     try {
       if (config.eachBatch !== undefined) {
         const batch: Batch = {
@@ -202,21 +310,30 @@ export class FetchRunner {
       } else {
         for (const message of messages) {
           if (stale() || pausedHere) break;
+          current = message.offset;
           await config.eachMessage!({ topic, partition: partitionId, message, heartbeat, pause });
           resolveOffset(message.offset);
           await this.committer.maybeAutoCommit(config);
         }
       }
     } catch (error) {
-      // As KafkaJS: what the handler resolved before it failed is committed (autoCommit).
-      await this.committer.autoCommit(config);
-      this.emit(CONSUMER_EVENTS.CRASH, { error, groupId: this.options.groupId, restart: true });
-      await new Promise((r) => setTimeout(r, 100));
+      const handler = config.eachBatch !== undefined ? 'eachBatch' : 'eachMessage';
+      // As KafkaJS: eachBatch's failure is reported at the batch's first offset.
+      const offset = handler === 'eachBatch' ? messages[0]!.offset : current;
+      failure = new HandlerFailure(error, handler, topic, partitionId, offset);
+      this.logger.error(`Error when calling ${handler}`, {
+        topic,
+        partition: partitionId,
+        offset,
+        stack: error instanceof Error ? error.stack : undefined,
+        error,
+      });
     } finally {
       clearTimeout(watchdog);
       // Unprocessed records are fetched again from here.
       owned.position = owned.resolved ?? owned.position;
     }
-    this.emit(CONSUMER_EVENTS.END_BATCH_PROCESS, { ...batchPayload, duration: Math.round(performance.now() - started) });
+    if (failure === null) this.emit(CONSUMER_EVENTS.END_BATCH_PROCESS, { ...batchPayload, duration: Math.round(performance.now() - started) });
+    return failure;
   }
 }

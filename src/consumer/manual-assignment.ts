@@ -10,6 +10,10 @@ import { type PolledRecord, topicPartitionList } from './consumer-config.js';
 import type { Positions } from './positions.js';
 
 export class ManualAssignment {
+  /** Ends the waits of polls in progress (the consumer is disconnecting). */
+  readonly #wakes = new Set<() => void>();
+  #stopped = false;
+
   constructor(
     private readonly groupId: string,
     private readonly positions: Positions,
@@ -29,6 +33,12 @@ export class ManualAssignment {
       next[topic] = partitions;
     }
     this.positions.assign(registry, next, null);
+  }
+
+  /** The consumer disconnects: a poll waiting for records returns what it has now. */
+  stop(): void {
+    this.#stopped = true;
+    for (const wake of this.#wakes) wake();
   }
 
   /**
@@ -68,8 +78,14 @@ export class ManualAssignment {
         }
       }
       const left = deadline - performance.now();
-      if (out.length > 0 || left <= 0) return out;
-      await this.positions.waitForAppend(left);
+      if (out.length > 0 || left <= 0 || this.#stopped) return out;
+      let wake: (() => void) | undefined;
+      await this.positions.waitForAppend(left, (w) => {
+        wake = w;
+        this.#wakes.add(w);
+      });
+      if (wake !== undefined) this.#wakes.delete(wake);
+      if (this.#stopped) return out;
     }
   }
 }

@@ -6,6 +6,7 @@ import { IllegalGenerationError, RebalanceInProgressError, UnknownMemberIdError 
 import { AssignerProtocol } from '../groups/assigner-protocol.js';
 import type { PartitionAssigner } from '../groups/assigner-protocol.js';
 import type { GroupClient } from '../groups/group-client.js';
+import type { Logger } from '../logger.js';
 import type { TopicRegistry } from '../topics/topic-registry.js';
 import { CONSUMER_EVENTS, type ConsumerOptions, type EmitEvent } from './consumer-config.js';
 import { type Owned, partitionKey, type Positions } from './positions.js';
@@ -29,6 +30,8 @@ export interface MembershipParts {
   emit: EmitEvent;
   /** Wakes the fetch loop (a rejoin is due). */
   wakeUp: () => void;
+  /** The consumer's `ConsumerGroup` logger: joins, leaves and heartbeat failures. */
+  logger: Logger;
 }
 
 export class Membership {
@@ -38,6 +41,8 @@ export class Membership {
   rejoin = true;
   /** A cooperative rejoin running while owned partitions go on being consumed. */
   backgroundJoin: Promise<boolean> | null = null;
+  /** What ended a background join that failed for good; the fetch loop crashes with it. */
+  backgroundError: unknown = null;
   /** Protocol of the last completed join. */
   protocol = '';
   /** Partitions a cooperative rebalance took away; committed before this member rejoins. */
@@ -81,8 +86,25 @@ export class Membership {
   }
 
   startHeartbeats(): void {
-    this.#heartbeatTimer = setInterval(() => void this.heartbeat(), this.parts.options.heartbeatInterval);
+    this.stopHeartbeats();
+    this.#heartbeatTimer = setInterval(() => this.#backgroundHeartbeat(), this.parts.options.heartbeatInterval);
     // Not unref'd: a running consumer keeps its process (or worker) alive, as a KafkaJS one does.
+  }
+
+  stopHeartbeats(): void {
+    if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = null;
+  }
+
+  /** A heartbeat of the timer: no caller to hand a failure to, so it is logged (the fetch loop meets the same failure on its next group call). */
+  #backgroundHeartbeat(): void {
+    this.heartbeat().catch((error: unknown) => {
+      this.parts.logger.warn(`Heartbeat failed: ${error instanceof Error ? error.message : String(error)}`, {
+        groupId: this.parts.options.groupId,
+        memberId: this.memberId,
+        error,
+      });
+    });
   }
 
   async heartbeat(): Promise<void> {
@@ -122,6 +144,10 @@ export class Membership {
   /** Leaves the group now (a handler outlived max.poll.interval.ms): the others take the partitions. */
   abandon(): void {
     if (this.memberId === '') return;
+    this.parts.logger.warn(`A handler ran longer than maxPollInterval (${this.parts.options.maxPollInterval} ms): leaving the group`, {
+      groupId: this.parts.options.groupId,
+      memberId: this.memberId,
+    });
     void this.parts.coordinator.leaveGroup({ groupId: this.parts.options.groupId, memberId: this.memberId }).catch(() => undefined); // already gone
     this.forget();
     this.rejoin = true;
@@ -129,14 +155,15 @@ export class Membership {
 
   /** Stops heartbeats and leaves the group (after the fetch loop ended). */
   async leave(): Promise<void> {
-    if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
-    this.#heartbeatTimer = null;
+    this.stopHeartbeats();
     const memberId = this.memberId;
     this.forget();
     this.parts.positions.clearSeeks();
     if (memberId !== '') {
+      const groupId = this.parts.options.groupId;
       // Already expired or removed: nothing to leave.
-      await this.parts.coordinator.leaveGroup({ groupId: this.parts.options.groupId, memberId }).catch(() => undefined);
+      await this.parts.coordinator.leaveGroup({ groupId, memberId }).catch(() => undefined);
+      this.parts.logger.info('Consumer has left the group', { groupId, memberId });
     }
   }
 
@@ -144,10 +171,16 @@ export class Membership {
   async startRejoin(): Promise<boolean> {
     if (this.protocol === COOPERATIVE_PROTOCOL && this.parts.positions.size > 0) {
       // Cooperative: partitions that do not move keep being consumed during the rebalance.
-      this.backgroundJoin = this.#joinOnce().finally(() => {
-        this.backgroundJoin = null;
-        this.parts.wakeUp();
-      });
+      // Nobody awaits it but the fetch loop, later: a failure is kept for the loop, never left unhandled.
+      this.backgroundJoin = this.#joinOnce()
+        .catch((error: unknown) => {
+          this.backgroundError = error;
+          return false;
+        })
+        .finally(() => {
+          this.backgroundJoin = null;
+          this.parts.wakeUp();
+        });
       return true;
     }
     return this.#joinOnce();
@@ -224,7 +257,7 @@ export class Membership {
     // lets the next round give it to its new owner.
     const revoked = Object.entries(ownedBefore).some(([topic, ps]) => ps.some((p) => !(assignment[topic] ?? []).includes(p)));
     if (result.protocolName === COOPERATIVE_PROTOCOL && revoked) this.rejoin = true;
-    this.parts.emit(CONSUMER_EVENTS.GROUP_JOIN, {
+    const joined = {
       duration: Math.round(performance.now() - started),
       groupId: options.groupId,
       isLeader: result.leaderId === result.memberId,
@@ -232,7 +265,9 @@ export class Membership {
       groupProtocol: result.protocolName,
       memberId: result.memberId,
       memberAssignment: assignment,
-    });
+    };
+    this.parts.emit(CONSUMER_EVENTS.GROUP_JOIN, joined);
+    this.parts.logger.info('Consumer has joined the group', joined);
     this.onJoined?.();
     this.onJoined = null;
     return true;

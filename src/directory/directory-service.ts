@@ -47,10 +47,18 @@ export class DirectoryService {
     private readonly onEvent: (event: ServiceEvent) => void,
     /** Called when the host did not answer in time (its thread may be gone). */
     private readonly onHostSilent: () => void = () => undefined,
+    /** Where a failure with no caller to take it goes (an event handler that threw, a message that could not be posted). */
+    private readonly onError: (error: unknown, context: string) => void = () => undefined,
   ) {
     this.#channel = new BroadcastChannel(`fjord:${dir}`);
     this.#channel.unref();
-    this.#channel.onmessage = (message) => this.#receive((message as { data: Message }).data);
+    this.#channel.onmessage = (message) => {
+      try {
+        this.#receive((message as { data: Message }).data);
+      } catch (error) {
+        this.onError(error, `handling a message on ${dir}`);
+      }
+    };
     this.#post({ kind: 'hello', from: this.#id, reply: false });
   }
 
@@ -91,12 +99,21 @@ export class DirectoryService {
       if (timeoutMs !== undefined) {
         timer = setTimeout(() => {
           this.#pending.get(id)?.reject(new UnknownMemberIdError(`the thread hosting ${this.dir} did not answer ${method} within ${timeoutMs} ms: join again`));
-          this.onHostSilent();
+          try {
+            this.onHostSilent();
+          } catch (error) {
+            this.onError(error, `taking over ${this.dir} from a silent host`);
+          }
         }, timeoutMs);
       }
       // A call waiting for its answer keeps the thread alive.
       if (this.#pending.size === 1) this.#channel.ref();
-      this.#post({ kind: 'request', id, from: this.#id, method, args });
+      try {
+        this.#channel.postMessage({ kind: 'request', id, from: this.#id, method, args } satisfies Message);
+      } catch (error) {
+        // Arguments that cannot cross threads: the caller gets the error.
+        this.#pending.get(id)?.reject(error as Error);
+      }
     });
   }
 
@@ -117,8 +134,25 @@ export class DirectoryService {
     this.#channel.close();
   }
 
+  /** Posts unless closed; a failure (a value that cannot be cloned) goes to `onError`. */
   #post(message: Message): void {
-    this.#channel.postMessage(message);
+    if (this.#closed) return;
+    try {
+      this.#channel.postMessage(message);
+    } catch (error) {
+      this.onError(error, `posting a ${message.kind} on ${this.dir}`);
+    }
+  }
+
+  /** Answers a request; an answer that cannot cross threads is answered with its error. */
+  #respond(id: number, to: string, answer: { value: unknown } | { error: unknown }): void {
+    if (this.#closed) return;
+    try {
+      if ('value' in answer) this.#channel.postMessage({ kind: 'response', id, to, value: answer.value } satisfies Message);
+      else this.#channel.postMessage({ kind: 'response', id, to, error: serializeError(answer.error) } satisfies Message);
+    } catch (error) {
+      this.#post({ kind: 'response', id, to, error: serializeError(error) });
+    }
   }
 
   #receive(message: Message): void {
@@ -135,8 +169,8 @@ export class DirectoryService {
         const handler = this.#handler;
         if (handler === null) return;
         handler(message.method, revive(message.args) as unknown[]).then(
-          (value) => this.#post({ kind: 'response', id: message.id, to: message.from, value }),
-          (error: unknown) => this.#post({ kind: 'response', id: message.id, to: message.from, error: serializeError(error) }),
+          (value) => this.#respond(message.id, message.from, { value }),
+          (error: unknown) => this.#respond(message.id, message.from, { error }),
         );
         return;
       }

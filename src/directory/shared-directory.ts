@@ -36,6 +36,8 @@ export class SharedDirectory {
   readonly #remote: RemoteGroupClient;
   /** Routes group calls to this thread's coordinator or the host's. */
   readonly groups: GroupClient;
+  /** close() began: requests from other threads are refused until one of them takes over. */
+  #closing = false;
 
   constructor(
     readonly dir: string,
@@ -48,10 +50,12 @@ export class SharedDirectory {
     }
     this.#hostToken = native.claimHost(dir);
     this.#host = this.#hostToken > 0;
+    const logger = options.logger.namespace('Directory');
     this.#service = new DirectoryService(
       dir,
       (event) => this.#onEvent(event),
       () => this.#takeOver(),
+      (error, context) => logger.error(`Caught error when ${context}: ${error instanceof Error ? error.message : String(error)}`, { error }),
     );
     this.#remote = new RemoteGroupClient(this.#service);
     if (this.#host) this.#service.serve((method, args) => this.#serve(method, args));
@@ -88,7 +92,11 @@ export class SharedDirectory {
           },
         );
       }
-      const coordinator = new GroupCoordinator(offsets, { clock: this.options.clock, initialRebalanceDelayMs: this.options.initialRebalanceDelayMs });
+      const coordinator = new GroupCoordinator(offsets, {
+        clock: this.options.clock,
+        initialRebalanceDelayMs: this.options.initialRebalanceDelayMs,
+        logger: this.options.logger.namespace('GroupCoordinator'),
+      });
       coordinator.listeners.add((groupId) => this.#service.emit({ type: 'group', groupId, state: coordinator.describeGroup(groupId).state }));
       this.#local = new LocalGroupClient(coordinator);
       return coordinator;
@@ -115,8 +123,7 @@ export class SharedDirectory {
       let removeLocal: (() => void) | null = null;
       let removed = false;
       if (this.#host) {
-        // A coordinator that failed to open (its offsets could not be read)
-        // reaches the caller through the group call that needed it.
+        // A coordinator that cannot open fails the group calls that need it; here there is nothing to listen to.
         local().then(
           (l) => {
             if (!removed) removeLocal = l.onChange(listener);
@@ -136,6 +143,11 @@ export class SharedDirectory {
   /** A request from a guest thread. */
   async #serve(method: string, args: unknown[]): Promise<unknown> {
     const [scope, name] = method.split('.') as [string, string];
+    if (this.#closing) {
+      // Group members join again: the thread that takes over when this one is done hosts the new coordinator.
+      if (scope === 'groups') throw new UnknownMemberIdError(`the group coordinator of ${this.dir} is closing in its thread: join again`);
+      throw new NotConnectedError(`the thread hosting ${this.dir} is closing`);
+    }
     if (scope === 'topics' && TOPIC_METHODS.has(name)) {
       const registry = (await this.registry) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
       return registry[name]!(...args);
@@ -156,9 +168,13 @@ export class SharedDirectory {
         this.#remote.groupChanged(event.groupId, event.state);
         return;
       case 'append':
-        void this.registry.then((r) => {
-          if (r.has(event.topic)) r.get(event.topic).partitions[event.partition]?.notifyAppend();
-        });
+        // A registry that failed to open was reported to the Fjord that opened it.
+        this.registry.then(
+          (r) => {
+            if (r.has(event.topic)) r.get(event.topic).partitions[event.partition]?.notifyAppend();
+          },
+          () => undefined,
+        );
         return;
       case 'host-closed':
         this.#takeOver();
@@ -173,16 +189,27 @@ export class SharedDirectory {
     if (this.#hostToken === 0) return;
     this.#host = true;
     this.#service.serve((method, args) => this.#serve(method, args));
-    void this.registry.then((r) => {
-      r.takeOver();
-      return r.reload();
-    });
+    this.registry
+      .then((r) => {
+        r.takeOver();
+        return r.reload();
+      })
+      .catch((error: unknown) =>
+        this.options.logger
+          .namespace('Directory')
+          .error(`Caught error when taking over the topics of ${this.dir}: ${error instanceof Error ? error.message : String(error)}`, { error }),
+      );
     // Members of the old coordinator are unknown to the new one: they join again.
     this.#service.failPending(new UnknownMemberIdError('the group coordinator moved to another thread: join again'));
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     try {
+      // Topic changes in flight (this thread's or a guest's) finish and write
+      // the metadata before another thread may take over as host and write it.
+      const registry = await this.registry.catch(() => null);
+      await registry?.close();
       const coordinator = await this.#coordinator?.catch(() => null);
       if (coordinator) {
         coordinator.close();
@@ -190,7 +217,6 @@ export class SharedDirectory {
       }
       if (this.#host) native.releaseHost(this.dir, this.#hostToken);
       this.#service.close();
-      await (await this.registry).close();
     } finally {
       this.#lock.release();
     }

@@ -13,6 +13,7 @@ import {
   UnknownMemberIdError,
 } from '../errors.js';
 import { ClassicGroup, type GroupProtocol, type GroupState, type JoinGroupResult, type Member } from './classic-group.js';
+import type { Logger } from '../logger.js';
 import type { CommittedOffset, OffsetCommit, OffsetStore } from './offset-store.js';
 
 export interface JoinGroupRequest {
@@ -40,6 +41,8 @@ export interface CoordinatorOptions {
   clock: () => number;
   /** Kafka's `group.initial.rebalance.delay.ms`: how long a new group waits for more members (Fjord default 0). */
   initialRebalanceDelayMs: number;
+  /** Where a state listener's failure is reported. */
+  logger?: Logger;
 }
 
 function checkGroupId(groupId: unknown): string {
@@ -254,8 +257,18 @@ export class GroupCoordinator {
     this.#groups.clear();
   }
 
+  /** Tells the listeners; one that throws neither stops the others nor reaches the coordinator's timers. */
   #changed(group: ClassicGroup): void {
-    for (const listener of this.listeners) listener(group.groupId);
+    for (const listener of this.listeners) {
+      try {
+        listener(group.groupId);
+      } catch (error) {
+        // The group's state change stands.
+        this.options.logger?.error(`Caught error in a listener of group ${group.groupId}: ${error instanceof Error ? error.message : String(error)}`, {
+          error,
+        });
+      }
+    }
   }
 
   #prepareRebalance(group: ClassicGroup): void {

@@ -9,6 +9,7 @@ import { checkBatchContents } from '../record-batch/append-checks.js';
 import type { CompressionName } from '../record-batch/codecs.js';
 import { type CompressionCodec, compressWith, registeredCodec } from '../record-batch/compression-codecs.js';
 import { encodeBatch, type RecordInput, withCompressedRecords } from '../record-batch/encode.js';
+import type { Logger } from '../logger.js';
 import { headersObject } from '../record-batch/headers.js';
 import * as layout from '../record-batch/layout.js';
 import type { Partition } from '../topics/partition.js';
@@ -103,7 +104,8 @@ const CODEC_NAMES: readonly CompressionName[] = ['none', 'gzip', 'snappy', 'lz4'
 
 export class Producer {
   readonly events = { CONNECT: 'producer.connect', DISCONNECT: 'producer.disconnect', ...networkEvents('producer') } as const;
-  readonly #instrumentation = new Instrumentation();
+  readonly #instrumentation: Instrumentation;
+  readonly #logger: Logger;
   readonly #partitioner: Partitioner;
   readonly #allowAutoTopicCreation: boolean;
   readonly #lingerMs: number;
@@ -131,6 +133,8 @@ export class Producer {
 
   constructor(context: ClientContext, config: ProducerConfig = {}) {
     this.#context = context;
+    this.#logger = context.logger().namespace('Producer');
+    this.#instrumentation = new Instrumentation(this.#logger);
     if (config === null || typeof config !== 'object') throw new InvalidArgumentError('producer config must be an object');
     if (config.transactionalId !== undefined && config.transactionalId !== null) throw transactionsUnsupported();
     const factory = config.createPartitioner ?? Partitioners.DefaultPartitioner;
@@ -185,9 +189,14 @@ export class Producer {
   }
 
   /** KafkaJS instrumentation events; returns a function that removes the listener. */
-  on(event: string, listener: (event: unknown) => void): () => void {
+  on(event: string, listener: (event: unknown) => unknown): () => void {
     checkEventName('producer', this.events, event);
     return this.#instrumentation.on(event, listener);
+  }
+
+  /** This client's logger (KafkaJS's `producer.logger()`). */
+  logger(): Logger {
+    return this.#logger;
   }
 
   isIdempotent(): boolean {
