@@ -10,6 +10,8 @@
 //! - CorruptStoredBatch: `file`, `position`, `offset`
 //! - OffsetOutOfRange: `offset`, `logStartOffset`, `logEndOffset`
 //! - Locked: `dir`, `holder`; Closed: `dir`
+//! - OutOfOrderSequence: `producerId`, `producerEpoch`, `sequence` (the batch's);
+//!   InvalidProducerEpoch: `producerId`, `producerEpoch`, `currentEpoch`
 //! - Io: `op` (the store's operation, e.g. `append`), `path`, and when the OS
 //!   gave one `errno` (e.g. 28) and `errnoName` (e.g. `ENOSPC`)
 
@@ -67,6 +69,16 @@ fn set_fields(object: &mut Object, e: &StoreError) -> Result<()> {
         }
         StoreError::InvalidConfig(_) => Ok(()),
         StoreError::Closed(dir) => object.set_named_property("dir", path_text(dir)),
+        StoreError::OutOfOrderSequence { producer_id, epoch, found, .. } => {
+            object.set_named_property("producerId", *producer_id as f64)?;
+            object.set_named_property("producerEpoch", *epoch as i32)?;
+            object.set_named_property("sequence", *found)
+        }
+        StoreError::InvalidProducerEpoch { producer_id, epoch, current } => {
+            object.set_named_property("producerId", *producer_id as f64)?;
+            object.set_named_property("producerEpoch", *epoch as i32)?;
+            object.set_named_property("currentEpoch", *current as i32)
+        }
         StoreError::Io { op, path, .. } => {
             object.set_named_property("op", *op)?;
             object.set_named_property("path", path_text(path))?;

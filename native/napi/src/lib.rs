@@ -22,6 +22,14 @@ pub fn crc32c(data: &[u8]) -> u32 {
     crc32c::crc32c(data)
 }
 
+/// A new producer id for the data directory `data_dir`, at least `floor`
+/// (see `fjord_store::producer_ids`).
+#[napi]
+pub fn allocate_producer_id(env: &napi::Env, data_dir: String, floor: f64) -> napi::Result<f64> {
+    use crate::errors::OrJsError;
+    Ok(fjord_store::allocate_producer_id(data_dir.as_ref(), floor as i64).or_js_error(env)? as f64)
+}
+
 /// Read-only segment mappings alive in the process (held by logs or by Buffers).
 #[napi]
 pub fn live_read_maps() -> u32 {

@@ -7,6 +7,9 @@
 //! INVALID_PRODUCER_EPOCH. A producer id the log does not know is accepted at
 //! any sequence, as Kafka accepts it since KIP-360 (its state may have been
 //! removed with old segments), so UNKNOWN_PRODUCER_ID is never returned.
+//! Transactional batches and transaction markers are recorded, not checked:
+//! Fjord has no transaction coordinator, so they reach a log only as batches a
+//! Kafka broker wrote (Kafka checks those only in its broker's own appends).
 //!
 //! At clean close the state goes to `<log end offset>.snapshot` in Kafka's
 //! producer snapshot format (version 1), so a Kafka broker adopting the
@@ -19,7 +22,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
-use crate::batch::{increment_sequence, BatchHeader};
+use crate::batch::{increment_sequence, BatchHeader, CONTROL, TRANSACTIONAL};
 use crate::checkpoint;
 use crate::error::{IoContext, Result, StoreError};
 use crate::segment::{file_name, parse_file_name, Segment};
@@ -96,14 +99,14 @@ impl ProducerState {
     }
 
     /// Checks a client's append (Kafka's validation for appends from a
-    /// producer) without changing the state. Batches without a producer id
-    /// pass. The first batch found already stored makes the whole append a
+    /// producer) without changing the state. Batches without a producer id,
+    /// transactional batches and markers pass. The first batch found already stored makes the whole append a
     /// duplicate, as in Kafka.
     pub fn check<'a>(&self, headers: impl Iterator<Item = &'a BatchHeader>) -> Result<AppendCheck> {
         // Each producer's epoch and last sequence as the append's earlier batches leave them.
         let mut pending: HashMap<i64, (i16, i32)> = HashMap::new();
         for h in headers {
-            if h.producer_id < 0 {
+            if h.producer_id < 0 || h.attributes & (TRANSACTIONAL | CONTROL) != 0 {
                 continue;
             }
             let stored = self.producers.get(&h.producer_id);
