@@ -90,7 +90,8 @@ describe('an idempotent producer', () => {
     const producer = fjord.producer({ idempotent: true });
     await producer.connect();
     await producer.send({ topic: 'dumped', messages: [{ value: 'a' }, { value: 'b' }] });
-    await producer.send({ topic: 'dumped', messages: [{ value: 'c' }] });
+    const stamp = 1_700_000_000_123;
+    await producer.send({ topic: 'dumped', messages: [{ value: 'c', timestamp: String(stamp) }] });
     await producer.disconnect();
     await fjord.close();
     const out = await runKafkaTool('org.apache.kafka.tools.DumpLogSegments', ['--files', join(fjord.dir, 'dumped-0', '00000000000000000000.log')]);
@@ -106,6 +107,12 @@ describe('an idempotent producer', () => {
     expect(sequences).toEqual([
       ['0', '1'],
       ['2', '2'],
+    ]);
+    // The producer snapshot written at close, as Kafka's own code reads it.
+    const snapshot = await runKafkaTool('org.apache.kafka.tools.DumpLogSegments', ['--files', join(fjord.dir, 'dumped-0', '00000000000000000003.snapshot')]);
+    expect(snapshot.split('\n').filter((line) => line.startsWith('producerId:'))).toEqual([
+      'producerId: 0 producerEpoch: 0 coordinatorEpoch: -1 currentTxnFirstOffset: OptionalLong.empty ' +
+        `lastTimestamp: ${stamp} firstSequence: 2 lastSequence: 2 lastOffset: 2 offsetDelta: 0 timestamp: ${stamp}`,
     ]);
   });
 

@@ -17,7 +17,6 @@ use crate::checkpoint::{self, CLEAN_SHUTDOWN, LOG_START_OFFSET, RECOVERY_POINT};
 use crate::config::{LogConfig, TimestampType};
 use crate::error::{IoContext, Result, StoreError};
 use crate::gather::{self, Pieces};
-use crate::kafka_log_dir;
 use crate::loader::{self, LoadedLog, RecoveryReport};
 use crate::lock::DirLock;
 use crate::log_file::ReadMap;
@@ -558,11 +557,10 @@ impl Shared {
     /// Takes the directory's lock and loads it (see `loader`).
     fn open(dir: &Path, config: LogConfig, now: i64) -> Result<Shared> {
         let lock = DirLock::acquire(dir)?;
-        let adopting_kafka = kafka_log_dir::unopened_partition_state(dir).is_some();
         let LoadedLog { segments, log_start, recovery_point, report } = loader::load(dir, config, now)?;
         let seg_of_rp = floor_base(&segments, recovery_point);
         let end = segments.values().next_back().map_or(log_start, |s| s.next_offset);
-        let producers = ProducerState::load(dir, &segments, log_start, end, adopting_kafka)?;
+        let producers = ProducerState::load(dir, &segments, log_start, end, report.clean_shutdown)?;
         Ok(Shared {
             dir: dir.to_path_buf(),
             state: RwLock::new(State { segments, config, log_start, closed: false, producers }),

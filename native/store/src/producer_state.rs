@@ -14,10 +14,13 @@
 //! At clean close the state goes to `<log end offset>.snapshot` in Kafka's
 //! producer snapshot format (version 1), so a Kafka broker adopting the
 //! directory reads it, and the checkpoint `fjord-producer-snapshot` names the
-//! snapshot Fjord wrote. At open the state is that snapshot (or, on first
-//! opening a Kafka broker's directory, the broker's latest snapshot) plus
-//! the batch headers after it; without one, the headers of the whole log.
-//! Fjord deletes only a snapshot its checkpoint names.
+//! snapshot Fjord wrote. At open the state is that snapshot (without one, the
+//! latest snapshot at or below the log end, e.g. a Kafka broker's) plus the
+//! batch headers after it. With no snapshot at all, a log shut down cleanly
+//! starts with no producers, as Kafka's loader does for a log written before
+//! it kept producer state (no scan of the whole log); after a crash, the
+//! headers of the whole log are read. Fjord deletes only a snapshot its
+//! checkpoint names.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -188,24 +191,18 @@ impl ProducerState {
         Ok(())
     }
 
-    /// The state of a log just loaded: the trusted snapshot at or below the
-    /// log end, then the batches after it. `adopting_kafka`: the directory is
-    /// a Kafka broker's, opened by Fjord for the first time, whose latest
-    /// snapshot is trusted as Kafka trusts it.
-    pub(crate) fn load(
-        dir: &Path,
-        segments: &BTreeMap<i64, Segment>,
-        log_start: i64,
-        log_end: i64,
-        adopting_kafka: bool,
-    ) -> Result<ProducerState> {
-        let trusted = if adopting_kafka {
-            list_snapshots(dir)?.into_iter().filter(|&o| o <= log_end).max()
-        } else {
-            forget_snapshot_above(dir, log_end)?;
-            checkpoint::read_offset(dir, FJORD_SNAPSHOT)
+    /// The state of a log just loaded (see the module's comment); `clean`:
+    /// the log was shut down cleanly.
+    pub(crate) fn load(dir: &Path, segments: &BTreeMap<i64, Segment>, log_start: i64, log_end: i64, clean: bool) -> Result<ProducerState> {
+        forget_snapshot_above(dir, log_end)?;
+        let trusted = match checkpoint::read_offset(dir, FJORD_SNAPSHOT) {
+            Some(offset) => Some(offset),
+            None => list_snapshots(dir)?.into_iter().filter(|&o| o <= log_end).max(),
         };
         let mut state = ProducerState::new();
+        if trusted.is_none() && clean {
+            return Ok(state);
+        }
         let mut from = log_start;
         if let Some(offset) = trusted {
             // A snapshot that fails its CRC or does not parse is not used: replay the whole log.

@@ -150,3 +150,26 @@ fn reads_a_kafka_brokers_snapshot_when_adopting_its_directory() {
         assert_eq!(fs::read(dir.join(&name)).unwrap(), fs::read(fixture.join("k-gzip-0").join(&name)).unwrap());
     }
 }
+
+#[test]
+fn without_any_snapshot_a_clean_log_starts_with_no_producers_and_a_crashed_one_reads_every_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open_at(dir.path(), small_config(), NOW).unwrap();
+    for seq in 0..6 {
+        log.append(&idempotent_batch(4, 0, seq, 1), NOW).unwrap();
+    }
+    log.close().unwrap();
+    drop(log);
+    // As a log written before Fjord kept producer state: no snapshot, no checkpoint naming one.
+    fs::remove_file(dir.path().join("00000000000000000006.snapshot")).unwrap();
+    fs::remove_file(dir.path().join("fjord-producer-snapshot")).unwrap();
+    let log = Log::open_at(dir.path(), small_config(), NOW).unwrap();
+    assert_eq!(log.producer(4).unwrap(), None, "a clean log is not scanned, as Kafka's loader skips it");
+    log.simulate_crash();
+    drop(log);
+    let log = Log::open_at(dir.path(), small_config(), NOW).unwrap();
+    assert!(!log.recovery_report().clean_shutdown);
+    let entry = log.producer(4).unwrap().unwrap();
+    let sequences: Vec<i32> = entry.batches.iter().map(|b| b.first_sequence).collect();
+    assert_eq!(sequences, vec![1, 2, 3, 4, 5]);
+}
