@@ -22,6 +22,7 @@
 //
 //   npx tsc -p tsconfig.json && node --expose-gc dist/bench/producer.bench.js [--quick] [--batch-size N]
 //   one cell, e.g. to profile it: ... --size 100 --acks 1 --senders 64
+//   an idempotent producer (acks all only): ... --idempotent --acks all
 import { closeSync, fdatasyncSync, openSync, rmSync } from 'node:fs';
 import { cpuUsage } from 'node:process';
 import { parseArgs } from 'node:util';
@@ -53,6 +54,7 @@ const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     'batch-size': { type: 'string' },
+    idempotent: { type: 'boolean', default: false },
     // Filters, to run (and profile) one cell: --size 100 --acks 1 --senders 1; each may repeat.
     size: { type: 'string', multiple: true },
     acks: { type: 'string', multiple: true },
@@ -94,8 +96,10 @@ function filter<T>(all: readonly T[], given: string[] | undefined, key: (item: T
   if (chosen.length === 0) usage(`--${flag} ${given.join(', ')} matches none of ${all.map((item) => key(item)[0]).join(', ')}`);
   return chosen;
 }
+const idempotent = args.idempotent;
+if (idempotent && args.acks?.some((a) => a !== 'all' && a !== '-1')) usage('--idempotent sends with acks all only, as KafkaJS requires');
 const sizes = filter(sizeCases, args.size, (s) => [String(s.valueBytes), s.label, s.label.replace(' ', '')], 'size');
-const acksLevels = filter(ACKS, args.acks, (a) => (a === -1 ? ['all', '-1'] : [String(a)]), 'acks');
+const acksLevels = filter(ACKS, idempotent ? ['all'] : args.acks, (a) => (a === -1 ? ['all', '-1'] : [String(a)]), 'acks');
 const senderCounts = filter(SENDERS, args.senders, (n) => [String(n)], 'senders');
 
 /** Value bytes per `send` call: the records of one send are one request, as a KafkaJS user would batch them. */
@@ -277,7 +281,7 @@ async function fjordPass(work: Workload, acks: Acks, senders: number): Promise<P
     await admin.connect();
     await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1 }] });
     await admin.disconnect();
-    const producer = fjord.producer(batchSize === undefined ? {} : { batchSize });
+    const producer = fjord.producer({ ...(batchSize === undefined ? {} : { batchSize }), ...(idempotent ? { idempotent } : {}) });
     await producer.connect();
     const send = (n: number) => producer.send({ topic: TOPIC, messages: work.messages(n), acks });
 

@@ -145,6 +145,46 @@ export class LogClosedError extends FjordError {
   }
 }
 
+/** Which idempotent producer's batch the store refused, and why it judged so. */
+export interface ProducerErrorDetails {
+  producerId?: number;
+  /** The epoch the batch carries. */
+  producerEpoch?: number;
+  /** The batch's first sequence number (OutOfOrderSequenceNumberError). */
+  sequence?: number;
+  /** The producer's epoch in the log (InvalidProducerEpochError). */
+  currentEpoch?: number;
+}
+
+/**
+ * An idempotent producer's batch does not follow the last one the partition
+ * holds from it (a gap, or a batch older than the last five): nothing was written.
+ */
+export class OutOfOrderSequenceNumberError extends FjordError {
+  readonly producerId: number | undefined;
+  readonly producerEpoch: number | undefined;
+  readonly sequence: number | undefined;
+  constructor(message: string, details?: ProducerErrorDetails) {
+    super(message, 'ERR_OUT_OF_ORDER_SEQUENCE_NUMBER', { type: 'OUT_OF_ORDER_SEQUENCE_NUMBER', code: 45 });
+    this.producerId = details?.producerId;
+    this.producerEpoch = details?.producerEpoch;
+    this.sequence = details?.sequence;
+  }
+}
+
+/** A batch from an older epoch of a producer the partition has seen at a newer one (it was fenced): nothing was written. */
+export class InvalidProducerEpochError extends FjordError {
+  readonly producerId: number | undefined;
+  readonly producerEpoch: number | undefined;
+  readonly currentEpoch: number | undefined;
+  constructor(message: string, details?: ProducerErrorDetails) {
+    super(message, 'ERR_INVALID_PRODUCER_EPOCH', { type: 'INVALID_PRODUCER_EPOCH', code: 47 });
+    this.producerId = details?.producerId;
+    this.producerEpoch = details?.producerEpoch;
+    this.currentEpoch = details?.currentEpoch;
+  }
+}
+
 export interface StorageErrorDetails {
   /** The OS error number (28 for ENOSPC on Linux). */
   errno?: number;
@@ -333,7 +373,7 @@ export class ProtocolDecodeError extends FjordError {
  * Every field an error of this module may carry. A class's property and the
  * addon's property (native/napi/src/errors.rs) have the same name.
  */
-export interface ErrorFields extends CorruptRecordDetails, StorageErrorDetails {
+export interface ErrorFields extends CorruptRecordDetails, StorageErrorDetails, ProducerErrorDetails {
   size?: number;
   limit?: number;
   logStartOffset?: number;
@@ -362,6 +402,10 @@ const FIELD_TYPES: { [K in keyof Required<ErrorFields>]: 'number' | 'string' } =
   holder: 'string',
   codec: 'number',
   feature: 'string',
+  producerId: 'number',
+  producerEpoch: 'number',
+  sequence: 'number',
+  currentEpoch: 'number',
 };
 
 /** The fields `error` carries as properties (an addon error, or a FjordError). */
@@ -393,6 +437,8 @@ const CLASS_BY_CODE: Record<string, (message: string, fields: ErrorFields) => Fj
   ERR_STORAGE: (m, f) => new KafkaStorageError(m, 'ERR_STORAGE', f),
   ERR_LOG_OFFLINE: (m, f) => new KafkaStorageError(m, 'ERR_LOG_OFFLINE', f),
   ERR_INTERNAL: (m) => new InternalError(m),
+  ERR_OUT_OF_ORDER_SEQUENCE_NUMBER: (m, f) => new OutOfOrderSequenceNumberError(m, f),
+  ERR_INVALID_PRODUCER_EPOCH: (m, f) => new InvalidProducerEpochError(m, f),
   // Thrown in TypeScript only; they cross threads.
   ERR_INVALID_ARGUMENT: (m) => new InvalidArgumentError(m),
   ERR_UNKNOWN_TOPIC_OR_PARTITION: (m) => new UnknownTopicOrPartitionError(m),

@@ -95,7 +95,10 @@ describe('fjord-bench installed without the devDependencies', () => {
 
     // The other executable loads there too.
     const cli = await run(root, join(root, 'dist', 'src', 'cli.js'), []);
-    expect([cli.code, cli.stderr]).toEqual([2, 'usage: fjord verify <data-dir> [--json]\n       fjord groups export-offsets --dir <data-dir> --group <group-id>\n']);
+    expect([cli.code, cli.stderr]).toEqual([
+      2,
+      'usage: fjord verify <data-dir> [--json]\n       fjord groups export-offsets --dir <data-dir> --group <group-id>\n',
+    ]);
   }, 120_000);
 });
 

@@ -495,7 +495,20 @@ describe('errors', () => {
     );
     expect(encodeError(one, { timestampType: 'Later' as 'CreateTime' })).toThrow(/timestampType/);
     expect(encodeError(one, { transactional: true })).toThrow('encodeBatch: a transactional batch needs a producerId');
-    expect(encodeError(one, { producerId: 5 })).toThrow('encodeBatch: a batch with a producerId needs a producerEpoch and a baseSequence');
+    expect(encodeError(one, { producerId: 5 })).toThrow('encodeBatch: a batch with a producerId needs a producerEpoch');
+    expect(encodeError(one, { producerId: 5, producerEpoch: 0 })).toThrow(
+      'encodeBatch: a batch with a producerId needs a baseSequence (only a control batch may have none)',
+    );
+    expect(encodeError(one, { control: 'yes' as unknown as boolean })).toThrow('encodeBatch: control must be a boolean, got "yes"');
+  });
+
+  it("writes a transaction marker's header as Kafka does: producer id and epoch, baseSequence -1, transactional and control", () => {
+    const key = Buffer.from([0, 0, 0, 1]); // version 0, COMMIT
+    const marker = encodeBatch([{ key, value: Buffer.alloc(6) }], { producerId: 4000, producerEpoch: 3, transactional: true, control: true, now: 1 });
+    expect(marker.readBigInt64BE(43)).toBe(4000n);
+    expect(marker.readInt16BE(51)).toBe(3);
+    expect(marker.readInt32BE(53)).toBe(-1);
+    expect(marker.readInt16BE(21)).toBe(0x30);
   });
 
   it('detects a CRC mismatch only with verifyCrc', () => {

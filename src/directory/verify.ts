@@ -68,6 +68,9 @@ const KNOWN_ROOT_FILES = new Set([
   '.lock',
   TOPICS_METADATA_FILE,
   `${TOPICS_METADATA_FILE}.tmp`,
+  // Fjord's producer id allocation (native/store/src/producer_ids.rs).
+  'producer-id-counter',
+  'producer-id-counter.tmp',
   'meta.properties',
   'bootstrap.checkpoint',
   '.kafka_cleanshutdown',

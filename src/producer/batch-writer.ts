@@ -122,13 +122,17 @@ export class BatchWriter {
     this.#pos = pos;
   }
 
-  /** Closes the open batch: its header, all but the CRC and base offset the store stamps. */
-  endBatch(): void {
+  /**
+   * Closes the open batch: its header, all but the CRC and base offset the
+   * store stamps. An idempotent producer gives its id, epoch and the batch's
+   * first sequence number; otherwise the batch has no producer (-1).
+   */
+  endBatch(producerId = NO_PRODUCER, producerEpoch = NO_PRODUCER, baseSequence = NO_PRODUCER): void {
     const buf = this.#buf;
     const start = this.#start;
     const size = this.#pos - start + this.#batchValueBytes;
-    // Base offset 0, leader epoch 0, attributes 0 (no compression, CreateTime), no producer.
-    writeBatchHeader(buf, start, size, 0, 0, 0, this.#count, this.#baseTimestamp, this.#maxTimestamp, NO_PRODUCER, NO_PRODUCER, NO_PRODUCER);
+    // Base offset 0, leader epoch 0, attributes 0 (no compression, CreateTime).
+    writeBatchHeader(buf, start, size, 0, 0, 0, this.#count, this.#baseTimestamp, this.#maxTimestamp, producerId, producerEpoch, baseSequence);
     this.#valueBytes += this.#batchValueBytes;
     this.records += this.#count;
     this.#start = -1;

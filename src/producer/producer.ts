@@ -21,6 +21,8 @@ import { BufferMemory, type Piece } from './buffer-memory.js';
 import { CompressionRatios } from './compression-ratios.js';
 import { Partitioners, type Partitioner, type PartitionerFactory } from './partitioners.js';
 import { PendingSend } from './pending-send.js';
+import { allocateProducerId } from '../storage/producer-ids.js';
+import { nextSequence } from './sequences.js';
 import type { Message } from './producer-types.js';
 import { RecordRun } from './record-run.js';
 
@@ -43,7 +45,12 @@ export interface ProducerConfig {
   bufferMemory?: number;
   /** Kafka's `max.block.ms`: how long a send waits for room in `bufferMemory` before its records fail with TimeoutError (default 60000). */
   maxBlockMs?: number;
-  /** Accepted for KafkaJS compatibility: an embedded append is never retried or duplicated. */
+  /**
+   * An idempotent producer, as Kafka's: it gets a producer id at connect (epoch
+   * 0) and numbers its batches per partition; the store stores a batch it
+   * already holds once and refuses a gap (OutOfOrderSequenceNumberError). As
+   * in KafkaJS, sends must use acks -1 and `retry.retries` must be at least 1.
+   */
   idempotent?: boolean;
   /** Transactions are not supported yet: a producer with a transactionalId is refused with UnsupportedFeatureError. */
   transactionalId?: string;
@@ -130,6 +137,11 @@ export class Producer {
   readonly #compressing = new Map<Partition, Promise<void>>();
 
   readonly #context: ClientContext;
+  readonly #idempotent: boolean;
+  /** The idempotent producer's id, from connect() on; -1 otherwise. Its epoch is 0. */
+  #producerId = -1;
+  /** The sequence number of the next record per partition, for an idempotent producer: advanced once an append is stored. */
+  readonly #sequences = new Map<Partition, number>();
 
   constructor(context: ClientContext, config: ProducerConfig = {}) {
     this.#context = context;
@@ -145,11 +157,21 @@ export class Producer {
     this.#batchSize = integerOption(config.batchSize, 'batchSize', 16384, 1);
     this.#maxRequestSize = integerOption(config.maxRequestSize, 'maxRequestSize', 1048576, 1);
     this.#memory = new BufferMemory(integerOption(config.bufferMemory, 'bufferMemory', 33554432, 1), integerOption(config.maxBlockMs, 'maxBlockMs', 60000, 0));
+    this.#idempotent = kafkaJsFlag(config.idempotent, false);
+    if (this.#idempotent) checkIdempotentRetry(config.retry, context);
   }
 
   async connect(): Promise<void> {
     if (this.#disconnecting !== null) await this.#disconnecting;
-    await this.#context.topics();
+    const registry = await this.#context.topics();
+    if (this.#idempotent) {
+      // A new id at every connect, as KafkaJS asks for one (InitProducerId) at
+      // connect; above every id in the logs, adopted Kafka partitions included.
+      let floor = 0;
+      for (const topic of registry.list()) for (const partition of topic.partitions) floor = Math.max(floor, partition.log.maxProducerId + 1);
+      this.#producerId = allocateProducerId(this.#context.dir, floor);
+      this.#sequences.clear();
+    }
     this.#state = 'connected';
     this.#context.attach(this, 'producer');
     this.#instrumentation.emit(this.events.CONNECT, null);
@@ -200,7 +222,7 @@ export class Producer {
   }
 
   isIdempotent(): boolean {
-    return false;
+    return this.#idempotent;
   }
 
   /** KafkaJS's transactions are not supported yet: rejects with UnsupportedFeatureError. */
@@ -234,6 +256,9 @@ export class Producer {
       throw new InvalidArgumentError('sendBatch: topicMessages must be an array of { topic, messages }');
     }
     const acks = checkAcks(batch.acks);
+    if (this.#idempotent && acks !== -1) {
+      throw new InvalidArgumentError("Not requiring ack for all messages invalidates the idempotent producer's EoS guarantees");
+    }
     const codec = checkCompression(batch.compression);
     this.#context.openedTopics();
     const now = this.#context.clock();
@@ -524,6 +549,9 @@ export class Producer {
     const writer = this.#writer;
     const group = new AppendGroup();
     const now = this.#context.clock();
+    const producerId = this.#producerId;
+    // The first sequence of the next batch: numbered as encoded, kept once stored.
+    let sequence = producerId === -1 ? -1 : (this.#sequences.get(partition) ?? 0);
     writer.reset();
     let r = 0;
     let i = 0;
@@ -550,12 +578,17 @@ export class Producer {
           i = 0;
         }
       }
-      if (codec !== CompressionTypes.None && this.#startRegistered(partition, runs, startRun, startIndex, count, bytes, r, i, codec, now, group)) return;
+      if (codec !== CompressionTypes.None && this.#startRegistered(partition, runs, startRun, startIndex, count, bytes, r, i, codec, now, group, sequence))
+        return;
       // The group is written first when this batch would take it past its cap.
-      if (!writer.isEmpty && writer.bytes + HEADER_SIZE + bytes > groupCap) this.#write(partition, group, now);
+      if (!writer.isEmpty && writer.bytes + HEADER_SIZE + bytes > groupCap && !this.#write(partition, group, now, sequence)) {
+        // Nothing of the group was stored: its sequence numbers go to the next batches.
+        sequence = this.#sequences.get(partition) ?? 0;
+      }
       if (codec !== CompressionTypes.None) {
-        const size = this.#addCompressed(runs, startRun, startIndex, count, codec, now, group);
+        const size = this.#addCompressed(runs, startRun, startIndex, count, codec, now, group, sequence);
         if (size > 0) this.#ratios.update(partition.topic, codec, bytes, size - HEADER_SIZE);
+        if (size > 0 && producerId !== -1) sequence = nextSequence(sequence, count);
       } else {
         writer.beginBatch();
         for (let run = startRun, at = startIndex, left = count; left > 0; left--) {
@@ -566,18 +599,36 @@ export class Producer {
             at = 0;
           }
         }
-        writer.endBatch();
+        if (producerId === -1) writer.endBatch();
+        else {
+          writer.endBatch(producerId, 0, sequence);
+          sequence = nextSequence(sequence, count);
+        }
       }
     }
-    if (!writer.isEmpty) this.#write(partition, group, now);
+    if (!writer.isEmpty) this.#write(partition, group, now, sequence);
   }
 
-  /** A compressed batch of `count` records from record `index` of `runs[first]` on, encoded whole and added to the group; its size, 0 when it failed. */
-  #addCompressed(runs: readonly RecordRun[], first: number, index: number, count: number, codec: number, now: number, group: AppendGroup): number {
+  /**
+   * A compressed batch of `count` records from record `index` of `runs[first]`
+   * on, encoded whole (first sequence `sequence` for an idempotent producer)
+   * and added to the group; its size, 0 when it could not be encoded (its
+   * records failed).
+   */
+  #addCompressed(
+    runs: readonly RecordRun[],
+    first: number,
+    index: number,
+    count: number,
+    codec: number,
+    now: number,
+    group: AppendGroup,
+    sequence: number,
+  ): number {
     const { records, members } = batchRecords(runs, first, index, count);
     let bytes: Buffer;
     try {
-      bytes = encodeBatch(records, { compression: CODEC_NAMES[codec], now });
+      bytes = encodeBatch(records, { compression: CODEC_NAMES[codec], now, ...this.#producerFields(sequence) });
     } catch (error) {
       for (const m of members) {
         this.#settle(m.run, m.count);
@@ -609,6 +660,7 @@ export class Producer {
     codec: number,
     now: number,
     group: AppendGroup,
+    sequence: number,
   ): boolean {
     let registered: CompressionCodec | null;
     try {
@@ -617,7 +669,8 @@ export class Producer {
       registered = { compress: () => Promise.reject(error), decompress: () => Promise.reject(error) };
     }
     if (registered === null) return false;
-    if (!this.#writer.isEmpty) this.#write(partition, group, now);
+    // What the flush gathered goes first; the batch's first sequence follows what was stored.
+    if (!this.#writer.isEmpty && !this.#write(partition, group, now, sequence)) sequence = this.#sequences.get(partition) ?? 0;
     const rest = runs.slice(nextRun);
     if (nextIndex > 0) rest[0] = runs[nextRun]!.pick(Array.from({ length: runs[nextRun]!.count - nextIndex }, (_, k) => nextIndex + k));
     if (rest.length > 0) {
@@ -628,7 +681,7 @@ export class Producer {
       );
     }
     const { records, members } = batchRecords(runs, first, index, count);
-    this.#compressing.set(partition, this.#compressRegistered(partition, registered, codec, records, members, recordBytes, now));
+    this.#compressing.set(partition, this.#compressRegistered(partition, registered, codec, records, members, recordBytes, now, sequence));
     return true;
   }
 
@@ -641,11 +694,12 @@ export class Producer {
     members: { run: RecordRun; count: number }[],
     recordBytes: number,
     now: number,
+    sequence: number,
   ): Promise<void> {
     try {
       let bytes: Buffer;
       try {
-        const plain = encodeBatch(records, { now });
+        const plain = encodeBatch(records, { now, ...this.#producerFields(sequence) });
         const compressed = await compressWith(registered, plain.subarray(HEADER_SIZE), CODEC_NAMES[codec]!);
         bytes = withCompressedRecords(plain, compressed, codec);
         this.#ratios.update(partition.topic, codec, recordBytes, compressed.length);
@@ -662,18 +716,30 @@ export class Producer {
       this.#writer.reset();
       this.#writer.addEncoded(bytes, records.length);
       for (const m of members) group.add(m.run, m.count);
-      this.#write(partition, group, now);
+      this.#write(partition, group, now, this.#producerId === -1 ? -1 : nextSequence(sequence, records.length));
     } finally {
       this.#compressing.delete(partition);
       if (this.#queues.has(partition)) this.#scheduleFlush(true);
     }
   }
 
-  /** Appends what the writer holds and tells the sends of the group's records. */
-  #write(partition: Partition, group: AppendGroup, now: number): void {
+  /** An idempotent producer's batch header fields for a batch whose first sequence is `sequence` (epoch 0); none otherwise. */
+  #producerFields(sequence: number): { producerId?: number; producerEpoch?: number; baseSequence?: number } {
+    return this.#producerId === -1 ? {} : { producerId: this.#producerId, producerEpoch: 0, baseSequence: sequence };
+  }
+
+  /**
+   * Appends what the writer holds and tells the sends of the group's records;
+   * false when the append failed. `sequence`: an idempotent producer's next
+   * sequence number once the group is stored.
+   */
+  #write(partition: Partition, group: AppendGroup, now: number, sequence: number): boolean {
     const writer = this.#writer;
+    let stored = false;
     try {
       const result = partition.appendGathered(writer.framing, writer.values, writer.cuts, now, writer.records);
+      stored = true;
+      if (this.#producerId !== -1) this.#sequences.set(partition, sequence);
       let offset = result.baseOffset;
       for (let k = 0; k < group.runs.length; k++) {
         this.#settle(group.runs[k]!, group.counts[k]!);
@@ -688,6 +754,7 @@ export class Producer {
     }
     writer.reset();
     group.clear();
+    return stored;
   }
 
   #results(send: PendingSend): RecordMetadata[] {
@@ -705,6 +772,15 @@ export class Producer {
 /** Records of a send waiting for bufferMemory. */
 interface RunPiece extends Piece {
   readonly run: RecordRun;
+}
+
+/** KafkaJS's rules for an idempotent producer's `retry` (kafkajs/src/producer/index.js). */
+function checkIdempotentRetry(retry: unknown, context: ClientContext): void {
+  const retries = retry !== null && typeof retry === 'object' ? (retry as { retries?: unknown }).retries : undefined;
+  if (typeof retries !== 'number') return;
+  if (retries < 1) throw new InvalidArgumentError('Idempotent producer must allow retries to protect against transient errors');
+  if (retries < Number.MAX_SAFE_INTEGER)
+    context.logger().namespace('Producer').warn('Limiting retries for the idempotent producer may invalidate EoS guarantees');
 }
 
 function transactionsUnsupported(): UnsupportedFeatureError {

@@ -14,6 +14,7 @@ import { putVarint, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } fro
 // Module constants, not imported bindings: V8 folds these into optimized code (layout.ts).
 const {
   ATTRIBUTE_CODEC_MASK,
+  ATTRIBUTE_CONTROL,
   ATTRIBUTE_LOG_APPEND_TIME,
   ATTRIBUTE_TRANSACTIONAL,
   ATTRIBUTES,
@@ -58,6 +59,8 @@ export interface EncodeOptions {
   producerEpoch?: number;
   baseSequence?: number;
   transactional?: boolean;
+  /** A control batch (transaction markers): the only kind whose baseSequence may be -1 with a producerId, as in Kafka. */
+  control?: boolean;
   /** Kafka's codec for the records: none (the default), gzip, snappy, lz4 or zstd, each written as Kafka's Java producer writes it. */
   compression?: CompressionName;
   /** The clock, in ms: timestamp of records without one, and the LogAppendTime. Defaults to `Date.now()`. */
@@ -356,7 +359,7 @@ function headerValueLength(data: unknown, index: number, name: string): number {
 
 function encodeAttributes(options: EncodeOptions, producerId: number, producerEpoch: number, baseSequence: number): number {
   let attributes = 0;
-  const { compression = 'none', timestampType = 'CreateTime', transactional = false } = options;
+  const { compression = 'none', timestampType = 'CreateTime', transactional = false, control = false } = options;
   const codec = codecOfName(compression);
   if (codec === -1) throw new InvalidArgumentError(`encodeBatch: compression must be 'none', 'gzip', 'snappy', 'lz4' or 'zstd', got ${describe(compression)}`);
   attributes |= codec;
@@ -369,8 +372,14 @@ function encodeAttributes(options: EncodeOptions, producerId: number, producerEp
     if (producerId === NO_PRODUCER) throw new InvalidArgumentError('encodeBatch: a transactional batch needs a producerId');
     attributes |= ATTRIBUTE_TRANSACTIONAL;
   }
-  if (producerId !== NO_PRODUCER && (producerEpoch === NO_PRODUCER || baseSequence === NO_PRODUCER)) {
-    throw new InvalidArgumentError('encodeBatch: a batch with a producerId needs a producerEpoch and a baseSequence');
+  if (typeof control !== 'boolean') throw new InvalidArgumentError(`encodeBatch: control must be a boolean, got ${describe(control)}`);
+  if (control) attributes |= ATTRIBUTE_CONTROL;
+  if (producerId !== NO_PRODUCER && producerEpoch === NO_PRODUCER) {
+    throw new InvalidArgumentError('encodeBatch: a batch with a producerId needs a producerEpoch');
+  }
+  // Transaction markers carry a producer id and epoch but no sequence.
+  if (producerId !== NO_PRODUCER && baseSequence === NO_PRODUCER && !control) {
+    throw new InvalidArgumentError('encodeBatch: a batch with a producerId needs a baseSequence (only a control batch may have none)');
   }
   return attributes;
 }

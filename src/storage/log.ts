@@ -30,7 +30,12 @@ export interface LogOptions {
 export interface AppendResult {
   baseOffset: number;
   lastOffset: number;
-  /** Byte position of the first appended batch in its segment file. */
+  /**
+   * Byte position of the first appended batch in its segment file; -1 when the
+   * batches were an idempotent producer's retry of batches the log already
+   * holds: nothing was written, and the offsets are those of the stored batch
+   * (Kafka's DuplicateSequence handling).
+   */
   position: number;
   /** The time stamped under LogAppendTime, else -1. */
   logAppendTime: number;
@@ -303,6 +308,12 @@ export class Log {
     const handle = this.#handle;
     const offset = call(() => handle.offsetForTimestamp(timestamp));
     return offset < 0 ? null : offset;
+  }
+
+  /** The largest producer id in the log's batches (read at open, kept up to date by appends), -1 for none. */
+  get maxProducerId(): number {
+    const handle = this.#handle;
+    return call(() => handle.maxProducerId());
   }
 
   get logStartOffset(): number {

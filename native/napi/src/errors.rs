@@ -12,6 +12,8 @@
 //! - Locked: `dir`, `holder`; Closed: `dir`
 //! - Offline: `dir`, and its first cause's `op` (`panic` for a panic),
 //!   `path` and, for an I/O error, `errno` and `errnoName`
+//! - OutOfOrderSequence: `producerId`, `producerEpoch`, `sequence` (the batch's);
+//!   InvalidProducerEpoch: `producerId`, `producerEpoch`, `currentEpoch`
 //! - Io: `op` (the store's operation, e.g. `append`), `path`, and when the OS
 //!   gave one `errno` (e.g. 28) and `errnoName` (e.g. `ENOSPC`)
 
@@ -78,6 +80,16 @@ fn set_fields(object: &mut Object, e: &StoreError) -> Result<()> {
                 object.set_named_property("errnoName", name)?;
             }
             Ok(())
+        }
+        StoreError::OutOfOrderSequence { producer_id, epoch, found, .. } => {
+            object.set_named_property("producerId", *producer_id as f64)?;
+            object.set_named_property("producerEpoch", *epoch as i32)?;
+            object.set_named_property("sequence", *found)
+        }
+        StoreError::InvalidProducerEpoch { producer_id, epoch, current } => {
+            object.set_named_property("producerId", *producer_id as f64)?;
+            object.set_named_property("producerEpoch", *epoch as i32)?;
+            object.set_named_property("currentEpoch", *current as i32)
         }
         StoreError::Io { op, path, .. } => {
             object.set_named_property("op", *op)?;

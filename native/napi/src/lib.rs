@@ -28,6 +28,18 @@ pub fn crc32c(env: &Env, data: &[u8]) -> Result<u32> {
     no_panic(env, "crc32c", || Ok(crc32c::crc32c(data)))
 }
 
+/// A new producer id for the data directory `data_dir`, at least `floor`
+/// (see `fjord_store::producer_ids`).
+#[napi]
+pub fn allocate_producer_id(env: &Env, data_dir: String, floor: f64) -> Result<f64> {
+    use crate::errors::OrJsError;
+    no_panic(
+        env,
+        "allocate producer id",
+        || Ok(fjord_store::allocate_producer_id(data_dir.as_ref(), floor as i64).or_js_error(env)? as f64),
+    )
+}
+
 /// Shared read-only segment mappings alive in the process (held by logs, or by fetch mappings).
 #[napi]
 pub fn live_read_maps(env: &Env) -> Result<u32> {

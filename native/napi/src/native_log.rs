@@ -62,7 +62,8 @@ impl NativeLog {
     }
 
     /// Appends concatenated batches; writes [baseOffset, lastOffset, position,
-    /// logAppendTime] into `out`.
+    /// logAppendTime] into `out`. Position -1: the batches were an idempotent
+    /// producer's retry, already stored at those offsets; nothing was written.
     #[napi]
     pub fn append(&self, env: &Env, batches: &[u8], now: f64, mut out: Float64ArraySlice) -> Result<()> {
         self.guard(env, "append", || {
@@ -71,7 +72,7 @@ impl NativeLog {
             let info = self.log.append(batches, now as i64).or_js_error(env)?;
             out[0] = info.base_offset as f64;
             out[1] = info.last_offset as f64;
-            out[2] = info.position as f64;
+            out[2] = if info.duplicate { -1.0 } else { info.position as f64 };
             out[3] = info.log_append_time as f64;
             Ok(())
         })
@@ -97,11 +98,17 @@ impl NativeLog {
             let info = self.log.append_gathered(&pieces, now as i64).or_js_error(env)?;
             out[0] = info.base_offset as f64;
             out[1] = info.last_offset as f64;
-            out[2] = info.position as f64;
+            out[2] = if info.duplicate { -1.0 } else { info.position as f64 };
             out[3] = info.log_append_time as f64;
             out[4] = self.log.log_start_offset().or_js_error(env)? as f64;
             Ok(())
         })
+    }
+
+    /// The largest producer id in the log's batches, -1 for none.
+    #[napi]
+    pub fn max_producer_id(&self, env: &Env) -> Result<f64> {
+        self.guard(env, "max producer id", || Ok(self.log.max_producer_id().or_js_error(env)? as f64))
     }
 
     /// Reads whole batches from `offset`: `null` at the log end, otherwise

@@ -20,6 +20,9 @@ pub(crate) const ATTRIBUTES_AT: usize = 21;
 pub(crate) const LAST_OFFSET_DELTA_AT: usize = 23;
 pub(crate) const BASE_TIMESTAMP_AT: usize = 27;
 pub(crate) const MAX_TIMESTAMP_AT: usize = 35;
+pub(crate) const PRODUCER_ID_AT: usize = 43;
+pub(crate) const PRODUCER_EPOCH_AT: usize = 51;
+pub(crate) const BASE_SEQUENCE_AT: usize = 53;
 pub(crate) const RECORDS_COUNT_AT: usize = 57;
 
 pub const COMPRESSION_MASK: i16 = 0x07;
@@ -49,6 +52,11 @@ pub struct BatchHeader {
     pub last_offset_delta: i32,
     pub base_timestamp: i64,
     pub max_timestamp: i64,
+    /// -1 unless an idempotent or transactional producer wrote the batch.
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    /// The first record's sequence number, -1 when the batch has none.
+    pub base_sequence: i32,
     pub records_count: i32,
 }
 
@@ -72,6 +80,9 @@ impl BatchHeader {
             last_offset_delta: be_i32(buf, LAST_OFFSET_DELTA_AT),
             base_timestamp: be_i64(buf, BASE_TIMESTAMP_AT),
             max_timestamp: be_i64(buf, MAX_TIMESTAMP_AT),
+            producer_id: be_i64(buf, PRODUCER_ID_AT),
+            producer_epoch: be_i16(buf, PRODUCER_EPOCH_AT),
+            base_sequence: be_i32(buf, BASE_SEQUENCE_AT),
             records_count: be_i32(buf, RECORDS_COUNT_AT),
         })
     }
@@ -96,8 +107,30 @@ impl BatchHeader {
         self.attributes & COMPRESSION_MASK
     }
 
+    pub fn is_control(&self) -> bool {
+        self.attributes & CONTROL != 0
+    }
+
+    /// The last record's sequence number: Kafka's sequences wrap from
+    /// i32::MAX to 0. -1 when the batch has none.
+    pub fn last_sequence(&self) -> i32 {
+        if self.base_sequence < 0 {
+            return self.base_sequence;
+        }
+        increment_sequence(self.base_sequence, self.last_offset_delta)
+    }
+
     pub fn is_log_append_time(&self) -> bool {
         self.attributes & TIMESTAMP_TYPE_LOG_APPEND != 0
+    }
+}
+
+/// `sequence + by`, wrapping past i32::MAX to 0 as Kafka's producers do.
+pub fn increment_sequence(sequence: i32, by: i32) -> i32 {
+    if sequence > i32::MAX - by {
+        by - (i32::MAX - sequence) - 1
+    } else {
+        sequence + by
     }
 }
 
@@ -302,8 +335,9 @@ pub struct Record<'a> {
     pub timestamp: i64,
 }
 
-/// Builds an uncompressed RecordBatch v2 with producer id, epoch and sequence
-/// of a non-idempotent producer (-1), base offset 0 (the log assigns it).
+/// Builds an uncompressed RecordBatch v2, base offset 0 (the log assigns it),
+/// with the producer id, epoch and sequence of a non-idempotent producer (-1)
+/// unless `producer` sets them.
 #[derive(Debug, Default)]
 pub struct RecordBatchBuilder {
     records: Vec<u8>,
@@ -311,11 +345,18 @@ pub struct RecordBatchBuilder {
     base_timestamp: Option<i64>,
     max_timestamp: i64,
     partition_leader_epoch: i32,
+    producer: Option<(i64, i16, i32)>,
 }
 
 impl RecordBatchBuilder {
     pub fn new() -> Self {
         Self { max_timestamp: -1, ..Default::default() }
+    }
+
+    /// An idempotent producer's id, epoch and the first record's sequence.
+    pub fn producer(mut self, id: i64, epoch: i16, base_sequence: i32) -> Self {
+        self.producer = Some((id, epoch, base_sequence));
+        self
     }
 
     pub fn partition_leader_epoch(mut self, epoch: i32) -> Self {
@@ -377,9 +418,10 @@ impl RecordBatchBuilder {
         b.extend_from_slice(&(self.count - 1).to_be_bytes());
         b.extend_from_slice(&self.base_timestamp.unwrap_or(-1).to_be_bytes());
         b.extend_from_slice(&self.max_timestamp.to_be_bytes());
-        b.extend_from_slice(&(-1i64).to_be_bytes());
-        b.extend_from_slice(&(-1i16).to_be_bytes());
-        b.extend_from_slice(&(-1i32).to_be_bytes());
+        let (id, epoch, sequence) = self.producer.unwrap_or((-1, -1, -1));
+        b.extend_from_slice(&id.to_be_bytes());
+        b.extend_from_slice(&epoch.to_be_bytes());
+        b.extend_from_slice(&sequence.to_be_bytes());
         b.extend_from_slice(&self.count.to_be_bytes());
         b.extend_from_slice(records);
         let crc = compute_crc(&b);

@@ -33,6 +33,16 @@ pub enum StoreError {
     #[error("invalid log config: {0}")]
     InvalidConfig(String),
 
+    /// Kafka's OUT_OF_ORDER_SEQUENCE_NUMBER: an idempotent producer's batch
+    /// does not follow the last one the log holds from it.
+    #[error("out of order sequence number for producer {producer_id} (epoch {epoch}): found {found}, expected {expected}")]
+    OutOfOrderSequence { producer_id: i64, epoch: i16, found: i32, expected: String },
+
+    /// Kafka's INVALID_PRODUCER_EPOCH: a batch from an older epoch of a producer
+    /// the log has seen at a newer one (the older producer was fenced).
+    #[error("producer {producer_id} wrote with epoch {epoch}, older than its current epoch {current}")]
+    InvalidProducerEpoch { producer_id: i64, epoch: i16, current: i16 },
+
     #[error("log {0} is closed")]
     Closed(PathBuf),
 
@@ -63,6 +73,8 @@ impl StoreError {
             StoreError::InvalidConfig(_) => "ERR_INVALID_CONFIG",
             StoreError::Closed(_) => "ERR_LOG_CLOSED",
             StoreError::Offline { .. } => "ERR_LOG_OFFLINE",
+            StoreError::OutOfOrderSequence { .. } => "ERR_OUT_OF_ORDER_SEQUENCE_NUMBER",
+            StoreError::InvalidProducerEpoch { .. } => "ERR_INVALID_PRODUCER_EPOCH",
             StoreError::Io { source, .. } => match source.raw_os_error() {
                 Some(code) if code == rustix::io::Errno::NOSPC.raw_os_error() => "ERR_DISK_FULL",
                 Some(code) if code == rustix::io::Errno::DQUOT.raw_os_error() => "ERR_DISK_FULL",

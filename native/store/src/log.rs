@@ -25,6 +25,7 @@ use crate::lock::DirLock;
 use crate::log_file::ReadMap;
 use crate::offline::{self, OfflineCause, OfflineState};
 use crate::open_logs;
+use crate::producer_state::{AppendCheck, ProducerState};
 use crate::read_check::{check_stored_batch, Corruption};
 use crate::segment::{file_name, Segment};
 
@@ -36,6 +37,9 @@ pub struct AppendInfo {
     pub position: u64,
     /// The time stamped on the batches under LogAppendTime, else -1.
     pub log_append_time: i64,
+    /// The append repeated batches an idempotent producer already stored:
+    /// nothing was written, the offsets are the stored batch's (`position` 0).
+    pub duplicate: bool,
 }
 
 /// Whole batches read from one segment, viewed in its read-only mapping.
@@ -69,6 +73,7 @@ struct State {
     config: LogConfig,
     log_start: i64,
     closed: bool,
+    producers: ProducerState,
 }
 
 impl State {
@@ -287,6 +292,9 @@ impl Log {
         offline::forced_panic_for_test(&self.shared.dir);
         let config = st.config;
         let incoming = batch::validate_append(batches, config.max_message_bytes)?;
+        if let AppendCheck::Duplicate { first_offset, last_offset, timestamp } = st.producers.check(incoming.iter().map(|b| &b.header))? {
+            return Ok(duplicate(first_offset, last_offset, timestamp, config));
+        }
         if batches.len() as u64 > config.segment_bytes {
             return Err(StoreError::RecordListTooLarge { size: batches.len() as u64, limit: config.segment_bytes });
         }
@@ -301,7 +309,14 @@ impl Log {
         let log_append_time = (config.timestamp_type == TimestampType::LogAppendTime).then_some(now);
         let (base_offset, last_offset, position) =
             st.active_mut()?.append(batches, &incoming, log_append_time).map_err(|e| self.append_failed(e))?;
-        Ok(AppendInfo { base_offset, last_offset, position: position as u64, log_append_time: log_append_time.unwrap_or(-1) })
+        record_producers(&mut st.producers, incoming.iter().map(|b| &b.header), base_offset, log_append_time);
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+            position: position as u64,
+            log_append_time: log_append_time.unwrap_or(-1),
+            duplicate: false,
+        })
     }
 
     /// Appends batches given in pieces (see `gather`): validated as `append`
@@ -317,6 +332,11 @@ impl Log {
         let config = st.config;
         let log_append_time = (config.timestamp_type == TimestampType::LogAppendTime).then_some(now);
         let mut gathered = gather::prepare(pieces, config.max_message_bytes, log_append_time)?;
+        if let AppendCheck::Duplicate { first_offset, last_offset, timestamp } =
+            st.producers.check(gathered.batches.iter().map(|b| &b.parsed))?
+        {
+            return Ok(duplicate(first_offset, last_offset, timestamp, config));
+        }
         if gathered.len as u64 > config.segment_bytes {
             return Err(StoreError::RecordListTooLarge { size: gathered.len as u64, limit: config.segment_bytes });
         }
@@ -324,7 +344,14 @@ impl Log {
         let max_ts = gathered.batches.iter().map(|b| b.parsed.max_timestamp).max().unwrap_or(-1);
         self.maybe_roll(&mut st, gathered.len, records, max_ts, now)?;
         let (base_offset, last_offset, position) = st.active_mut()?.append_gathered(&mut gathered).map_err(|e| self.append_failed(e))?;
-        Ok(AppendInfo { base_offset, last_offset, position: position as u64, log_append_time: log_append_time.unwrap_or(-1) })
+        record_producers(&mut st.producers, gathered.batches.iter().map(|b| &b.parsed), base_offset, log_append_time);
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+            position: position as u64,
+            log_append_time: log_append_time.unwrap_or(-1),
+            duplicate: false,
+        })
     }
 
     /// A write the disk refused for lack of room and that was undone leaves
@@ -587,6 +614,7 @@ impl Log {
         let new_end = seg.next_offset;
         st.segments.insert(base, seg);
         self.shared.generation.fetch_add(1, Ordering::AcqRel);
+        st.producers = ProducerState::reload(&dir, &st.segments, st.log_start, new_end).map_err(|e| self.fail(e))?;
         if new_end < st.log_start {
             // The cut batch straddled the log start: the start comes down with the end.
             checkpoint::write_offset(&dir, LOG_START_OFFSET, new_end).map_err(|e| self.fail(e))?;
@@ -657,6 +685,17 @@ impl Log {
 }
 
 impl Log {
+    /// The largest producer id in the log's batches, -1 for none: producer id
+    /// allocation starts above it.
+    pub fn max_producer_id(&self) -> Result<i64> {
+        Ok(self.read_state()?.producers.max_producer_id())
+    }
+
+    /// What the log holds of a producer: its epoch and last batches.
+    pub fn producer(&self, producer_id: i64) -> Result<Option<crate::producer_state::ProducerEntry>> {
+        Ok(self.read_state()?.producers.entry(producer_id).cloned())
+    }
+
     /// Drops the log as a killed process would: no flush, no trimming, no
     /// clean-shutdown marker; the lock is released. For crash tests.
     #[doc(hidden)]
@@ -678,9 +717,11 @@ impl Shared {
         let lock = DirLock::acquire(dir)?;
         let LoadedLog { segments, log_start, recovery_point, report } = loader::load(dir, config, now)?;
         let seg_of_rp = floor_base(&segments, recovery_point);
+        let end = segments.values().next_back().map_or(log_start, |s| s.next_offset);
+        let producers = ProducerState::load(dir, &segments, log_start, end, report.clean_shutdown)?;
         Ok(Shared {
             dir: dir.to_path_buf(),
-            state: RwLock::new(State { segments, config, log_start, closed: false }),
+            state: RwLock::new(State { segments, config, log_start, closed: false, producers }),
             recovery_point: Mutex::new((recovery_point, seg_of_rp)),
             offline: Arc::new(OfflineState::default()),
             handles: AtomicUsize::new(1),
@@ -727,6 +768,7 @@ impl Shared {
                 self.offline.check(&self.dir)?;
                 checkpoint::write_offset(&self.dir, LOG_START_OFFSET, st.log_start)?;
                 checkpoint::write_offset(&self.dir, RECOVERY_POINT, st.log_end()?)?;
+                st.producers.write_snapshot(&self.dir, st.log_end()?)?;
                 std::fs::write(self.dir.join(CLEAN_SHUTDOWN), b"").ctx("write", &self.dir.join(CLEAN_SHUTDOWN))?;
                 checkpoint::sync_dir(&self.dir)
             })()
@@ -779,6 +821,26 @@ impl std::fmt::Debug for Log {
 
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The answer to an append the producer state found already stored.
+fn duplicate(first_offset: i64, last_offset: i64, timestamp: i64, config: LogConfig) -> AppendInfo {
+    let log_append_time = if config.timestamp_type == TimestampType::LogAppendTime { timestamp } else { -1 };
+    AppendInfo { base_offset: first_offset, last_offset, position: 0, log_append_time, duplicate: true }
+}
+
+/// Records appended batches, stored from `base_offset` on, in the producer state.
+fn record_producers<'a>(
+    producers: &mut ProducerState,
+    headers: impl Iterator<Item = &'a BatchHeader>,
+    base_offset: i64,
+    log_append_time: Option<i64>,
+) {
+    let mut offset = base_offset;
+    for h in headers {
+        producers.update(h, offset, log_append_time.unwrap_or(h.max_timestamp));
+        offset += h.last_offset_delta as i64 + 1;
+    }
 }
 
 fn corrupt_batch(seg: &Segment, bad: Corruption) -> StoreError {

@@ -22,6 +22,7 @@ use crate::index::{decode_offset_entry, decode_time_entry, OFFSET_ENTRY_BYTES, T
 use crate::kafka_log_dir;
 use crate::loader::TRUNCATE_SWAP_SUFFIX;
 use crate::lock::ReadOnlyDirLock;
+use crate::producer_state::FJORD_SNAPSHOT;
 use crate::segment::{file_name, parse_file_name};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,11 +154,14 @@ pub fn verify_log_dir(dir: &Path) -> Result<LogCheck> {
 
 /// The files of a partition directory that are not segment files: Fjord's
 /// (the lock, the checkpoints and their temporaries, the clean-shutdown
-/// marker, the markers of a partition being created or deleted) and those a Kafka broker
+/// marker, the markers of a partition being created or deleted, the name of
+/// the producer snapshot Fjord wrote) and those a Kafka broker
 /// keeps there (checkpoints and metadata).
 fn is_known_file(name: &str) -> bool {
-    const KNOWN: [&str; 10] = [
+    const KNOWN: [&str; 12] = [
         ".lock",
+        FJORD_SNAPSHOT,
+        "fjord-producer-snapshot.tmp",
         CLEAN_SHUTDOWN,
         LOG_START_OFFSET,
         RECOVERY_POINT,
