@@ -310,13 +310,7 @@ impl Log {
         let (base_offset, last_offset, position) =
             st.active_mut()?.append(batches, &incoming, log_append_time).map_err(|e| self.append_failed(e))?;
         record_producers(&mut st.producers, incoming.iter().map(|b| &b.header), base_offset, log_append_time);
-        Ok(AppendInfo {
-            base_offset,
-            last_offset,
-            position: position as u64,
-            log_append_time: log_append_time.unwrap_or(-1),
-            duplicate: false,
-        })
+        Ok(stored(base_offset, last_offset, position, log_append_time))
     }
 
     /// Appends batches given in pieces (see `gather`): validated as `append`
@@ -345,13 +339,7 @@ impl Log {
         self.maybe_roll(&mut st, gathered.len, records, max_ts, now)?;
         let (base_offset, last_offset, position) = st.active_mut()?.append_gathered(&mut gathered).map_err(|e| self.append_failed(e))?;
         record_producers(&mut st.producers, gathered.batches.iter().map(|b| &b.parsed), base_offset, log_append_time);
-        Ok(AppendInfo {
-            base_offset,
-            last_offset,
-            position: position as u64,
-            log_append_time: log_append_time.unwrap_or(-1),
-            duplicate: false,
-        })
+        Ok(stored(base_offset, last_offset, position, log_append_time))
     }
 
     /// A write the disk refused for lack of room and that was undone leaves
@@ -821,6 +809,11 @@ impl std::fmt::Debug for Log {
 
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// What an append that wrote its batches at `position` reports.
+fn stored(base_offset: i64, last_offset: i64, position: usize, log_append_time: Option<i64>) -> AppendInfo {
+    AppendInfo { base_offset, last_offset, position: position as u64, log_append_time: log_append_time.unwrap_or(-1), duplicate: false }
 }
 
 /// The answer to an append the producer state found already stored.
