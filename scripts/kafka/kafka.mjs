@@ -46,11 +46,12 @@ export function kafkaClasspath() {
 }
 
 /**
- * Runs `java -cp <Kafka's jars> mainClass args`; resolves with its stdout,
- * rejects with its stderr and stdout on a non-zero exit.
+ * Runs `java -cp <Kafka's jars> mainClass args`; resolves with { stdout,
+ * stderr } (Kafka's tools report some problems on stderr and still exit 0),
+ * rejects with both on a non-zero exit.
  * Options: input (stdin), extraClasspath (prepended), heap (default 256m).
  */
-export function runTool(mainClass, args, { input, extraClasspath, heap = '256m' } = {}) {
+export function runToolOutput(mainClass, args, { input, extraClasspath, heap = '256m' } = {}) {
   const cp = extraClasspath === undefined ? kafkaClasspath() : `${extraClasspath}:${kafkaClasspath()}`;
   return new Promise((resolve, reject) => {
     const child = spawn('java', [`-Xmx${heap}`, '-cp', cp, mainClass, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -59,9 +60,16 @@ export function runTool(mainClass, args, { input, extraClasspath, heap = '256m' 
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${mainClass} ${args.join(' ')} exited ${code}:\n${stderr}\n${stdout}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve({ stdout, stderr }) : reject(new Error(`${mainClass} ${args.join(' ')} exited ${code}:\n${stderr}\n${stdout.slice(-20000)}`)),
+    );
     child.stdin.end(input ?? '');
   });
+}
+
+/** runToolOutput's stdout. */
+export async function runTool(mainClass, args, options) {
+  return (await runToolOutput(mainClass, args, options)).stdout;
 }
 
 /** Compiles a Java source against Kafka's jars into a fresh temp dir; returns that dir (a classpath entry). */
@@ -73,8 +81,17 @@ export function compileJava(source) {
 }
 
 /** DumpLogSegments (kafka-tools) with `options` over `files`; resolves with its stdout. */
-export function dumpLogSegments(files, options = ['--deep-iteration', '--print-data-log']) {
-  return runTool('org.apache.kafka.tools.DumpLogSegments', [...options, '--files', files.join(',')], { heap: '512m' });
+export async function dumpLogSegments(files, options = ['--deep-iteration', '--print-data-log']) {
+  return (await dumpLogSegmentsOutput(files, options)).stdout;
+}
+
+/**
+ * DumpLogSegments with `options` over `files`: { stdout, stderr }. It prints
+ * index mismatches, time index errors and non-consecutive offsets on stderr
+ * and exits 0; a failed --index-sanity-check throws (a non-zero exit).
+ */
+export function dumpLogSegmentsOutput(files, options) {
+  return runToolOutput('org.apache.kafka.tools.DumpLogSegments', [...options, '--files', files.join(',')], { heap: '1g' });
 }
 
 function portOpen(port) {
