@@ -109,7 +109,8 @@ function portOpen(port) {
  * (formatted first if new; its server.properties is written beside it,
  * `<logDir>.properties`), Kafka's default 50 offsets partitions. Resolves once
  * it accepts connections: { bootstrap, clusterId, output(), stop() } where
- * stop() is a clean shutdown (SIGTERM).
+ * output() is what it logged (warnings, errors, and the log layer's INFO
+ * lines: each partition's load) and stop() is a clean shutdown (SIGTERM).
  */
 export async function startBroker(logDir, { port = 19092, controllerPort = 19093, clusterId, properties = [] } = {}) {
   mkdirSync(logDir, { recursive: true });
@@ -133,9 +134,27 @@ export async function startBroker(logDir, { port = 19092, controllerPort = 19093
       '',
     ].join('\n'),
   );
+  // Warnings and errors, and what the log layer says as it loads each partition (recovery, rebuilt indexes), on stdout.
+  const log4j = `${logDir}.log4j2.properties`;
+  writeFileSync(
+    log4j,
+    [
+      'appender.out.type = Console',
+      'appender.out.name = out',
+      'appender.out.layout.type = PatternLayout',
+      'appender.out.layout.pattern = %p %c - %m%n',
+      'rootLogger.level = warn',
+      'rootLogger.appenderRef.out.ref = out',
+      'logger.storage.name = org.apache.kafka.storage.internals.log',
+      'logger.storage.level = info',
+      '',
+    ].join('\n'),
+  );
   const id = clusterId ?? (await runTool('kafka.tools.StorageTool', ['random-uuid'])).trim();
   await runTool('kafka.tools.StorageTool', ['format', '--ignore-formatted', '-t', id, '-c', config]);
-  const broker = spawn('java', ['-Xmx1g', '-cp', kafkaClasspath(), 'kafka.Kafka', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const broker = spawn('java', ['-Xmx1g', `-Dlog4j2.configurationFile=${log4j}`, '-cp', kafkaClasspath(), 'kafka.Kafka', config], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   broker.stdout.on('data', (d) => (output += d));
   broker.stderr.on('data', (d) => (output += d));
