@@ -146,7 +146,9 @@ describe('A Kafka 4.4 broker serves a Fjord directory moved in by the documented
       broker = await startBroker(logDir, { ...ports, clusterId });
       const restarted = Date.now();
       // The broker loads each partition from Fjord's files as they are (its clean shutdown file skips recovery),
-      // its log start and end where Fjord left them, and has nothing to warn about them (a corrupt index would be rebuilt, with a WARN).
+      // its log start and end where Fjord left them, and logs no warning or error about them. (At a clean start it
+      // does not check a sealed segment's index: a corrupted .index copied in loads silently. Indexes are judged by
+      // DumpLogSegments in test/kafka-accepts-fjord.test.ts, and used here by every fetch.)
       const loaded = new Map<string, [number, number]>();
       for (const m of broker.output().matchAll(/Completed load of Log\(dir=.*\/([^/,]+), .*logStartOffset=(\d+), logEndOffset=(\d+)\)/g)) {
         loaded.set(m[1]!, [Number(m[2]), Number(m[3])]);
