@@ -1,5 +1,5 @@
 // Kafka's four codecs against Kafka itself (kafka-clients 4.4, run by
-// scripts/kafka-codecs): Fjord decodes the batches Kafka's
+// scripts/kafka-codecs on scripts/kafka): Fjord decodes the batches Kafka's
 // MemoryRecordsBuilder wrote (test/fixtures/kafka-codecs, made by
 // `node scripts/kafka-codecs/kafka-codecs.mjs write test/fixtures/kafka-codecs`),
 // and Kafka's FileRecords and DumpLogSegments read what Fjord writes.
@@ -7,15 +7,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs script without types
-import { dumpLogSegments, kafkaCodecs } from '../scripts/kafka-codecs/kafka-codecs.mjs';
+import { kafkaCodecs } from '../scripts/kafka-codecs/kafka-codecs.mjs';
 import { decodeMessages } from '../src/consumer/kafka-message.js';
 import { CompressionTypes, type DecodedRecord, decodeBatches, encodeBatch, Log, type Message } from '../src/index.js';
 import type { CompressionName } from '../src/record-batch/codecs.js';
 import { fjordFor } from './fjord-kit.js';
 import { tempDir } from './helpers.js';
+import { dumpLogSegments } from './kafka-tools.js';
 
 const runKafkaCodecs = kafkaCodecs as (args: string[]) => Promise<string>;
-const runDump = dumpLogSegments as (files: string[]) => Promise<string>;
 
 const CODECS = ['gzip', 'snappy', 'lz4', 'zstd'] as const;
 const TYPES = { gzip: CompressionTypes.GZIP, snappy: CompressionTypes.Snappy, lz4: CompressionTypes.LZ4, zstd: CompressionTypes.ZSTD } as const;
@@ -114,7 +114,7 @@ describe('Kafka 4.4 codecs, checked against kafka-clients (scripts/kafka-codecs)
       await producer.disconnect();
       await fjord.close();
       for (const codec of CODECS) {
-        const out = await runDump([join(dir, `${codec}-0`, '00000000000000000000.log')]);
+        const out = await dumpLogSegments([join(dir, `${codec}-0`, '00000000000000000000.log')]);
         const batches = out.split('\n').filter((line) => line.startsWith('baseOffset:'));
         expect(batches.length).toBeGreaterThan(1);
         for (const batch of batches) expect(batch).toContain(`compresscodec: ${codec}`);

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Makes test/fixtures/kafka-4.4-logdir with a real Apache Kafka 4.4 broker:
-# resolves Kafka's jars from Maven Central (pom.xml), formats and starts a
+# resolves Kafka's jars from Maven Central (scripts/kafka/pom.xml), formats and starts a
 # single-node KRaft broker (1 GiB heap) in a temp dir, runs Fixture.java
 # (topics, records, transactions, a group's commits, and what Kafka's own
 # consumer reads back under both isolation levels, into manifest.json), stops
 # the broker cleanly (SIGTERM) and copies its log directory and the manifest
 # into the fixture, with a sha256 of every file.
-# Needs java 17+, javac and mvn. Usage: scripts/kafka-fixture/make-fixture.sh [out-dir]
+# Needs java 17+, javac, mvn and node. Usage: scripts/kafka-fixture/make-fixture.sh [out-dir]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -21,9 +21,8 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
-echo "resolving Kafka 4.4.0 from Maven Central"
-mvn -q -B -f "$here/pom.xml" dependency:build-classpath -Dmdep.outputFile="$work/classpath.txt" >&2
-cp="$(cat "$work/classpath.txt")"
+echo "resolving Kafka 4.4.0 from Maven Central (scripts/kafka/pom.xml)"
+cp="$(node "$repo/scripts/kafka/kafka.mjs" classpath)"
 mkdir -p "$work/classes"
 javac -d "$work/classes" -cp "$cp" "$here/Fixture.java"
 

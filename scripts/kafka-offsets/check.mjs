@@ -32,7 +32,7 @@ import { join, resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Fjord } from '../../dist/src/index.js';
 import { offsetsPartitionFor } from '../../dist/src/groups/offsets-partitioner.js';
-import { describeGroup, runTool, startBroker } from './kafka.mjs';
+import { describeGroup, runTool, startBroker } from '../kafka/kafka.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
 const work = mkdtempSync(join(tmpdir(), 'kafka-offsets-'));
