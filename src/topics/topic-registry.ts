@@ -511,17 +511,20 @@ export class TopicRegistry {
     const metadata: MetadataFile = { version: METADATA_VERSION, topics: this.list().map((t) => t.toRecord()) };
     const path = join(this.dir, METADATA_FILE);
     const tmp = `${path}.tmp`;
-    const file = await open(tmp, 'w');
+    // A failing disk reaches the caller as the store reports its own: KafkaStorageError.
+    const step = <T>(promise: Promise<T>, doing: string, at: string): Promise<T> =>
+      promise.catch((error: unknown) => Promise.reject(storageError(error, doing, at)));
+    const file = await step(open(tmp, 'w'), 'creating', tmp);
     try {
-      await file.writeFile(packr.pack(metadata));
-      await file.sync();
+      await step(file.writeFile(packr.pack(metadata)), 'writing', tmp);
+      await step(file.sync(), 'syncing', tmp);
     } finally {
       await file.close();
     }
-    await rename(tmp, path);
-    const dir = await open(this.dir, 'r');
+    await step(rename(tmp, path), 'renaming to', path);
+    const dir = await step(open(this.dir, 'r'), 'opening', this.dir);
     try {
-      await dir.sync();
+      await step(dir.sync(), 'syncing', this.dir);
     } finally {
       await dir.close();
     }
