@@ -5,7 +5,7 @@
 // nothing to read. A handler that throws is logged and retried with the
 // `retry` options' backoff (as KafkaJS's runner does); once no retry is left
 // the loop ends with NumberOfRetriesExceededError.
-import { NumberOfRetriesExceededError } from '../errors.js';
+import { KafkaStorageError, NumberOfRetriesExceededError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { decompressRegistered, hasRegisteredCodecs } from '../record-batch/compression-codecs.js';
 import { type LogSlice, toOffset } from '../storage/log.js';
@@ -39,6 +39,8 @@ export class FetchRunner {
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
   #retrier: Retrier;
+  /** Partitions found offline (logged once); skipped by every later pass. */
+  readonly #offline = new WeakSet<Owned>();
 
   constructor(
     private readonly options: ConsumerOptions,
@@ -211,11 +213,8 @@ export class FetchRunner {
         if (this.positions.isPaused(o)) continue;
         // As KafkaJS: under autoCommit a seek is committed when it is applied.
         if (this.positions.applySeek(o) && autoCommit) await this.committer.autoCommit(config);
-        const slice = this.positions.slice(o, Math.min(this.options.maxBytesPerPartition, budget));
-        if (slice === null) continue;
-        // Batches of a codec registered in CompressionCodecs are decompressed by it, awaited, first.
-        const decompressed = hasRegisteredCodecs() ? await decompressRegistered(slice.bytes, o.position) : undefined;
-        const records = this.#read(o, slice, decompressed);
+        const records = await this.#fetch(o, Math.min(this.options.maxBytesPerPartition, budget));
+        if (records === null) continue;
         budget -= records.bytes;
         fetched++;
         if (records.messages.length === 0) continue;
@@ -234,6 +233,33 @@ export class FetchRunner {
     this.emit(CONSUMER_EVENTS.FETCH, { numberOfBatches: fetched, duration: Math.round(performance.now() - started) });
     if (failure !== null) throw failure;
     return worked;
+  }
+
+  /**
+   * The partition's next fetch, decoded, or null when there is nothing to
+   * read. A partition an I/O error took offline (KafkaStorageError
+   * ERR_LOG_OFFLINE, until Fjord reopens it) is skipped, as Kafka's consumer
+   * goes on fetching the other partitions after a KAFKA_STORAGE_ERROR; logged once.
+   */
+  async #fetch(owned: Owned, maxBytes: number): Promise<{ messages: KafkaMessage[]; bytes: number; highWatermark: number } | null> {
+    try {
+      const slice = this.positions.slice(owned, maxBytes);
+      if (slice === null) return null;
+      // Batches of a codec registered in CompressionCodecs are decompressed by it, awaited, first.
+      const decompressed = hasRegisteredCodecs() ? await decompressRegistered(slice.bytes, owned.position) : undefined;
+      return this.#read(owned, slice, decompressed);
+    } catch (error) {
+      if (!(error instanceof KafkaStorageError && error.code === 'ERR_LOG_OFFLINE')) throw error;
+      if (!this.#offline.has(owned)) {
+        this.#offline.add(owned);
+        this.logger.error(`Partition offline, not fetched until Fjord reopens it: ${error.message}`, {
+          groupId: this.options.groupId,
+          topic: owned.topic,
+          partition: owned.partition.id,
+        });
+      }
+      return null;
+    }
   }
 
   #read(
