@@ -213,7 +213,11 @@ export class FetchRunner {
         if (this.positions.isPaused(o)) continue;
         // As KafkaJS: under autoCommit a seek is committed when it is applied.
         if (this.positions.applySeek(o) && autoCommit) await this.committer.autoCommit(config);
-        const records = await this.#fetch(o, Math.min(this.options.maxBytesPerPartition, budget));
+        const slice = this.#unlessOffline(o, () => this.positions.slice(o, Math.min(this.options.maxBytesPerPartition, budget)));
+        if (slice === null) continue;
+        // Batches of a codec registered in CompressionCodecs are decompressed by it, awaited, first.
+        const decompressed = hasRegisteredCodecs() ? await decompressRegistered(slice.bytes, o.position) : undefined;
+        const records = this.#unlessOffline(o, () => this.#read(o, slice, decompressed));
         if (records === null) continue;
         budget -= records.bytes;
         fetched++;
@@ -236,18 +240,14 @@ export class FetchRunner {
   }
 
   /**
-   * The partition's next fetch, decoded, or null when there is nothing to
-   * read. A partition an I/O error took offline (KafkaStorageError
-   * ERR_LOG_OFFLINE, until Fjord reopens it) is skipped, as Kafka's consumer
-   * goes on fetching the other partitions after a KAFKA_STORAGE_ERROR; logged once.
+   * `read()`, or null for a partition an I/O error took offline
+   * (KafkaStorageError ERR_LOG_OFFLINE, until Fjord reopens it): it is
+   * skipped, as Kafka's consumer goes on fetching the other partitions after a
+   * KAFKA_STORAGE_ERROR; logged once. Synchronous, so a pass keeps its turns.
    */
-  async #fetch(owned: Owned, maxBytes: number): Promise<{ messages: KafkaMessage[]; bytes: number; highWatermark: number } | null> {
+  #unlessOffline<T>(owned: Owned, read: () => T | null): T | null {
     try {
-      const slice = this.positions.slice(owned, maxBytes);
-      if (slice === null) return null;
-      // Batches of a codec registered in CompressionCodecs are decompressed by it, awaited, first.
-      const decompressed = hasRegisteredCodecs() ? await decompressRegistered(slice.bytes, owned.position) : undefined;
-      return this.#read(owned, slice, decompressed);
+      return read();
     } catch (error) {
       if (!(error instanceof KafkaStorageError && error.code === 'ERR_LOG_OFFLINE')) throw error;
       if (!this.#offline.has(owned)) {
