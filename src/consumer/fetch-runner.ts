@@ -38,6 +38,8 @@ export class FetchRunner {
   #running = false;
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
+  /** A wakeUp() that came while the loop was not waiting (mid-pass): the next idle wait is skipped, so it is not lost. */
+  #wakePending = false;
   #retrier: Retrier;
   /** Partitions found offline (logged once); skipped by every later pass. */
   readonly #offline = new WeakSet<Owned>();
@@ -94,7 +96,8 @@ export class FetchRunner {
   wakeUp(): void {
     const wake = this.#wake;
     this.#wake = null;
-    wake?.();
+    if (wake === null) this.#wakePending = true;
+    else wake();
   }
 
   async #run(config: ConsumerRunConfig): Promise<void> {
@@ -134,9 +137,11 @@ export class FetchRunner {
       if (!worked && this.#running && !membership.mustRejoin()) {
         // Idle: a batch commit put off during a cooperative rejoin, or an autoCommitInterval commit, still falls due.
         if (autoCommit) await this.committer.idleAutoCommit(config);
-        await this.positions.waitForAppend(Math.min(this.options.maxWaitTimeInMs, this.committer.untilIntervalCommit(config)), (wake) => {
-          this.#wake = wake;
-        });
+        if (this.#wakePending) this.#wakePending = false;
+        else
+          await this.positions.waitForAppend(Math.min(this.options.maxWaitTimeInMs, this.committer.untilIntervalCommit(config)), (wake) => {
+            this.#wake = wake;
+          });
         this.#wake = null;
       }
     }
