@@ -587,8 +587,10 @@ export class Producer {
       }
       if (codec !== CompressionTypes.None) {
         const size = this.#addCompressed(runs, startRun, startIndex, count, codec, now, group, sequence);
-        if (size > 0) this.#ratios.update(partition.topic, codec, bytes, size - HEADER_SIZE);
-        if (size > 0 && producerId !== -1) sequence = nextSequence(sequence, count);
+        if (size > 0) {
+          this.#ratios.update(partition.topic, codec, bytes, size - HEADER_SIZE);
+          if (producerId !== -1) sequence = nextSequence(sequence, count);
+        }
       } else {
         writer.beginBatch();
         for (let run = startRun, at = startIndex, left = count; left > 0; left--) {
